@@ -1,0 +1,34 @@
+//! Request and response types of the KMS operations, with their client-side validation.
+
+mod blob;
+mod enums;
+mod reencrypt;
+
+pub use enums::{DryRunModifierType, EncryptionAlgorithmSpec};
+pub use reencrypt::{
+    ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse, ReEncryptResponseBuilder,
+};
+
+use std::collections::BTreeMap;
+
+/// An encryption context: non-secret key-value pairs bound to a ciphertext as
+/// additional authenticated data. Kept sorted so the JSON on the wire, and hence
+/// the request signature, is deterministic.
+pub type EncryptionContext = BTreeMap<String, String>;
+
+/// Metadata of a KMS response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseMetadata {
+    /// The `x-amzn-RequestId` header, if present.
+    pub request_id: Option<String>,
+}
+
+impl ResponseMetadata {
+    /// Metadata with the given request id.
+    pub fn with_request_id(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: Some(request_id.into()),
+        }
+    }
+}

@@ -1,0 +1,35 @@
+//! The description of a KMS operation that the generic layers work from.
+//!
+//! The protocol layer, the retry policy and the grant-token layer are written once
+//! against [`KmsOperation`]; adding `Encrypt` or `Decrypt` means adding a type that
+//! implements it, not copying plumbing.
+
+use crate::error::ValidationError;
+use crate::model::ResponseMetadata;
+
+/// A KMS operation: its name, its input (the implementing type) and its output.
+pub trait KmsOperation: Send + Sized + 'static {
+    /// The operation name, e.g. `ReEncrypt`.
+    const NAME: &'static str;
+    /// The `X-Amz-Target` header value, e.g. `TrentService.ReEncrypt`.
+    const TARGET: &'static str;
+    /// The decoded response.
+    type Output: Send + 'static;
+
+    /// Checks every documented constraint of the input; called before any I/O.
+    fn validate(&self) -> Result<(), ValidationError>;
+
+    /// Encodes the input as the awsJson1.1 body.
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error>;
+
+    /// Decodes a successful awsJson1.1 response body. Unknown members are ignored.
+    fn from_json(
+        body: &[u8],
+        metadata: ResponseMetadata,
+    ) -> Result<Self::Output, serde_json::Error>;
+
+    /// The operation's grant tokens, for operations that take them.
+    fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
+        None
+    }
+}

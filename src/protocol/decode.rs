@@ -1,0 +1,180 @@
+//! Decoding awsJson1.1 responses: success bodies and the error shapes servers send.
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use crate::error::{KmsError, ServiceError, UnexpectedResponse};
+use crate::model::ResponseMetadata;
+use crate::operation::KmsOperation;
+
+/// The `x-amzn-RequestId` header, in any case.
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-amzn-requestid")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// Decodes a whole response of operation `Op`: a 2xx body into its output, anything
+/// else into a [`KmsError`]. Never panics, whatever the bytes.
+pub fn decode_response<Op: KmsOperation>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Op::Output, KmsError> {
+    let request_id = request_id(headers);
+    if !status.is_success() {
+        return Err(decode_error(status, headers, body));
+    }
+    // A successful awsJson response may have an empty body; it means `{}`.
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    Op::from_json(
+        body,
+        ResponseMetadata {
+            request_id: request_id.clone(),
+        },
+    )
+    .map_err(|e| {
+        // No snippet: a success body may carry key material or plaintext.
+        KmsError::UnexpectedResponse(UnexpectedResponse::new(
+            status,
+            request_id,
+            format!(
+                "could not decode the {} response ({:?} error at line {}, column {})",
+                Op::NAME,
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
+            b"",
+        ))
+    })
+}
+
+/// The top-level members of an error body that carry the code and the message.
+/// Members of any other type, and members nested deeper, are ignored.
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<serde_json::Value>,
+    #[serde(default, rename = "__type")]
+    type_: Option<serde_json::Value>,
+    #[serde(default)]
+    message: Option<serde_json::Value>,
+    #[serde(default, rename = "Message")]
+    message_upper: Option<serde_json::Value>,
+    #[serde(default, rename = "errorMessage")]
+    error_message: Option<serde_json::Value>,
+}
+
+fn as_str(v: &Option<serde_json::Value>) -> Option<&str> {
+    v.as_ref().and_then(|v| v.as_str())
+}
+
+/// Sanitizes an awsJson1.1 error code: keep what is before the first `:`, then what
+/// is after the first `#`. `com.amazonaws.kms#NotFoundException` and
+/// `NotFoundException:http://internal.amazon.com/` both give `NotFoundException`.
+pub fn sanitize_error_code(raw: &str) -> &str {
+    let before_colon = raw.split(':').next().unwrap_or(raw);
+    let code = match before_colon.split_once('#') {
+        Some((_, after)) => after,
+        None => before_colon,
+    };
+    code.trim()
+}
+
+/// Decodes an error response (any status) into a [`KmsError`].
+///
+/// The code comes from the `x-amzn-ErrorType` header, else the body's top-level
+/// `code`, else its top-level `__type`; the message from `message`, `Message` or
+/// `errorMessage`. A body that is not a JSON object, with no code in the header,
+/// gives [`KmsError::UnexpectedResponse`] with a short snippet of the body.
+pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> KmsError {
+    let request_id = request_id(headers);
+    let header_code = headers
+        .get("x-amzn-errortype")
+        .and_then(|v| v.to_str().ok())
+        .map(sanitize_error_code)
+        .filter(|c| !c.is_empty());
+    let parsed: Option<ErrorBody> = if body.iter().all(u8::is_ascii_whitespace) {
+        Some(ErrorBody::default())
+    } else {
+        serde_json::from_slice(body).ok()
+    };
+    let Some(parsed) = parsed else {
+        return match header_code {
+            Some(code) => KmsError::from_service_error(ServiceError {
+                code: code.to_owned(),
+                message: None,
+                request_id,
+                status,
+            }),
+            None => KmsError::UnexpectedResponse(UnexpectedResponse::new(
+                status,
+                request_id,
+                "the error response is not a KMS JSON error",
+                body,
+            )),
+        };
+    };
+    let code = header_code.or_else(|| {
+        [as_str(&parsed.code), as_str(&parsed.type_)]
+            .into_iter()
+            .flatten()
+            .map(sanitize_error_code)
+            .find(|c| !c.is_empty())
+    });
+    let message = [
+        &parsed.message,
+        &parsed.message_upper,
+        &parsed.error_message,
+    ]
+    .into_iter()
+    .find_map(as_str)
+    .map(str::to_owned);
+    match code {
+        Some(code) => KmsError::from_service_error(ServiceError {
+            code: code.to_owned(),
+            message,
+            request_id,
+            status,
+        }),
+        None => KmsError::UnexpectedResponse(UnexpectedResponse::new(
+            status,
+            request_id,
+            "the error response carries no error code",
+            body,
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_follows_the_awsjson_rules() {
+        assert_eq!(
+            sanitize_error_code("com.amazonaws.kms#NotFoundException"),
+            "NotFoundException"
+        );
+        assert_eq!(
+            sanitize_error_code("NotFoundException:http://internal.amazon.com/"),
+            "NotFoundException"
+        );
+        assert_eq!(
+            sanitize_error_code(
+                "aws.protocoltests#FooError:http://internal.amazon.com/coral/com.amazon/"
+            ),
+            "FooError"
+        );
+        assert_eq!(sanitize_error_code("Plain"), "Plain");
+        assert_eq!(sanitize_error_code(""), "");
+        assert_eq!(sanitize_error_code("#"), "");
+    }
+}
