@@ -6,7 +6,11 @@
 //!     [--source-context K=V]... [--destination-context K=V]...
 //!     [--source-algorithm ALG] [--destination-algorithm ALG]
 //!     [--grant-token T]... [--dry-run] [--ignore-ciphertext]
+//!     [--max-attempts N] [--attempt-timeout-ms MS] [--operation-timeout-ms MS]
 //! ```
+//!
+//! `--max-attempts` defaults to `AWS_MAX_ATTEMPTS` or 3; the timeouts default to
+//! the client's (10 s per attempt, 30 s per operation); `0` disables a timeout.
 //!
 //! Region, endpoint and credentials come from the standard environment variables
 //! (`AWS_REGION`, `AWS_ENDPOINT_URL_KMS`, `AWS_ACCESS_KEY_ID`, ...). On success it
@@ -18,6 +22,7 @@
 //! in-process local KMS served on 127.0.0.1 (no AWS account, no network).
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -29,10 +34,27 @@ use tower_kms::{
 const USAGE: &str = "usage: reencrypt --destination-key-id ID [--source-key-id ID] \
 (--ciphertext-base64 B64 | --ciphertext-file PATH) [--source-context K=V]... \
 [--destination-context K=V]... [--source-algorithm ALG] [--destination-algorithm ALG] \
-[--grant-token T]... [--dry-run] [--ignore-ciphertext]";
+[--grant-token T]... [--dry-run] [--ignore-ciphertext] \
+[--max-attempts N] [--attempt-timeout-ms MS] [--operation-timeout-ms MS]";
 
-fn parse_args(args: &[String]) -> Result<ReEncryptRequest, String> {
+/// Client settings from the command line.
+#[derive(Default)]
+struct Settings {
+    max_attempts: Option<u32>,
+    attempt_timeout: Option<Option<Duration>>,
+    operation_timeout: Option<Option<Duration>>,
+}
+
+fn millis(flag: &str, v: &str) -> Result<Option<Duration>, String> {
+    let ms: u64 = v
+        .parse()
+        .map_err(|_| format!("{flag} takes milliseconds, got {v:?}"))?;
+    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+fn parse_args(args: &[String]) -> Result<(ReEncryptRequest, Settings), String> {
     let mut b = ReEncryptRequest::builder();
+    let mut settings = Settings::default();
     let mut it = args.iter();
     let mut blob: Option<Vec<u8>> = None;
     while let Some(flag) = it.next() {
@@ -88,6 +110,22 @@ fn parse_args(args: &[String]) -> Result<ReEncryptRequest, String> {
             "--grant-token" => b.grant_token(value()?),
             "--dry-run" => b.dry_run(true),
             "--ignore-ciphertext" => b.dry_run_modifier(DryRunModifierType::IgnoreCiphertext),
+            "--max-attempts" => {
+                let v = value()?;
+                let n: u32 = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    format!("--max-attempts takes a whole number of at least 1, got {v:?}")
+                })?;
+                settings.max_attempts = Some(n);
+                b
+            }
+            "--attempt-timeout-ms" => {
+                settings.attempt_timeout = Some(millis(flag, &value()?)?);
+                b
+            }
+            "--operation-timeout-ms" => {
+                settings.operation_timeout = Some(millis(flag, &value()?)?);
+                b
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         };
@@ -95,7 +133,7 @@ fn parse_args(args: &[String]) -> Result<ReEncryptRequest, String> {
     if let Some(blob) = blob {
         b = b.ciphertext_blob(blob);
     }
-    b.build().map_err(|e| e.to_string())
+    Ok((b.build().map_err(|e| e.to_string())?, settings))
 }
 
 /// The response as `aws kms re-encrypt` prints it.
@@ -165,7 +203,7 @@ async fn main() -> ExitCode {
     if args.is_empty() && !endpoint_configured {
         return demo::run().await;
     }
-    let req = match parse_args(&args) {
+    let (req, settings) = match parse_args(&args) {
         Ok(r) => r,
         Err(msg) => {
             if !msg.is_empty() {
@@ -175,7 +213,17 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let kms = match KmsClient::from_env() {
+    let mut builder = KmsClient::builder().env();
+    if let Some(n) = settings.max_attempts {
+        builder = builder.max_attempts(n);
+    }
+    if let Some(t) = settings.attempt_timeout {
+        builder = builder.attempt_timeout(t);
+    }
+    if let Some(t) = settings.operation_timeout {
+        builder = builder.operation_timeout(t);
+    }
+    let kms = match builder.build() {
         Ok(k) => k,
         Err(e) => {
             eprintln!("ConfigError: {e}");

@@ -1,7 +1,15 @@
 //! The default stack, assembled: [`KmsClient`] and its builder.
 //!
 //! ```text
-//! KmsClient ── JsonProtocol ── SetEndpoint ── SigV4 ── connector (hyper-util + rustls by default)
+//! KmsClient
+//!   │ GrantTokens        grant tokens configured on the client, merged into each request
+//!   │ KmsTimeout         operation timeout, over all attempts and backoffs (default 30 s)
+//!   │ Retry              standard retry mode: classify, back off, retry quota, clock skew
+//!   │ KmsTimeout         attempt timeout (default 10 s)
+//!   │ JsonProtocol       awsJson1.1 encode / decode, body limit (1 MiB)
+//!   │ SetEndpoint        URI + Host
+//!   │ SigV4              fresh signature per attempt, clock-skew offset
+//!   ▼ connector          hyper-util + rustls by default (connect timeout 3.1 s)
 //! ```
 //!
 //! The client is cheap to clone, `Send + Sync`, and has a nameable type, so it
@@ -11,21 +19,28 @@
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use tower::util::BoxCloneSyncService;
-use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower::{Service, ServiceBuilder, ServiceExt};
 
-use crate::connector::HyperConnector;
+use crate::connector::{DEFAULT_CONNECT_TIMEOUT, HyperConnector};
 use crate::endpoint::{Endpoint, EndpointLayer, EndpointVariant};
 use crate::error::{BoxError, ConfigError, KmsError};
+use crate::grant_tokens::{GrantTokenLayer, GrantTokens, MakeGrantTokens, SharedGrantTokens};
 use crate::model::{ReEncryptRequest, ReEncryptResponse};
 use crate::operation::KmsOperation;
 use crate::protocol::{DEFAULT_BODY_LIMIT, JsonProtocol, JsonProtocolLayer};
-use crate::sign::{Clock, EnvironmentCredentials, SigV4Layer, SystemClock};
+use crate::retry::{KmsRetry, RetryConfig, RetryLayer, RetryQuota};
+use crate::sign::{Clock, ClockSkew, EnvironmentCredentials, SigV4Layer, SystemClock};
+use crate::timeout::{
+    AttemptTimeoutLayer, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, KmsTimeout,
+    OperationTimeoutLayer,
+};
 
 /// A type-erased response body.
 pub type HttpBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -80,10 +95,16 @@ where
 /// ```
 #[derive(Clone, Debug)]
 pub struct KmsClient {
-    inner: JsonProtocol<HttpStack>,
+    inner: ClientStack,
     region: Arc<str>,
     endpoint: Endpoint,
+    quota: RetryQuota,
+    skew: ClockSkew,
 }
+
+/// The typed part of the default stack.
+type ClientStack =
+    GrantTokens<KmsTimeout<KmsRetry<KmsTimeout<JsonProtocol<HttpStack>>>>, SharedGrantTokens>;
 
 impl KmsClient {
     /// Starts configuring a client.
@@ -107,6 +128,16 @@ impl KmsClient {
         &self.endpoint
     }
 
+    /// The retry quota shared by all clones of this client.
+    pub fn retry_quota(&self) -> &RetryQuota {
+        &self.quota
+    }
+
+    /// The clock offset learnt from the server, applied to every signature.
+    pub fn clock_skew(&self) -> &ClockSkew {
+        &self.skew
+    }
+
     /// Calls `ReEncrypt`.
     pub async fn re_encrypt(&self, req: ReEncryptRequest) -> Result<ReEncryptResponse, KmsError> {
         self.send(req).await
@@ -121,7 +152,7 @@ impl KmsClient {
 impl<Op: KmsOperation> Service<Op> for KmsClient {
     type Response = Op::Output;
     type Error = KmsError;
-    type Future = <JsonProtocol<HttpStack> as Service<Op>>::Future;
+    type Future = <ClientStack as Service<Op>>::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), KmsError>> {
         Service::<Op>::poll_ready(&mut self.inner, cx)
@@ -145,6 +176,13 @@ pub struct KmsClientBuilder {
     clock: Option<Arc<dyn Clock>>,
     connector: Option<BoxConnector>,
     body_limit: Option<usize>,
+    retry: Option<RetryConfig>,
+    max_attempts: Option<u32>,
+    attempt_timeout: Option<Option<Duration>>,
+    operation_timeout: Option<Option<Duration>>,
+    connect_timeout: Option<Duration>,
+    grant_tokens: Option<SharedGrantTokens>,
+    env_error: Option<ConfigError>,
 }
 
 impl std::fmt::Debug for KmsClientBuilder {
@@ -155,6 +193,10 @@ impl std::fmt::Debug for KmsClientBuilder {
             .field("variant", &self.variant)
             .field("credentials", &self.credentials)
             .field("custom_connector", &self.connector.is_some())
+            .field("retry", &self.retry)
+            .field("max_attempts", &self.max_attempts)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("operation_timeout", &self.operation_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -226,10 +268,56 @@ impl KmsClientBuilder {
         self
     }
 
+    /// Sets the retry behaviour (default [`RetryConfig::standard`], or what the
+    /// environment says after [`env`](Self::env)).
+    pub fn retry_config(mut self, config: RetryConfig) -> Self {
+        self.retry = Some(config);
+        self
+    }
+
+    /// Sets the number of attempts in total (1 disables retries).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// Sets the deadline of each attempt (`None`: no deadline). Default 10 s.
+    pub fn attempt_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the deadline of a whole call, over all attempts and backoffs
+    /// (`None`: no deadline). Default 30 s.
+    pub fn operation_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.operation_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the default connector's connect timeout (default 3.1 s); ignored with a
+    /// custom connector.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Adds these grant tokens to every request that takes grant tokens.
+    pub fn grant_tokens(self, tokens: Vec<String>) -> Self {
+        self.grant_token_source(tokens)
+    }
+
+    /// Adds the grant tokens `source` gives to every request (see
+    /// [`grant_tokens`](crate::grant_tokens)).
+    pub fn grant_token_source(mut self, source: impl MakeGrantTokens) -> Self {
+        self.grant_tokens = Some(Arc::new(source));
+        self
+    }
+
     /// Fills unset values from the process environment: `AWS_REGION` /
     /// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` (unless
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), `AWS_USE_FIPS_ENDPOINT`,
-    /// `AWS_USE_DUALSTACK_ENDPOINT`; credentials come from [`EnvironmentCredentials`]
+    /// `AWS_USE_DUALSTACK_ENDPOINT`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`,
+    /// `AWS_NEW_RETRIES_2026`; credentials come from [`EnvironmentCredentials`]
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
     pub fn env(self) -> Self {
         let mut this = self.env_with(|k| std::env::var(k).ok());
@@ -256,6 +344,12 @@ impl KmsClientBuilder {
         if truthy(get("AWS_USE_DUALSTACK_ENDPOINT")) {
             self.variant.dual_stack = true;
         }
+        if self.retry.is_none() {
+            match RetryConfig::from_env_with(&get) {
+                Ok(cfg) => self.retry = Some(cfg),
+                Err(e) => self.env_error = Some(e),
+            }
+        }
         if self.credentials.is_none()
             && let Ok(creds) = EnvironmentCredentials::load_with(&get)
         {
@@ -267,6 +361,9 @@ impl KmsClientBuilder {
     /// Assembles the client. Fails with a clear message when no region is set or
     /// the endpoint URL is invalid.
     pub fn build(self) -> Result<KmsClient, ConfigError> {
+        if let Some(e) = self.env_error {
+            return Err(e);
+        }
         let region = self
             .region
             .map(|r| r.trim().to_owned())
@@ -282,29 +379,55 @@ impl KmsClientBuilder {
         };
         let connector = match self.connector {
             Some(c) => c,
-            None => box_connector(HyperConnector::new()?),
+            None => box_connector(
+                HyperConnector::builder()
+                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
+                    .build()?,
+            ),
         };
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let skew = ClockSkew::default();
         let provider = self
             .credentials
             .unwrap_or_else(|| SharedCredentialsProvider::new(EnvironmentCredentials::new()));
-        let mut sigv4 = SigV4Layer::from_shared(provider, region.clone());
-        sigv4 = match self.clock {
-            Some(clock) => sigv4.clock(SharedClock(clock)),
-            None => sigv4.clock(SystemClock),
-        };
+        let sigv4 = SigV4Layer::from_shared(provider, region.clone())
+            .clock(SharedClock(clock.clone()))
+            .clock_skew(skew.clone());
         let http: HttpStack = BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(EndpointLayer::new(endpoint.clone()))
                 .layer(sigv4)
                 .service(connector),
         );
-        let inner = JsonProtocolLayer::new()
-            .body_limit(self.body_limit.unwrap_or(DEFAULT_BODY_LIMIT))
-            .layer(http);
+        let mut retry_config = self.retry.unwrap_or_default();
+        if let Some(n) = self.max_attempts {
+            retry_config = retry_config.with_max_attempts(n);
+        }
+        let retry = RetryLayer::new(retry_config).clock_skew(skew.clone(), SharedClock(clock));
+        let quota = retry.quota().clone();
+        let grant_tokens: SharedGrantTokens =
+            self.grant_tokens.unwrap_or_else(|| Arc::new(Vec::new()));
+        let inner = ServiceBuilder::new()
+            .layer(GrantTokenLayer::from_source(grant_tokens))
+            .layer(OperationTimeoutLayer::optional(
+                self.operation_timeout
+                    .unwrap_or(Some(DEFAULT_OPERATION_TIMEOUT)),
+            ))
+            .layer(retry)
+            .layer(AttemptTimeoutLayer::optional(
+                self.attempt_timeout
+                    .unwrap_or(Some(DEFAULT_ATTEMPT_TIMEOUT)),
+            ))
+            .layer(
+                JsonProtocolLayer::new().body_limit(self.body_limit.unwrap_or(DEFAULT_BODY_LIMIT)),
+            )
+            .service(http);
         Ok(KmsClient {
             inner,
             region: region.into(),
             endpoint,
+            quota,
+            skew,
         })
     }
 }

@@ -367,6 +367,10 @@ pub struct ServiceError {
     pub request_id: Option<String>,
     /// The HTTP status.
     pub status: StatusCode,
+    /// The server's clock, from the response's `Date` header (used for clock-skew correction).
+    pub server_time: Option<std::time::SystemTime>,
+    /// The delay the server asked for in `x-amz-retry-after` (milliseconds on the wire).
+    pub retry_after: Option<Duration>,
 }
 
 impl ServiceError {
@@ -387,6 +391,8 @@ impl ServiceError {
             message: None,
             request_id: None,
             status,
+            server_time: None,
+            retry_after: None,
         }
     }
 
@@ -399,6 +405,18 @@ impl ServiceError {
     /// Sets the request id.
     pub fn with_request_id(mut self, request_id: impl Into<String>) -> Self {
         self.request_id = Some(request_id.into());
+        self
+    }
+
+    /// Sets the server time (as from a `Date` header).
+    pub fn with_server_time(mut self, time: std::time::SystemTime) -> Self {
+        self.server_time = Some(time);
+        self
+    }
+
+    /// Sets the delay asked for by `x-amz-retry-after`.
+    pub fn with_retry_after(mut self, delay: Duration) -> Self {
+        self.retry_after = Some(delay);
         self
     }
 }

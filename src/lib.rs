@@ -60,10 +60,13 @@ pub mod client;
 pub mod connector;
 pub mod endpoint;
 pub mod error;
+pub mod grant_tokens;
 pub mod model;
 pub mod operation;
 pub mod protocol;
+pub mod retry;
 pub mod sign;
+pub mod timeout;
 
 pub use client::{KmsClient, KmsClientBuilder};
 pub use error::{
@@ -74,4 +77,4 @@ pub use model::{
     DryRunModifierType, EncryptionAlgorithmSpec, EncryptionContext, ReEncryptRequest,
     ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
 };
-pub use operation::KmsOperation;
+pub use operation::{Attempt, KmsOperation};

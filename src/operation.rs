@@ -8,7 +8,7 @@ use crate::error::ValidationError;
 use crate::model::ResponseMetadata;
 
 /// A KMS operation: its name, its input (the implementing type) and its output.
-pub trait KmsOperation: Send + Sized + 'static {
+pub trait KmsOperation: Clone + Send + Sized + 'static {
     /// The operation name, e.g. `ReEncrypt`.
     const NAME: &'static str;
     /// The `X-Amz-Target` header value, e.g. `TrentService.ReEncrypt`.
@@ -32,4 +32,21 @@ pub trait KmsOperation: Send + Sized + 'static {
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         None
     }
+
+    /// Extensions carried with the input and copied onto the HTTP request, so layers
+    /// below the protocol layer (and tests) can see them, e.g. the [`Attempt`].
+    fn extensions(&self) -> Option<&http::Extensions> {
+        None
+    }
+
+    /// The extensions, mutably (the retry layer records the attempt number here).
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        None
+    }
 }
+
+/// The attempt number of a request (1 for the first), found in the extensions of
+/// the operation and of the `http::Request` the protocol layer makes from it.
+/// The protocol layer adds `Attempt(1)` when no retry layer has set it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Attempt(pub u32);

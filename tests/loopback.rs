@@ -81,6 +81,10 @@ fn client(url: &str) -> KmsClient {
         .endpoint_url(url)
         .credentials_provider(credentials())
         .clock(FixedClock(fixed_time()))
+        .retry_config(
+            tower_kms::retry::RetryConfig::standard()
+                .with_base(std::time::Duration::from_millis(5)),
+        )
         .build()
         .unwrap()
 }

@@ -55,6 +55,7 @@ async fn errors_hold_no_secrets() {
     let client = KmsClient::builder()
         .region("us-east-1")
         .credentials_provider(session_credentials())
+        .max_attempts(1)
         .connector(connector)
         .build()
         .unwrap();

@@ -34,7 +34,7 @@ pub(crate) const MAX_GRANT_TOKEN_LEN: usize = 8192;
 /// assert_eq!(req.destination_key_id(), "alias/new");
 /// # Ok::<(), tower_kms::ValidationError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ReEncryptRequest {
     ciphertext_blob: Option<Bytes>,
     source_encryption_context: Option<EncryptionContext>,
@@ -46,7 +46,26 @@ pub struct ReEncryptRequest {
     grant_tokens: Vec<String>,
     dry_run: Option<bool>,
     dry_run_modifiers: Vec<DryRunModifierType>,
+    extensions: http::Extensions,
 }
+
+/// Compares the members KMS sees; extensions are not compared.
+impl PartialEq for ReEncryptRequest {
+    fn eq(&self, o: &Self) -> bool {
+        self.ciphertext_blob == o.ciphertext_blob
+            && self.source_encryption_context == o.source_encryption_context
+            && self.source_key_id == o.source_key_id
+            && self.destination_key_id == o.destination_key_id
+            && self.destination_encryption_context == o.destination_encryption_context
+            && self.source_encryption_algorithm == o.source_encryption_algorithm
+            && self.destination_encryption_algorithm == o.destination_encryption_algorithm
+            && self.grant_tokens == o.grant_tokens
+            && self.dry_run == o.dry_run
+            && self.dry_run_modifiers == o.dry_run_modifiers
+    }
+}
+
+impl Eq for ReEncryptRequest {}
 
 impl ReEncryptRequest {
     /// Starts building a request.
@@ -97,6 +116,15 @@ impl ReEncryptRequest {
     /// `DryRunModifiers`: modifiers of the dry run.
     pub fn dry_run_modifiers(&self) -> &[DryRunModifierType] {
         &self.dry_run_modifiers
+    }
+
+    /// Extensions carried with the request (copied onto the HTTP request).
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
+    }
+    /// The extensions, mutably.
+    pub fn extensions_mut(&mut self) -> &mut http::Extensions {
+        &mut self.extensions
     }
 
     /// Turns the request back into a builder, e.g. to change one member.
@@ -502,5 +530,13 @@ impl KmsOperation for ReEncryptRequest {
 
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
+    }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.extensions)
+    }
+
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        Some(&mut self.extensions)
     }
 }

@@ -96,6 +96,24 @@ pub fn sanitize_error_code(raw: &str) -> &str {
 /// gives [`KmsError::UnexpectedResponse`] with a short snippet of the body.
 pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> KmsError {
     let request_id = request_id(headers);
+    let server_time = headers
+        .get(http::header::DATE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    let retry_after = headers
+        .get("x-amz-retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_millis);
+    let service_error =
+        |code: &str, message: Option<String>, request_id: Option<String>| ServiceError {
+            code: code.to_owned(),
+            message,
+            request_id,
+            status,
+            server_time,
+            retry_after,
+        };
     let header_code = headers
         .get("x-amzn-errortype")
         .and_then(|v| v.to_str().ok())
@@ -108,12 +126,7 @@ pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Kms
     };
     let Some(parsed) = parsed else {
         return match header_code {
-            Some(code) => KmsError::from_service_error(ServiceError {
-                code: code.to_owned(),
-                message: None,
-                request_id,
-                status,
-            }),
+            Some(code) => KmsError::from_service_error(service_error(code, None, request_id)),
             None => KmsError::UnexpectedResponse(UnexpectedResponse::new(
                 status,
                 request_id,
@@ -138,12 +151,7 @@ pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Kms
     .find_map(as_str)
     .map(str::to_owned);
     match code {
-        Some(code) => KmsError::from_service_error(ServiceError {
-            code: code.to_owned(),
-            message,
-            request_id,
-            status,
-        }),
+        Some(code) => KmsError::from_service_error(service_error(code, message, request_id)),
         None => KmsError::UnexpectedResponse(UnexpectedResponse::new(
             status,
             request_id,

@@ -46,7 +46,7 @@ use http::{Method, Request};
 use tower::{Layer, Service};
 
 use crate::error::{BoxError, KmsError, ValidationError};
-use crate::operation::KmsOperation;
+use crate::operation::{Attempt, KmsOperation};
 
 /// The awsJson1.1 content type.
 pub const CONTENT_TYPE_AWS_JSON_1_1: &str = "application/x-amz-json-1.1";
@@ -74,6 +74,12 @@ pub fn encode_request<Op: KmsOperation>(op: &Op) -> Result<Request<Bytes>, KmsEr
     })?;
     let mut req = Request::new(Bytes::from(body));
     *req.method_mut() = Method::POST;
+    if let Some(ext) = op.extensions() {
+        *req.extensions_mut() = ext.clone();
+    }
+    if req.extensions().get::<Attempt>().is_none() {
+        req.extensions_mut().insert(Attempt(1));
+    }
     let h = req.headers_mut();
     h.insert(
         CONTENT_TYPE,

@@ -1,0 +1,255 @@
+//! Middleware that retries failed KMS calls the way the AWS SDKs' *standard*
+//! retry mode does: tower's [`Retry`](tower::retry::Retry) with [`KmsRetryPolicy`].
+//!
+//! - **What is retried:** throttling (`ThrottlingException` and the other codes
+//!   AWS SDKs treat as throttling, HTTP 429), transient server errors (HTTP 500,
+//!   502, 503, 504, `KMSInternalException`, `DependencyTimeoutException`,
+//!   `KeyUnavailableException`), connection failures, attempt timeouts, and a
+//!   connection that broke while the response body was being read. Every other
+//!   KMS exception, validation, credentials and signing errors are final; see
+//!   [`KmsError::is_retryable`].
+//! - **How:** at most [`RetryConfig::max_attempts`] attempts, full-jitter exponential
+//!   backoff, and a retry quota shared by all clones of the layer ([`RetryQuota`]).
+//!   Every attempt goes through the layers below again, so it is re-encoded and
+//!   re-signed with a fresh timestamp. The attempt number is in the request's
+//!   extensions as [`Attempt`].
+//! - **Clock skew:** when the server rejects a signature because of the signing
+//!   time (`Signature expired`, `RequestExpired`, `RequestTimeTooSkewed`, or
+//!   `InvalidSignatureException` with a server clock over 4 minutes away), the
+//!   offset from the response's `Date` header is stored in the [`ClockSkew`]
+//!   shared with the signer, and the call is retried once at once (this retry
+//!   costs no quota and does not count against the attempts).
+//! - **Idempotency:** a retried `ReEncrypt` may already have succeeded on the server
+//!   before the connection broke. That is harmless: ReEncrypt changes no state in
+//!   KMS, and the new ciphertext of the lost response is simply never used. The
+//!   AWS SDKs retry it too.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_kms::retry::{RetryConfig, RetryLayer};
+//! use tower_kms::{KmsError, ReEncryptRequest, ReEncryptResponse, ServiceError};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! tokio::time::pause(); // skip the backoff sleeps
+//! let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+//! let seen = calls.clone();
+//! let flaky = service_fn(move |_req: ReEncryptRequest| {
+//!     let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+//!     async move {
+//!         if n == 0 {
+//!             let e = ServiceError::new("KMSInternalException", http::StatusCode::INTERNAL_SERVER_ERROR);
+//!             Err(KmsError::from_service_error(e))
+//!         } else {
+//!             Ok(ReEncryptResponse::default())
+//!         }
+//!     }
+//! });
+//! let svc = ServiceBuilder::new()
+//!     .layer(RetryLayer::new(RetryConfig::standard()))
+//!     .service(flaky);
+//! let req = ReEncryptRequest::builder().ciphertext_blob(vec![1]).destination_key_id("k").build().unwrap();
+//! svc.oneshot(req).await.unwrap();
+//! assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+//! # }
+//! ```
+
+mod config;
+mod quota;
+
+pub use config::{RetryConfig, RetryMode};
+pub use quota::RetryQuota;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower::Layer;
+use tower::retry::Policy;
+use tower::util::rng::{HasherRng, Rng};
+
+use crate::error::KmsError;
+use crate::operation::{Attempt, KmsOperation};
+use crate::sign::{Clock, ClockSkew};
+
+/// tower's `Retry` with the KMS policy.
+pub type KmsRetry<S> = tower::retry::Retry<KmsRetryPolicy, S>;
+
+/// Layer that applies [`KmsRetryPolicy`]; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct RetryLayer {
+    policy: KmsRetryPolicy,
+}
+
+impl RetryLayer {
+    /// A layer with its own retry quota.
+    pub fn new(config: RetryConfig) -> Self {
+        Self {
+            policy: KmsRetryPolicy::new(config),
+        }
+    }
+
+    /// Corrects clock skew through `skew` (share it with the signer's
+    /// [`SigV4Layer::clock_skew`](crate::sign::SigV4Layer::clock_skew)).
+    pub fn clock_skew(mut self, skew: ClockSkew, clock: impl Clock) -> Self {
+        self.policy.skew = Some(SkewCorrection {
+            skew,
+            clock: Arc::new(clock),
+        });
+        self
+    }
+
+    /// The retry quota shared by every service this layer makes.
+    pub fn quota(&self) -> &RetryQuota {
+        &self.policy.quota
+    }
+}
+
+impl<S> Layer<S> for RetryLayer {
+    type Service = KmsRetry<S>;
+    fn layer(&self, inner: S) -> KmsRetry<S> {
+        tower::retry::Retry::new(self.policy.clone(), inner)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct SkewCorrection {
+    skew: ClockSkew,
+    clock: Arc<dyn Clock>,
+}
+
+/// The retry policy: classification, backoff, quota and clock-skew correction.
+///
+/// A fresh copy is used for each call (tower's `Retry` clones it), so the attempt
+/// count is per call while the quota and the clock skew are shared.
+#[derive(Debug, Clone)]
+pub struct KmsRetryPolicy {
+    config: Arc<RetryConfig>,
+    quota: RetryQuota,
+    skew: Option<SkewCorrection>,
+    attempt: u32,
+    extra_attempts: u32,
+    held: u32,
+    rng: HasherRng,
+}
+
+impl KmsRetryPolicy {
+    /// A policy with its own quota of `config.quota_capacity` tokens.
+    pub fn new(config: RetryConfig) -> Self {
+        let quota = RetryQuota::new(config.quota_capacity);
+        Self::with_quota(config, quota)
+    }
+
+    /// A policy drawing on `quota`.
+    pub fn with_quota(config: RetryConfig, quota: RetryQuota) -> Self {
+        Self {
+            config: Arc::new(config),
+            quota,
+            skew: None,
+            attempt: 1,
+            extra_attempts: 0,
+            held: 0,
+            rng: HasherRng::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RetryConfig {
+        &self.config
+    }
+
+    fn skew_offset(&self, err: &KmsError) -> Option<i64> {
+        let sk = self.skew.as_ref()?;
+        let e = err.service_error()?;
+        let server = e.server_time?;
+        let now = sk.clock.now();
+        let offset_ms = match server.duration_since(now) {
+            Ok(ahead) => i64::try_from(ahead.as_millis()).ok()?,
+            Err(behind) => -i64::try_from(behind.duration().as_millis()).ok()?,
+        };
+        let msg = e.message.as_deref().unwrap_or("");
+        let certain = matches!(
+            e.code.as_str(),
+            "RequestExpired" | "RequestTimeTooSkewed" | "RequestInTheFuture"
+        ) || msg.contains("Signature expired")
+            || msg.contains("Signature not yet current");
+        let plausible = matches!(
+            e.code.as_str(),
+            "InvalidSignatureException" | "SignatureDoesNotMatch" | "AuthFailure"
+        ) && offset_ms.unsigned_abs() > Duration::from_secs(240).as_millis() as u64;
+        (certain || plausible).then_some(offset_ms)
+    }
+
+    fn next_attempt<Op: KmsOperation>(&mut self, req: &mut Op) {
+        self.attempt += 1;
+        if let Some(ext) = req.extensions_mut() {
+            ext.insert(Attempt(self.attempt));
+        }
+    }
+}
+
+impl<Op> Policy<Op, Op::Output, KmsError> for KmsRetryPolicy
+where
+    Op: KmsOperation + Clone,
+{
+    type Future = tokio::time::Sleep;
+
+    fn retry(
+        &mut self,
+        req: &mut Op,
+        result: &mut Result<Op::Output, KmsError>,
+    ) -> Option<Self::Future> {
+        let err = match result {
+            Ok(_) => {
+                let refund = if self.held > 0 {
+                    self.held
+                } else {
+                    self.config.success_refund
+                };
+                self.quota.release(refund);
+                self.held = 0;
+                return None;
+            }
+            Err(e) => e,
+        };
+        if self.extra_attempts == 0
+            && let Some(offset) = self.skew_offset(err)
+        {
+            if let Some(sk) = &self.skew {
+                sk.skew.set_offset_millis(offset);
+            }
+            self.extra_attempts += 1;
+            self.next_attempt(req);
+            return Some(tokio::time::sleep(Duration::ZERO));
+        }
+        if !err.is_retryable() {
+            return None;
+        }
+        if self.attempt - self.extra_attempts >= self.config.max_attempts {
+            return None;
+        }
+        let throttling = err.is_throttling();
+        let cost = if throttling {
+            self.config.throttling_cost
+        } else {
+            self.config.transient_cost
+        };
+        if !self.quota.try_acquire(cost) {
+            return None;
+        }
+        self.held = cost;
+        let made = self.attempt - self.extra_attempts;
+        let mut delay = self.config.backoff(made, throttling, self.rng.next_f64());
+        if self.config.honour_retry_after
+            && let Some(ra) = err.service_error().and_then(|e| e.retry_after)
+        {
+            delay = ra.clamp(delay, delay + Duration::from_secs(5));
+        }
+        self.next_attempt(req);
+        Some(tokio::time::sleep(delay))
+    }
+
+    fn clone_request(&mut self, req: &Op) -> Option<Op> {
+        Some(req.clone())
+    }
+}
