@@ -44,7 +44,7 @@
 //! | `rustls-aws-lc` | no | rustls with `aws-lc-rs` instead (wins when both are on) |
 //! | `webpki-roots` | yes | trust the Mozilla roots bundled by `webpki-roots` |
 //! | `native-roots` | no | trust the platform's certificate store |
-//! | `local` | no | `local`: an in-memory KMS speaking the real wire protocol |
+//! | `local` | no | [`local`]: an in-memory KMS speaking the real wire protocol |
 //! | `full` | no | all of the above |
 
 #![forbid(unsafe_code)]
@@ -61,6 +61,9 @@ pub mod connector;
 pub mod endpoint;
 pub mod error;
 pub mod grant_tokens;
+#[cfg(feature = "local")]
+#[cfg_attr(docsrs, doc(cfg(feature = "local")))]
+pub mod local;
 pub mod model;
 pub mod operation;
 pub mod protocol;
@@ -74,7 +77,8 @@ pub use error::{
     TimeoutKind, TransportError, TransportKind, UnexpectedResponse, ValidationError,
 };
 pub use model::{
-    DryRunModifierType, EncryptionAlgorithmSpec, EncryptionContext, ReEncryptRequest,
-    ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
+    CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DryRunModifierType,
+    EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec, EncryptionContext, KeyMetadata,
+    Plaintext, ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
 };
 pub use operation::{Attempt, KmsOperation};

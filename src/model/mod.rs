@@ -2,9 +2,14 @@
 
 mod blob;
 mod enums;
+mod ops;
 mod reencrypt;
 
 pub use enums::{DryRunModifierType, EncryptionAlgorithmSpec};
+pub use ops::{
+    CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, EncryptRequest,
+    EncryptResponse, KeyMetadata, Plaintext,
+};
 pub use reencrypt::{
     ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse, ReEncryptResponseBuilder,
 };

@@ -1,0 +1,1100 @@
+//! The KMS operations: request parsing, validation and responses.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{
+    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::Inner;
+use super::crypto::{
+    EncryptionAlgorithm, KeyMaterial, KeySpec, KeyUsage, blob_key_id, hex, random_array,
+    random_vec, uuid_v4,
+};
+use super::error::LocalKmsError;
+use super::store::{Grant, Key, KeyState, Store};
+use super::time::epoch_seconds_f64;
+
+/// Operations this local KMS implements (the `X-Amz-Target` suffixes).
+pub(crate) const OPERATIONS: &[&str] = &[
+    "CancelKeyDeletion",
+    "CreateAlias",
+    "CreateGrant",
+    "CreateKey",
+    "Decrypt",
+    "DeleteAlias",
+    "DescribeKey",
+    "DisableKey",
+    "EnableKey",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateRandom",
+    "GetPublicKey",
+    "ListAliases",
+    "ListKeys",
+    "ReEncrypt",
+    "RetireGrant",
+    "ScheduleKeyDeletion",
+];
+
+const MAX_PLAINTEXT: usize = 4096;
+const MAX_CIPHERTEXT: usize = 6144;
+const MAX_GRANT_TOKENS: usize = 10;
+
+/// Base64 decoding that accepts padded and unpadded input.
+const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+fn b64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// A base64 blob member.
+#[derive(Debug, Default)]
+pub(crate) struct Blob(pub(crate) Vec<u8>);
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        B64_LENIENT
+            .decode(s.as_bytes())
+            .map(Blob)
+            .map_err(|e| serde::de::Error::custom(format!("invalid base64 blob: {e}")))
+    }
+}
+
+type Context = BTreeMap<String, String>;
+
+/// Parses a request body that must be a JSON object.
+pub(crate) fn parse<T: DeserializeOwned>(v: Value) -> Result<T, LocalKmsError> {
+    if !v.is_object() {
+        return Err(LocalKmsError::serialization(
+            "The request body must be a JSON object.",
+        ));
+    }
+    serde_json::from_value(v).map_err(|e| LocalKmsError::serialization(e.to_string()))
+}
+
+fn required<T>(v: Option<T>, member: &str) -> Result<T, LocalKmsError> {
+    v.ok_or_else(|| LocalKmsError::missing(member))
+}
+
+fn length_between(member: &str, len: usize, min: usize, max: usize) -> Result<(), LocalKmsError> {
+    if len < min || len > max {
+        return Err(LocalKmsError::validation(format!(
+            "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length between {min} and {max}"
+        )));
+    }
+    Ok(())
+}
+
+/// Per-request context.
+pub(crate) struct Ops<'a> {
+    pub(crate) inner: &'a Inner,
+    pub(crate) now: SystemTime,
+}
+
+impl Ops<'_> {
+    fn store(&self) -> MutexGuard<'_, Store> {
+        let mut guard = self
+            .inner
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        guard.purge(self.now);
+        guard
+    }
+
+    fn resolve(&self, id: &str, allow_alias: bool) -> Result<Key, LocalKmsError> {
+        self.store().resolve(&self.inner.scope, id, allow_alias)
+    }
+
+    /// Runs a parsed-JSON operation other than `CreateKey`.
+    pub(crate) fn dispatch(&self, op: &str, body: Value) -> Result<Value, LocalKmsError> {
+        match op {
+            "CancelKeyDeletion" => self.cancel_key_deletion(parse(body)?),
+            "CreateAlias" => self.create_alias(parse(body)?),
+            "CreateGrant" => self.create_grant(parse(body)?),
+            "CreateKey" => {
+                let plan = self.plan_create_key(parse(body)?)?;
+                let material = KeyMaterial::generate(plan.spec)?;
+                self.finish_create_key(plan, material)
+            }
+            "Decrypt" => self.decrypt(parse(body)?),
+            "DeleteAlias" => self.delete_alias(parse(body)?),
+            "DescribeKey" => self.describe_key(parse(body)?),
+            "DisableKey" => self.set_enabled(parse(body)?, false),
+            "EnableKey" => self.set_enabled(parse(body)?, true),
+            "Encrypt" => self.encrypt(parse(body)?),
+            "GenerateDataKey" => self.generate_data_key(parse(body)?, true),
+            "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(parse(body)?, false),
+            "GenerateRandom" => self.generate_random(parse(body)?),
+            "GetPublicKey" => self.get_public_key(parse(body)?),
+            "ListAliases" => self.list_aliases(parse(body)?),
+            "ListKeys" => self.list_keys(parse(body)?),
+            "ReEncrypt" => self.re_encrypt(parse(body)?),
+            "RetireGrant" => self.retire_grant(parse(body)?),
+            "ScheduleKeyDeletion" => self.schedule_key_deletion(parse(body)?),
+            other => Err(unknown_operation(other)),
+        }
+    }
+
+    // ----- grant tokens -------------------------------------------------
+
+    /// `GrantTokens`: at most 10, each one a token this KMS issued.
+    fn check_grant_tokens(&self, tokens: Option<&Vec<String>>) -> Result<(), LocalKmsError> {
+        let Some(tokens) = tokens else {
+            return Ok(());
+        };
+        if tokens.len() > MAX_GRANT_TOKENS {
+            return Err(LocalKmsError::validation(format!(
+                "1 validation error detected: Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to {MAX_GRANT_TOKENS}"
+            )));
+        }
+        for t in tokens {
+            self.decode_grant_token(t)?;
+        }
+        Ok(())
+    }
+
+    fn grant_token(&self, key: &Key, grant_id: &[u8; 32]) -> String {
+        let mut raw = Vec::with_capacity(1 + 16 + 32 + 32);
+        raw.push(GRANT_TOKEN_VERSION);
+        raw.extend_from_slice(&key.raw_id);
+        raw.extend_from_slice(grant_id);
+        let tag = hmac::sign(&self.inner.grant_key, &raw);
+        raw.extend_from_slice(tag.as_ref());
+        URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Returns (key id raw, grant id hex) of a well-formed token.
+    fn decode_grant_token(&self, token: &str) -> Result<([u8; 16], String), LocalKmsError> {
+        let invalid = || LocalKmsError::new("InvalidGrantTokenException", "Invalid grant token.");
+        if token.is_empty() || token.len() > 8192 {
+            return Err(invalid());
+        }
+        let raw = URL_SAFE_NO_PAD
+            .decode(token.as_bytes())
+            .map_err(|_| invalid())?;
+        if raw.len() != GRANT_TOKEN_LEN || raw[0] != GRANT_TOKEN_VERSION {
+            return Err(invalid());
+        }
+        let (body, tag) = raw.split_at(1 + 16 + 32);
+        hmac::verify(&self.inner.grant_key, body, tag).map_err(|_| invalid())?;
+        let mut key_id = [0u8; 16];
+        key_id.copy_from_slice(&body[1..17]);
+        Ok((key_id, hex(&body[17..49])))
+    }
+
+    // ----- keys ---------------------------------------------------------
+
+    pub(crate) fn plan_create_key(
+        &self,
+        r: CreateKeyRequest,
+    ) -> Result<CreateKeyPlan, LocalKmsError> {
+        let spec_str = match (&r.key_spec, &r.customer_master_key_spec) {
+            (Some(_), Some(_)) => {
+                return Err(LocalKmsError::validation(
+                    "You cannot specify KeySpec and CustomerMasterKeySpec in the same request.",
+                ));
+            }
+            (Some(s), None) | (None, Some(s)) => s.as_str(),
+            (None, None) => "SYMMETRIC_DEFAULT",
+        };
+        let spec = KeySpec::parse(spec_str)?;
+        let usage = KeyUsage::parse(r.key_usage.as_deref().unwrap_or("ENCRYPT_DECRYPT"))?;
+        if !spec.allows_usage(usage) {
+            return Err(LocalKmsError::validation(format!(
+                "KeyUsage {} is not compatible with KeySpec {}.",
+                usage.as_str(),
+                spec.as_str()
+            )));
+        }
+        let description = r.description.unwrap_or_default();
+        length_between("description", description.len(), 0, 8192)?;
+        if let Some(origin) = r.origin.as_deref()
+            && origin != "AWS_KMS"
+        {
+            return Err(LocalKmsError::new(
+                "UnsupportedOperationException",
+                format!("Origin {origin} is not supported by the local KMS."),
+            ));
+        }
+        if r.multi_region == Some(true) {
+            return Err(LocalKmsError::new(
+                "UnsupportedOperationException",
+                "Multi-Region keys are not supported by the local KMS.",
+            ));
+        }
+        if r.custom_key_store_id.is_some() || r.xks_key_id.is_some() {
+            return Err(LocalKmsError::new(
+                "UnsupportedOperationException",
+                "Custom key stores are not supported by the local KMS.",
+            ));
+        }
+        Ok(CreateKeyPlan {
+            spec,
+            usage,
+            description,
+        })
+    }
+
+    pub(crate) fn finish_create_key(
+        &self,
+        plan: CreateKeyPlan,
+        material: KeyMaterial,
+    ) -> Result<Value, LocalKmsError> {
+        let (raw_id, id) = uuid_v4()?;
+        let key = Key {
+            arn: self.inner.scope.key_arn(&id),
+            id,
+            raw_id,
+            description: plan.description,
+            created: self.now,
+            seq: 0,
+            state: KeyState::Enabled,
+            deletion: None,
+            spec: plan.spec,
+            usage: plan.usage,
+            material: Arc::new(material),
+        };
+        let key = self.store().insert(key);
+        Ok(json!({ "KeyMetadata": self.key_metadata(&key) }))
+    }
+
+    fn key_metadata(&self, k: &Key) -> Value {
+        let mut m = json!({
+            "AWSAccountId": self.inner.scope.account,
+            "KeyId": k.id,
+            "Arn": k.arn,
+            "CreationDate": epoch_seconds_f64(k.created),
+            "Enabled": k.state == KeyState::Enabled,
+            "Description": k.description,
+            "KeyUsage": k.usage.as_str(),
+            "KeyState": k.state.as_str(),
+            "Origin": "AWS_KMS",
+            "KeyManager": "CUSTOMER",
+            "CustomerMasterKeySpec": k.spec.as_str(),
+            "KeySpec": k.spec.as_str(),
+            "MultiRegion": false,
+        });
+        let enc = k.spec.encryption_algorithms(k.usage);
+        if !enc.is_empty() {
+            m["EncryptionAlgorithms"] = enc.iter().map(|a| a.as_str()).collect();
+        }
+        let sig = k.spec.signing_algorithms(k.usage);
+        if !sig.is_empty() {
+            m["SigningAlgorithms"] = sig.iter().copied().collect();
+        }
+        if let Some((at, days)) = k.deletion {
+            m["DeletionDate"] = json!(epoch_seconds_f64(at));
+            m["PendingDeletionWindowInDays"] = json!(days);
+        }
+        if let Some(id) = k.material.material_id() {
+            m["CurrentKeyMaterialId"] = json!(id);
+        }
+        m
+    }
+
+    fn describe_key(&self, r: KeyIdRequest) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        self.check_grant_tokens(r.grant_tokens.as_ref())?;
+        let key = self.resolve(&id, true)?;
+        Ok(json!({ "KeyMetadata": self.key_metadata(&key) }))
+    }
+
+    fn set_enabled(&self, r: KeyIdRequest, enabled: bool) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        let mut store = self.store();
+        let key = store.resolve(&self.inner.scope, &id, false)?;
+        if key.state == KeyState::PendingDeletion {
+            return Err(key.pending_deletion());
+        }
+        store.key_mut(&key.id)?.state = if enabled {
+            KeyState::Enabled
+        } else {
+            KeyState::Disabled
+        };
+        Ok(json!({}))
+    }
+
+    fn schedule_key_deletion(&self, r: ScheduleKeyDeletionRequest) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        let days = r.pending_window_in_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            return Err(LocalKmsError::validation(format!(
+                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30"
+            )));
+        }
+        let mut store = self.store();
+        let key = store.resolve(&self.inner.scope, &id, false)?;
+        if key.state == KeyState::PendingDeletion {
+            return Err(key.pending_deletion());
+        }
+        let at = self.now + Duration::from_secs(days.unsigned_abs() * 86_400);
+        let k = store.key_mut(&key.id)?;
+        k.state = KeyState::PendingDeletion;
+        k.deletion = Some((at, days as u32));
+        Ok(json!({
+            "KeyId": key.arn,
+            "DeletionDate": epoch_seconds_f64(at),
+            "KeyState": "PendingDeletion",
+            "PendingWindowInDays": days,
+        }))
+    }
+
+    fn cancel_key_deletion(&self, r: KeyIdRequest) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        let mut store = self.store();
+        let key = store.resolve(&self.inner.scope, &id, false)?;
+        if key.state != KeyState::PendingDeletion {
+            return Err(LocalKmsError::new(
+                "KMSInvalidStateException",
+                format!("{} is not pending deletion.", key.arn),
+            ));
+        }
+        let k = store.key_mut(&key.id)?;
+        k.state = KeyState::Disabled;
+        k.deletion = None;
+        Ok(json!({ "KeyId": key.arn }))
+    }
+
+    fn list_keys(&self, r: ListRequest) -> Result<Value, LocalKmsError> {
+        let (start, limit) = page(&r)?;
+        let store = self.store();
+        let all: Vec<Value> = store
+            .ordered_keys()
+            .into_iter()
+            .map(|k| json!({ "KeyId": k.id, "KeyArn": k.arn }))
+            .collect();
+        Ok(paged("Keys", all, start, limit))
+    }
+
+    // ----- aliases ------------------------------------------------------
+
+    fn validate_alias_name(name: &str) -> Result<(), LocalKmsError> {
+        length_between("aliasName", name.len(), 1, 256)?;
+        let Some(rest) = name.strip_prefix("alias/") else {
+            return Err(LocalKmsError::new(
+                "InvalidAliasNameException",
+                format!("Alias must start with the prefix \"alias/\": {name}"),
+            ));
+        };
+        if rest.is_empty()
+            || !rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+        {
+            return Err(LocalKmsError::new(
+                "InvalidAliasNameException",
+                format!("Alias name {name} contains invalid characters."),
+            ));
+        }
+        Ok(())
+    }
+
+    fn create_alias(&self, r: AliasRequest) -> Result<Value, LocalKmsError> {
+        let name = required(r.alias_name, "aliasName")?;
+        let target = required(r.target_key_id, "targetKeyId")?;
+        Self::validate_alias_name(&name)?;
+        if name.starts_with("alias/aws/") {
+            return Err(LocalKmsError::new(
+                "InvalidAliasNameException",
+                "Alias names that begin with alias/aws/ are reserved for AWS managed keys.",
+            ));
+        }
+        let mut store = self.store();
+        let key = store.resolve(&self.inner.scope, &target, false)?;
+        if key.state == KeyState::PendingDeletion {
+            return Err(key.pending_deletion());
+        }
+        if store.aliases.contains_key(&name) {
+            return Err(LocalKmsError::new(
+                "AlreadyExistsException",
+                format!(
+                    "An alias with the name {} already exists",
+                    self.inner.scope.alias_arn(&name)
+                ),
+            ));
+        }
+        store.aliases.insert(name, (key.id, self.now));
+        Ok(json!({}))
+    }
+
+    fn delete_alias(&self, r: AliasRequest) -> Result<Value, LocalKmsError> {
+        let name = required(r.alias_name, "aliasName")?;
+        Self::validate_alias_name(&name)?;
+        let mut store = self.store();
+        if store.aliases.remove(&name).is_none() {
+            return Err(LocalKmsError::not_found(format!(
+                "Alias {} is not found.",
+                self.inner.scope.alias_arn(&name)
+            )));
+        }
+        Ok(json!({}))
+    }
+
+    fn list_aliases(&self, r: ListRequest) -> Result<Value, LocalKmsError> {
+        let (start, limit) = page(&r)?;
+        let store = self.store();
+        let filter = match &r.key_id {
+            Some(id) => Some(store.resolve(&self.inner.scope, id, false)?.id),
+            None => None,
+        };
+        let all: Vec<Value> = store
+            .aliases
+            .iter()
+            .filter(|(_, (k, _))| filter.as_ref().is_none_or(|f| f == k))
+            .map(|(name, (k, at))| {
+                json!({
+                    "AliasName": name,
+                    "AliasArn": self.inner.scope.alias_arn(name),
+                    "TargetKeyId": k,
+                    "CreationDate": epoch_seconds_f64(*at),
+                    "LastUpdatedDate": epoch_seconds_f64(*at),
+                })
+            })
+            .collect();
+        Ok(paged("Aliases", all, start, limit))
+    }
+
+    // ----- cryptographic operations ------------------------------------
+
+    /// Usage + algorithm check for encrypting or decrypting with `key`.
+    fn check_algorithm(
+        key: &Key,
+        alg: Option<EncryptionAlgorithm>,
+        member: &str,
+        operation: &str,
+    ) -> Result<EncryptionAlgorithm, LocalKmsError> {
+        key.ensure_encrypt_decrypt(operation)?;
+        let alg = match alg {
+            Some(a) => a,
+            None if key.spec.is_symmetric() => EncryptionAlgorithm::SymmetricDefault,
+            None => {
+                return Err(LocalKmsError::validation(format!(
+                    "{member} is required for asymmetric KMS key {} (KeySpec {}).",
+                    key.arn,
+                    key.spec.as_str()
+                )));
+            }
+        };
+        if !key.spec.encryption_algorithms(key.usage).contains(&alg) {
+            return Err(LocalKmsError::new(
+                "InvalidKeyUsageException",
+                format!(
+                    "{} is not a supported encryption algorithm for the KMS key {} (KeySpec {}).",
+                    alg.as_str(),
+                    key.arn,
+                    key.spec.as_str()
+                ),
+            ));
+        }
+        Ok(alg)
+    }
+
+    /// An encryption context on the encrypting side of an asymmetric key.
+    fn check_context_for_encrypt(
+        key: &Key,
+        ctx: &Context,
+        member: &str,
+    ) -> Result<(), LocalKmsError> {
+        if !ctx.is_empty() && !key.spec.is_symmetric() {
+            return Err(LocalKmsError::validation(format!(
+                "{member} is not supported with asymmetric KMS keys."
+            )));
+        }
+        Ok(())
+    }
+
+    fn encrypt_with(
+        key: &Key,
+        alg: EncryptionAlgorithm,
+        ctx: &Context,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, LocalKmsError> {
+        key.material.encrypt(&key.raw_id, alg, ctx, plaintext)
+    }
+
+    fn encrypt(&self, r: EncryptRequest) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        let plaintext = required(r.plaintext, "plaintext")?.0;
+        length_between("plaintext", plaintext.len(), 1, MAX_PLAINTEXT)?;
+        let alg = parse_alg(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
+        self.check_grant_tokens(r.grant_tokens.as_ref())?;
+        let ctx = r.encryption_context.unwrap_or_default();
+        let key = self.resolve(&id, true)?;
+        key.ensure_enabled()?;
+        let alg = Self::check_algorithm(&key, alg, "EncryptionAlgorithm", "Encrypt")?;
+        Self::check_context_for_encrypt(&key, &ctx, "EncryptionContext")?;
+        check_fits(&key, alg, plaintext.len())?;
+        if r.dry_run == Some(true) {
+            return Err(LocalKmsError::dry_run());
+        }
+        let blob = Self::encrypt_with(&key, alg, &ctx, &plaintext)?;
+        Ok(json!({
+            "CiphertextBlob": b64(&blob),
+            "KeyId": key.arn,
+            "EncryptionAlgorithm": alg.as_str(),
+        }))
+    }
+
+    /// Finds the key for a ciphertext: the given key id (checked against a
+    /// symmetric blob), else the key named by the symmetric blob.
+    fn source_key(&self, key_id: Option<&str>, blob: Option<&[u8]>) -> Result<Key, LocalKmsError> {
+        match (key_id, blob) {
+            (Some(id), _) => self.resolve(id, true),
+            (None, Some(blob)) => {
+                let raw = blob_key_id(blob).ok_or_else(LocalKmsError::invalid_ciphertext)?;
+                self.store()
+                    .by_raw_id(&raw)
+                    .ok_or_else(LocalKmsError::invalid_ciphertext)
+            }
+            (None, None) => Err(LocalKmsError::missing("ciphertextBlob")),
+        }
+    }
+
+    /// `IncorrectKeyException` when a symmetric blob names another key.
+    fn check_blob_matches(key: &Key, blob: &[u8]) -> Result<(), LocalKmsError> {
+        if !key.spec.is_symmetric() {
+            return Ok(());
+        }
+        match blob_key_id(blob) {
+            Some(raw) if raw == key.raw_id => Ok(()),
+            Some(_) => Err(LocalKmsError::new(
+                "IncorrectKeyException",
+                format!(
+                    "The key ID in the request does not identify the KMS key ({}) that was used to encrypt the ciphertext.",
+                    key.arn
+                ),
+            )),
+            None => Err(LocalKmsError::invalid_ciphertext()),
+        }
+    }
+
+    fn decrypt(&self, r: DecryptRequest) -> Result<Value, LocalKmsError> {
+        let blob = required(r.ciphertext_blob, "ciphertextBlob")?.0;
+        length_between("ciphertextBlob", blob.len(), 1, MAX_CIPHERTEXT)?;
+        let alg = parse_alg(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
+        self.check_grant_tokens(r.grant_tokens.as_ref())?;
+        if r.recipient.is_some() {
+            return Err(LocalKmsError::new(
+                "UnsupportedOperationException",
+                "Recipient (Nitro Enclaves attestation) is not supported by the local KMS.",
+            ));
+        }
+        let ctx = r.encryption_context.unwrap_or_default();
+        let key = self.source_key(r.key_id.as_deref(), Some(&blob))?;
+        key.ensure_enabled()?;
+        let alg = Self::check_algorithm(&key, alg, "EncryptionAlgorithm", "Decrypt")?;
+        Self::check_blob_matches(&key, &blob)?;
+        let plaintext = key.material.decrypt(&key.raw_id, alg, &ctx, &blob)?;
+        if r.dry_run == Some(true) {
+            return Err(LocalKmsError::dry_run());
+        }
+        let mut out = json!({
+            "Plaintext": b64(&plaintext),
+            "KeyId": key.arn,
+            "EncryptionAlgorithm": alg.as_str(),
+        });
+        if let Some(id) = key.material.material_id() {
+            out["KeyMaterialId"] = json!(id);
+        }
+        Ok(out)
+    }
+
+    fn re_encrypt(&self, r: ReEncryptRequest) -> Result<Value, LocalKmsError> {
+        // Request-level validation first.
+        let dest_id = required(r.destination_key_id, "destinationKeyId")?;
+        let src_alg = parse_alg(
+            r.source_encryption_algorithm.as_deref(),
+            "sourceEncryptionAlgorithm",
+        )?;
+        let dst_alg = parse_alg(
+            r.destination_encryption_algorithm.as_deref(),
+            "destinationEncryptionAlgorithm",
+        )?;
+        let mut ignore_ciphertext = false;
+        for m in r.dry_run_modifiers.iter().flatten() {
+            if m != "IGNORE_CIPHERTEXT" {
+                return Err(LocalKmsError::validation(format!(
+                    "1 validation error detected: Value '[{m}]' at 'dryRunModifiers' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: [IGNORE_CIPHERTEXT]]"
+                )));
+            }
+            ignore_ciphertext = true;
+        }
+        let dry_run = r.dry_run == Some(true);
+        let ignore_ciphertext = dry_run && ignore_ciphertext;
+        if let Some(b) = &r.ciphertext_blob {
+            length_between("ciphertextBlob", b.0.len(), 1, MAX_CIPHERTEXT)?;
+        }
+        self.check_grant_tokens(r.grant_tokens.as_ref())?;
+        let blob = if ignore_ciphertext {
+            None
+        } else {
+            Some(required(r.ciphertext_blob, "ciphertextBlob")?.0)
+        };
+        if ignore_ciphertext && r.source_key_id.is_none() {
+            return Err(LocalKmsError::validation(
+                "SourceKeyId is required when DryRun is true and DryRunModifiers contains IGNORE_CIPHERTEXT.",
+            ));
+        }
+        let src_ctx = r.source_encryption_context.unwrap_or_default();
+        let dst_ctx = r.destination_encryption_context.unwrap_or_default();
+
+        // Keys.
+        let source = self.source_key(r.source_key_id.as_deref(), blob.as_deref())?;
+        let dest = self.resolve(&dest_id, true)?;
+
+        source.ensure_enabled()?;
+        let src_alg =
+            Self::check_algorithm(&source, src_alg, "SourceEncryptionAlgorithm", "ReEncrypt")?;
+        if let Some(blob) = &blob {
+            Self::check_blob_matches(&source, blob)?;
+        }
+        dest.ensure_enabled()?;
+        let dst_alg = Self::check_algorithm(
+            &dest,
+            dst_alg,
+            "DestinationEncryptionAlgorithm",
+            "ReEncrypt",
+        )?;
+        Self::check_context_for_encrypt(&dest, &dst_ctx, "DestinationEncryptionContext")?;
+
+        let Some(blob) = blob else {
+            // DryRun with IGNORE_CIPHERTEXT: everything but the ciphertext checked.
+            return Err(LocalKmsError::dry_run());
+        };
+        let plaintext = source
+            .material
+            .decrypt(&source.raw_id, src_alg, &src_ctx, &blob)?;
+        check_fits(&dest, dst_alg, plaintext.len())?;
+        if dry_run {
+            return Err(LocalKmsError::dry_run());
+        }
+        let out_blob = Self::encrypt_with(&dest, dst_alg, &dst_ctx, &plaintext)?;
+        let mut out = json!({
+            "CiphertextBlob": b64(&out_blob),
+            "KeyId": dest.arn,
+            "SourceKeyId": source.arn,
+            "SourceEncryptionAlgorithm": src_alg.as_str(),
+            "DestinationEncryptionAlgorithm": dst_alg.as_str(),
+        });
+        if let Some(id) = source.material.material_id() {
+            out["SourceKeyMaterialId"] = json!(id);
+        }
+        if let Some(id) = dest.material.material_id() {
+            out["DestinationKeyMaterialId"] = json!(id);
+        }
+        Ok(out)
+    }
+
+    fn generate_data_key(
+        &self,
+        r: GenerateDataKeyRequest,
+        with_plaintext: bool,
+    ) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        let len = match (r.key_spec.as_deref(), r.number_of_bytes) {
+            (Some(_), Some(_)) => {
+                return Err(LocalKmsError::validation(
+                    "Please specify either number of bytes or key spec, not both.",
+                ));
+            }
+            (None, None) => {
+                return Err(LocalKmsError::validation(
+                    "Please specify either number of bytes or key spec.",
+                ));
+            }
+            (Some("AES_256"), None) => 32,
+            (Some("AES_128"), None) => 16,
+            (Some(other), None) => {
+                return Err(LocalKmsError::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+                )));
+            }
+            (None, Some(n)) => {
+                if !(1..=1024).contains(&n) {
+                    return Err(LocalKmsError::validation(format!(
+                        "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
+                    )));
+                }
+                n as usize
+            }
+        };
+        self.check_grant_tokens(r.grant_tokens.as_ref())?;
+        if r.recipient.is_some() {
+            return Err(LocalKmsError::new(
+                "UnsupportedOperationException",
+                "Recipient (Nitro Enclaves attestation) is not supported by the local KMS.",
+            ));
+        }
+        let ctx = r.encryption_context.unwrap_or_default();
+        let key = self.resolve(&id, true)?;
+        key.ensure_enabled()?;
+        let operation = if with_plaintext {
+            "GenerateDataKey"
+        } else {
+            "GenerateDataKeyWithoutPlaintext"
+        };
+        key.ensure_encrypt_decrypt(operation)?;
+        if !key.spec.is_symmetric() {
+            return Err(LocalKmsError::new(
+                "InvalidKeyUsageException",
+                format!(
+                    "{operation} requires a symmetric encryption KMS key; {} has KeySpec {}.",
+                    key.arn,
+                    key.spec.as_str()
+                ),
+            ));
+        }
+        if r.dry_run == Some(true) {
+            return Err(LocalKmsError::dry_run());
+        }
+        let data_key = random_vec(len)?;
+        let blob =
+            Self::encrypt_with(&key, EncryptionAlgorithm::SymmetricDefault, &ctx, &data_key)?;
+        let mut out = json!({ "CiphertextBlob": b64(&blob), "KeyId": key.arn });
+        if with_plaintext {
+            out["Plaintext"] = json!(b64(&data_key));
+        }
+        if let Some(id) = key.material.material_id() {
+            out["KeyMaterialId"] = json!(id);
+        }
+        Ok(out)
+    }
+
+    fn generate_random(&self, r: GenerateDataKeyRequest) -> Result<Value, LocalKmsError> {
+        let n = required(r.number_of_bytes, "numberOfBytes")?;
+        if !(1..=1024).contains(&n) {
+            return Err(LocalKmsError::validation(format!(
+                "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
+            )));
+        }
+        Ok(json!({ "Plaintext": b64(&random_vec(n as usize)?) }))
+    }
+
+    fn get_public_key(&self, r: KeyIdRequest) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        self.check_grant_tokens(r.grant_tokens.as_ref())?;
+        let key = self.resolve(&id, true)?;
+        key.ensure_enabled()?;
+        let Some(der) = key.material.public_key_der() else {
+            return Err(LocalKmsError::new(
+                "UnsupportedOperationException",
+                format!(
+                    "{} is a symmetric encryption KMS key; GetPublicKey requires an asymmetric KMS key.",
+                    key.arn
+                ),
+            ));
+        };
+        let mut out = json!({
+            "KeyId": key.arn,
+            "PublicKey": b64(der),
+            "CustomerMasterKeySpec": key.spec.as_str(),
+            "KeySpec": key.spec.as_str(),
+            "KeyUsage": key.usage.as_str(),
+        });
+        let enc = key.spec.encryption_algorithms(key.usage);
+        if !enc.is_empty() {
+            out["EncryptionAlgorithms"] = enc.iter().map(|a| a.as_str()).collect();
+        }
+        let sig = key.spec.signing_algorithms(key.usage);
+        if !sig.is_empty() {
+            out["SigningAlgorithms"] = sig.iter().copied().collect();
+        }
+        Ok(out)
+    }
+
+    // ----- grants ------------------------------------------------------
+
+    fn create_grant(&self, r: CreateGrantRequest) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        let grantee = required(r.grantee_principal, "granteePrincipal")?;
+        length_between("granteePrincipal", grantee.len(), 1, 256)?;
+        let operations = required(r.operations, "operations")?;
+        if operations.is_empty() {
+            return Err(LocalKmsError::validation(
+                "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            ));
+        }
+        for op in &operations {
+            if !GRANT_OPERATIONS.contains(&op.as_str()) {
+                return Err(LocalKmsError::validation(format!(
+                    "1 validation error detected: Value '{op}' at 'operations' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                    GRANT_OPERATIONS.join(", ")
+                )));
+            }
+        }
+        if let Some(p) = &r.retiring_principal {
+            length_between("retiringPrincipal", p.len(), 1, 256)?;
+        }
+        if let Some(n) = &r.name {
+            length_between("name", n.len(), 1, 256)?;
+        }
+        self.check_grant_tokens(r.grant_tokens.as_ref())?;
+        let mut store = self.store();
+        let key = store.resolve(&self.inner.scope, &id, false)?;
+        if key.state == KeyState::PendingDeletion {
+            return Err(key.pending_deletion());
+        }
+        if r.dry_run == Some(true) {
+            return Err(LocalKmsError::dry_run());
+        }
+        let grant_raw: [u8; 32] = random_array()?;
+        let grant_id = hex(&grant_raw);
+        let token = self.grant_token(&key, &grant_raw);
+        store.grants.insert(
+            grant_id.clone(),
+            Grant {
+                key_id: key.id.clone(),
+            },
+        );
+        Ok(json!({ "GrantId": grant_id, "GrantToken": token }))
+    }
+
+    fn retire_grant(&self, r: RetireGrantRequest) -> Result<Value, LocalKmsError> {
+        let (key_id, grant_id) = match (r.grant_token, r.key_id, r.grant_id) {
+            (Some(token), _, _) => {
+                let (raw_key, grant_id) = self.decode_grant_token(&token)?;
+                (super::crypto::format_uuid(&raw_key), grant_id)
+            }
+            (None, Some(key), Some(grant)) => {
+                let key = self.resolve(&key, false)?;
+                (key.id, grant)
+            }
+            _ => {
+                return Err(LocalKmsError::validation(
+                    "Specify either GrantToken, or both KeyId and GrantId.",
+                ));
+            }
+        };
+        length_between("grantId", grant_id.len(), 1, 128)?;
+        let mut store = self.store();
+        match store.grants.get(&grant_id) {
+            Some(g) if g.key_id == key_id => {}
+            _ => {
+                return Err(LocalKmsError::not_found(format!(
+                    "Grant ID {grant_id} not found for key {}",
+                    self.inner.scope.key_arn(&key_id)
+                )));
+            }
+        }
+        if r.dry_run == Some(true) {
+            return Err(LocalKmsError::dry_run());
+        }
+        store.grants.remove(&grant_id);
+        Ok(json!({}))
+    }
+}
+
+const GRANT_TOKEN_VERSION: u8 = 1;
+const GRANT_TOKEN_LEN: usize = 1 + 16 + 32 + 32;
+
+const GRANT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "CreateGrant",
+    "RetireGrant",
+    "DescribeKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+];
+
+pub(crate) fn unknown_operation(op: &str) -> LocalKmsError {
+    LocalKmsError::new(
+        "UnknownOperationException",
+        format!("Operation '{op}' is not supported by this KMS."),
+    )
+}
+
+fn parse_alg(s: Option<&str>, member: &str) -> Result<Option<EncryptionAlgorithm>, LocalKmsError> {
+    s.map(|s| EncryptionAlgorithm::parse(s, member)).transpose()
+}
+
+/// RSA-OAEP plaintext limits.
+fn check_fits(key: &Key, alg: EncryptionAlgorithm, len: usize) -> Result<(), LocalKmsError> {
+    match key.material.max_plaintext(alg) {
+        Some(max) if len > max => Err(LocalKmsError::validation(format!(
+            "Plaintext length {len} exceeds the maximum of {max} bytes for {} with KeySpec {}.",
+            alg.as_str(),
+            key.spec.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn page(r: &ListRequest) -> Result<(usize, usize), LocalKmsError> {
+    let limit = r.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(LocalKmsError::validation(format!(
+            "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000"
+        )));
+    }
+    let start = match &r.marker {
+        None => 0,
+        Some(m) => m.parse::<usize>().map_err(|_| {
+            LocalKmsError::new(
+                "InvalidMarkerException",
+                "The marker that specifies where to start is not valid.",
+            )
+        })?,
+    };
+    Ok((start, limit as usize))
+}
+
+fn paged(member: &str, all: Vec<Value>, start: usize, limit: usize) -> Value {
+    let total = all.len();
+    let items: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
+    let end = start.saturating_add(items.len());
+    let mut out = json!({ member: items, "Truncated": end < total });
+    if end < total {
+        out["NextMarker"] = json!(end.to_string());
+    }
+    out
+}
+
+// ----- request shapes -----------------------------------------------------
+
+/// `CreateKey` request.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct CreateKeyRequest {
+    pub(crate) key_spec: Option<String>,
+    pub(crate) customer_master_key_spec: Option<String>,
+    pub(crate) key_usage: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) origin: Option<String>,
+    pub(crate) multi_region: Option<bool>,
+    pub(crate) custom_key_store_id: Option<String>,
+    pub(crate) xks_key_id: Option<String>,
+}
+
+/// A validated `CreateKey` request awaiting its key material.
+#[derive(Debug)]
+pub(crate) struct CreateKeyPlan {
+    pub(crate) spec: KeySpec,
+    usage: KeyUsage,
+    description: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct KeyIdRequest {
+    key_id: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ScheduleKeyDeletionRequest {
+    key_id: Option<String>,
+    pending_window_in_days: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ListRequest {
+    key_id: Option<String>,
+    limit: Option<i64>,
+    marker: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct AliasRequest {
+    alias_name: Option<String>,
+    target_key_id: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct EncryptRequest {
+    key_id: Option<String>,
+    plaintext: Option<Blob>,
+    encryption_context: Option<Context>,
+    grant_tokens: Option<Vec<String>>,
+    encryption_algorithm: Option<String>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct DecryptRequest {
+    ciphertext_blob: Option<Blob>,
+    encryption_context: Option<Context>,
+    grant_tokens: Option<Vec<String>>,
+    key_id: Option<String>,
+    encryption_algorithm: Option<String>,
+    recipient: Option<Value>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ReEncryptRequest {
+    ciphertext_blob: Option<Blob>,
+    source_encryption_context: Option<Context>,
+    source_key_id: Option<String>,
+    destination_key_id: Option<String>,
+    destination_encryption_context: Option<Context>,
+    source_encryption_algorithm: Option<String>,
+    destination_encryption_algorithm: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+    dry_run_modifiers: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct GenerateDataKeyRequest {
+    key_id: Option<String>,
+    encryption_context: Option<Context>,
+    number_of_bytes: Option<i64>,
+    key_spec: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    recipient: Option<Value>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct CreateGrantRequest {
+    key_id: Option<String>,
+    grantee_principal: Option<String>,
+    retiring_principal: Option<String>,
+    operations: Option<Vec<String>>,
+    name: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct RetireGrantRequest {
+    grant_token: Option<String>,
+    key_id: Option<String>,
+    grant_id: Option<String>,
+    dry_run: Option<bool>,
+}

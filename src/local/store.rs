@@ -1,0 +1,349 @@
+//! Keys, aliases and grants, and how key identifiers resolve to keys.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::crypto::{KeyMaterial, KeySpec, KeyUsage, format_uuid, parse_uuid};
+use super::error::LocalKmsError;
+
+/// `KeyState` values modelled here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyState {
+    Enabled,
+    Disabled,
+    PendingDeletion,
+}
+
+impl KeyState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => "Enabled",
+            Self::Disabled => "Disabled",
+            Self::PendingDeletion => "PendingDeletion",
+        }
+    }
+}
+
+/// One KMS key. Cloning is cheap: the material is shared.
+#[derive(Debug, Clone)]
+pub(crate) struct Key {
+    pub(crate) id: String,
+    pub(crate) raw_id: [u8; 16],
+    pub(crate) arn: String,
+    pub(crate) description: String,
+    pub(crate) created: SystemTime,
+    pub(crate) seq: u64,
+    pub(crate) state: KeyState,
+    /// Deletion date and pending window while `PendingDeletion`.
+    pub(crate) deletion: Option<(SystemTime, u32)>,
+    pub(crate) spec: KeySpec,
+    pub(crate) usage: KeyUsage,
+    pub(crate) material: Arc<KeyMaterial>,
+}
+
+impl Key {
+    /// `DisabledException` / `KMSInvalidStateException` unless enabled.
+    pub(crate) fn ensure_enabled(&self) -> Result<(), LocalKmsError> {
+        match self.state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => Err(LocalKmsError::new(
+                "DisabledException",
+                format!("{} is disabled.", self.arn),
+            )),
+            KeyState::PendingDeletion => Err(self.pending_deletion()),
+        }
+    }
+
+    pub(crate) fn pending_deletion(&self) -> LocalKmsError {
+        LocalKmsError::new(
+            "KMSInvalidStateException",
+            format!("{} is pending deletion.", self.arn),
+        )
+    }
+
+    /// `InvalidKeyUsageException` unless the key is `ENCRYPT_DECRYPT`.
+    pub(crate) fn ensure_encrypt_decrypt(&self, operation: &str) -> Result<(), LocalKmsError> {
+        if self.usage == KeyUsage::EncryptDecrypt {
+            Ok(())
+        } else {
+            Err(LocalKmsError::new(
+                "InvalidKeyUsageException",
+                format!(
+                    "{} key usage is {} which is not valid for {operation}.",
+                    self.arn,
+                    self.usage.as_str()
+                ),
+            ))
+        }
+    }
+}
+
+/// A grant.
+#[derive(Debug, Clone)]
+pub(crate) struct Grant {
+    pub(crate) key_id: String,
+}
+
+/// Everything mutable.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub(crate) keys: HashMap<String, Key>,
+    /// alias name (`alias/x`) -> (key id, creation time)
+    pub(crate) aliases: BTreeMap<String, (String, SystemTime)>,
+    /// grant id -> grant
+    pub(crate) grants: HashMap<String, Grant>,
+    pub(crate) next_seq: u64,
+}
+
+/// Region and account used to build and check ARNs.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    pub(crate) region: String,
+    pub(crate) account: String,
+}
+
+impl Scope {
+    pub(crate) fn key_arn(&self, id: &str) -> String {
+        format!("arn:aws:kms:{}:{}:key/{id}", self.region, self.account)
+    }
+
+    pub(crate) fn alias_arn(&self, alias: &str) -> String {
+        format!("arn:aws:kms:{}:{}:{alias}", self.region, self.account)
+    }
+}
+
+/// What a key identifier names.
+enum Target<'a> {
+    Key(&'a str),
+    Alias(&'a str),
+}
+
+impl Store {
+    /// Removes keys whose deletion date has passed, with their aliases and
+    /// grants.
+    pub(crate) fn purge(&mut self, now: SystemTime) {
+        let expired: Vec<String> = self
+            .keys
+            .values()
+            .filter(|k| matches!(k.deletion, Some((at, _)) if at <= now))
+            .map(|k| k.id.clone())
+            .collect();
+        for id in expired {
+            self.keys.remove(&id);
+            self.aliases.retain(|_, (k, _)| *k != id);
+            self.grants.retain(|_, g| g.key_id != id);
+        }
+    }
+
+    pub(crate) fn insert(&mut self, mut key: Key) -> Key {
+        key.seq = self.next_seq;
+        self.next_seq += 1;
+        self.keys.insert(key.id.clone(), key.clone());
+        key
+    }
+
+    /// The key named in a symmetric blob.
+    pub(crate) fn by_raw_id(&self, raw: &[u8; 16]) -> Option<Key> {
+        self.keys.get(&format_uuid(raw)).cloned()
+    }
+
+    fn parse_target<'a>(
+        scope: &Scope,
+        id: &'a str,
+        allow_alias: bool,
+    ) -> Result<Target<'a>, LocalKmsError> {
+        if id.is_empty() || id.len() > 2048 {
+            return Err(LocalKmsError::validation(
+                "1 validation error detected: Value at 'keyId' failed to satisfy constraint: Member must have length between 1 and 2048",
+            ));
+        }
+        let target = if let Some(rest) = id.strip_prefix("arn:") {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let [partition, service, region, account, resource] = parts[..] else {
+                return Err(LocalKmsError::new(
+                    "InvalidArnException",
+                    format!("{id} is not a valid ARN."),
+                ));
+            };
+            if partition.is_empty()
+                || service != "kms"
+                || region.is_empty()
+                || account.is_empty()
+                || !(resource.starts_with("key/") || resource.starts_with("alias/"))
+            {
+                return Err(LocalKmsError::new(
+                    "InvalidArnException",
+                    format!("{id} is not a valid KMS key or alias ARN."),
+                ));
+            }
+            if region != scope.region || account != scope.account {
+                return Err(LocalKmsError::not_found(format!(
+                    "Invalid arn {id}: this local KMS serves only {} / {}.",
+                    scope.region, scope.account
+                )));
+            }
+            match resource.strip_prefix("key/") {
+                Some(k) => Target::Key(k),
+                None => Target::Alias(resource),
+            }
+        } else if id.starts_with("alias/") {
+            Target::Alias(id)
+        } else {
+            Target::Key(id)
+        };
+        if let Target::Alias(a) = target
+            && !allow_alias
+        {
+            return Err(LocalKmsError::not_found(format!(
+                "Alias {a} is not supported here; specify a key ID or key ARN."
+            )));
+        }
+        Ok(target)
+    }
+
+    /// Resolves a key id, key ARN and (where `allow_alias`) alias name or
+    /// alias ARN to a key, whatever its state.
+    pub(crate) fn resolve(
+        &self,
+        scope: &Scope,
+        id: &str,
+        allow_alias: bool,
+    ) -> Result<Key, LocalKmsError> {
+        let key_id = match Self::parse_target(scope, id, allow_alias)? {
+            Target::Key(k) => k.to_string(),
+            Target::Alias(a) => match self.aliases.get(a) {
+                Some((k, _)) => k.clone(),
+                None => {
+                    return Err(LocalKmsError::not_found(format!(
+                        "Alias {} is not found.",
+                        scope.alias_arn(a)
+                    )));
+                }
+            },
+        };
+        // Key ids are matched case-insensitively, as UUIDs.
+        let normalized = parse_uuid(&key_id).map(|raw| format_uuid(&raw));
+        normalized
+            .and_then(|id| self.keys.get(&id))
+            .cloned()
+            .ok_or_else(|| {
+                LocalKmsError::not_found(format!("Key '{}' does not exist", scope.key_arn(&key_id)))
+            })
+    }
+
+    /// Mutable access to a key by id (after [`Store::resolve`]).
+    pub(crate) fn key_mut(&mut self, id: &str) -> Result<&mut Key, LocalKmsError> {
+        self.keys
+            .get_mut(id)
+            .ok_or_else(|| LocalKmsError::not_found(format!("Key '{id}' does not exist")))
+    }
+
+    /// Keys in creation order.
+    pub(crate) fn ordered_keys(&self) -> Vec<&Key> {
+        let mut keys: Vec<&Key> = self.keys.values().collect();
+        keys.sort_by_key(|k| k.seq);
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::crypto::uuid_v4;
+
+    fn scope() -> Scope {
+        Scope {
+            region: "us-east-1".into(),
+            account: "111122223333".into(),
+        }
+    }
+
+    fn key(store: &mut Store) -> Key {
+        let (raw, id) = uuid_v4().unwrap();
+        store.insert(Key {
+            arn: scope().key_arn(&id),
+            id,
+            raw_id: raw,
+            description: String::new(),
+            created: SystemTime::UNIX_EPOCH,
+            seq: 0,
+            state: KeyState::Enabled,
+            deletion: None,
+            spec: KeySpec::SymmetricDefault,
+            usage: KeyUsage::EncryptDecrypt,
+            material: Arc::new(KeyMaterial::generate(KeySpec::SymmetricDefault).unwrap()),
+        })
+    }
+
+    #[test]
+    fn resolution_forms() {
+        let s = scope();
+        let mut st = Store::default();
+        let k = key(&mut st);
+        st.aliases
+            .insert("alias/app".into(), (k.id.clone(), SystemTime::UNIX_EPOCH));
+        for id in [
+            k.id.clone(),
+            k.id.to_uppercase(),
+            k.arn.clone(),
+            "alias/app".to_string(),
+            s.alias_arn("alias/app"),
+        ] {
+            assert_eq!(st.resolve(&s, &id, true).unwrap().id, k.id, "{id}");
+        }
+        assert_eq!(
+            st.resolve(&s, "alias/app", false).unwrap_err().code,
+            "NotFoundException"
+        );
+        assert_eq!(
+            st.resolve(&s, "alias/nope", true).unwrap_err().code,
+            "NotFoundException"
+        );
+        assert_eq!(
+            st.resolve(&s, "1234abcd-12ab-34cd-56ef-1234567890ab", true)
+                .unwrap_err()
+                .code,
+            "NotFoundException"
+        );
+        let other_region = k.arn.replace("us-east-1", "eu-west-1");
+        assert_eq!(
+            st.resolve(&s, &other_region, true).unwrap_err().code,
+            "NotFoundException"
+        );
+        for bad in [
+            "arn:aws:s3:::bucket",
+            "arn:aws:kms:us-east-1:111122223333:thing/x",
+            "arn:",
+        ] {
+            assert_eq!(
+                st.resolve(&s, bad, true).unwrap_err().code,
+                "InvalidArnException",
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            st.resolve(&s, "", true).unwrap_err().code,
+            "ValidationException"
+        );
+    }
+
+    #[test]
+    fn purge_removes_expired() {
+        let s = scope();
+        let mut st = Store::default();
+        let k = key(&mut st);
+        let k2 = key(&mut st);
+        st.aliases
+            .insert("alias/gone".into(), (k.id.clone(), SystemTime::UNIX_EPOCH));
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
+        st.key_mut(&k.id).unwrap().deletion = Some((t, 7));
+        st.purge(t - std::time::Duration::from_secs(1));
+        assert!(st.resolve(&s, &k.id, true).is_ok());
+        st.purge(t);
+        assert!(st.resolve(&s, &k.id, true).is_err());
+        assert!(st.aliases.is_empty());
+        assert_eq!(st.ordered_keys().len(), 1);
+        assert_eq!(st.ordered_keys()[0].id, k2.id);
+    }
+}

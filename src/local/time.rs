@@ -1,0 +1,245 @@
+//! Calendar arithmetic and the date formats used by SigV4 and HTTP.
+//!
+//! Written by hand (Howard Hinnant's `civil_from_days` / `days_from_civil`
+//! algorithms) so the local KMS needs no date/time crate.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const SECS_PER_DAY: i64 = 86_400;
+
+/// Seconds since the Unix epoch (negative before it), truncated.
+pub(crate) fn unix_seconds(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(e) => {
+            let d = e.duration();
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            // Round towards negative infinity.
+            if d.subsec_nanos() > 0 {
+                -secs - 1
+            } else {
+                -secs
+            }
+        }
+    }
+}
+
+/// Seconds since the Unix epoch as a float with millisecond precision, the
+/// way AWS JSON protocols encode timestamps.
+pub(crate) fn epoch_seconds_f64(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (d.as_millis() as f64) / 1000.0,
+        Err(e) => -((e.duration().as_millis() as f64) / 1000.0),
+    }
+}
+
+/// `SystemTime` from seconds since the epoch.
+pub(crate) fn from_unix_seconds(secs: i64) -> SystemTime {
+    if secs >= 0 {
+        UNIX_EPOCH + Duration::from_secs(secs.unsigned_abs())
+    } else {
+        UNIX_EPOCH - Duration::from_secs(secs.unsigned_abs())
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let y = if m <= 2 { y + 1 } else { y };
+    (y, m as u32, d as u32)
+}
+
+/// Proleptic Gregorian (year, month, day) to days since 1970-01-01.
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400); // [0, 399]
+    let m = i64::from(m);
+    let mp = if m > 2 { m - 3 } else { m + 9 }; // [0, 11]
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if is_leap(y) => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// Broken-down UTC time.
+struct Civil {
+    year: i64,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+    weekday: u32, // 0 = Sunday
+}
+
+fn civil(t: SystemTime) -> Civil {
+    let secs = unix_seconds(t);
+    let days = secs.div_euclid(SECS_PER_DAY);
+    let sod = secs.rem_euclid(SECS_PER_DAY) as u32;
+    let (year, month, day) = civil_from_days(days);
+    Civil {
+        year,
+        month,
+        day,
+        hour: sod / 3600,
+        minute: (sod / 60) % 60,
+        second: sod % 60,
+        // 1970-01-01 was a Thursday.
+        weekday: (days + 4).rem_euclid(7) as u32,
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ`, the SigV4 `X-Amz-Date` format.
+pub(crate) fn format_amz_date(t: SystemTime) -> String {
+    let c = civil(t);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        c.year, c.month, c.day, c.hour, c.minute, c.second
+    )
+}
+
+/// Parses a strict `YYYYMMDDTHHMMSSZ` timestamp.
+pub(crate) fn parse_amz_date(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = b.get(range)?;
+        let mut v = 0u32;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(d - b'0');
+        }
+        Some(v)
+    };
+    let year = i64::from(num(0..4)?);
+    let month = num(4..6)?;
+    let day = num(6..8)?;
+    let hour = num(9..11)?;
+    let minute = num(11..13)?;
+    let second = num(13..15)?;
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    let secs =
+        days * SECS_PER_DAY + i64::from(hour) * 3600 + i64::from(minute) * 60 + i64::from(second);
+    Some(from_unix_seconds(secs))
+}
+
+/// RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub(crate) fn format_http_date(t: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let c = civil(t);
+    let wd = DAYS.get(c.weekday as usize).copied().unwrap_or("Thu");
+    let mon = MONTHS
+        .get((c.month as usize).wrapping_sub(1))
+        .copied()
+        .unwrap_or("Jan");
+    format!(
+        "{wd}, {:02} {mon} {:04} {:02}:{:02}:{:02} GMT",
+        c.day, c.year, c.hour, c.minute, c.second
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_round_trips() {
+        for days in (-800_000i64..800_000).step_by(997) {
+            let (y, m, d) = civil_from_days(days);
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+        }
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(-1), (1969, 12, 31));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(days_from_civil(2015, 8, 30), 16_677);
+    }
+
+    #[test]
+    fn amz_date_format_and_parse() {
+        let t = parse_amz_date("20150830T123600Z").unwrap();
+        assert_eq!(unix_seconds(t), 1_440_938_160);
+        assert_eq!(format_amz_date(t), "20150830T123600Z");
+        assert_eq!(format_amz_date(UNIX_EPOCH), "19700101T000000Z");
+        for bad in [
+            "",
+            "20150830T123600",
+            "20150830 123600Z",
+            "2015083OT123600Z",
+            "20151330T123600Z",
+            "20150230T123600Z",
+            "20150830T243600Z",
+            "20150830T126000Z",
+            "+0150830T123600Z",
+            "20150830T123600Zx",
+        ] {
+            assert!(parse_amz_date(bad).is_none(), "{bad}");
+        }
+        assert!(parse_amz_date("20160229T000000Z").is_some());
+        assert!(parse_amz_date("21000229T000000Z").is_none());
+    }
+
+    #[test]
+    fn http_date() {
+        // RFC 7231's own example.
+        assert_eq!(
+            format_http_date(from_unix_seconds(784_111_777)),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            format_http_date(UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 GMT"
+        );
+        assert_eq!(
+            format_http_date(parse_amz_date("20150830T123600Z").unwrap()),
+            "Sun, 30 Aug 2015 12:36:00 GMT"
+        );
+        assert_eq!(
+            format_http_date(from_unix_seconds(-1)),
+            "Wed, 31 Dec 1969 23:59:59 GMT"
+        );
+    }
+
+    #[test]
+    fn epoch_float() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_500);
+        assert_eq!(epoch_seconds_f64(t), 1.5);
+    }
+}

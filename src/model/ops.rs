@@ -1,0 +1,494 @@
+//! `Encrypt`, `Decrypt` and `CreateKey`: the operations the local KMS demo and
+//! tests need, on the same [`KmsOperation`] trait as `ReEncrypt`.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
+
+use super::reencrypt::{MAX_CIPHERTEXT_LEN, MAX_GRANT_TOKEN_LEN, MAX_GRANT_TOKENS, MAX_KEY_ID_LEN};
+use super::{EncryptionAlgorithmSpec, EncryptionContext, ResponseMetadata};
+use crate::error::ValidationError;
+use crate::operation::KmsOperation;
+
+/// Secret bytes (a plaintext): zeroized on drop, never shown by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Plaintext(Vec<u8>);
+
+impl Plaintext {
+    /// Wraps `bytes`.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Self(bytes.into())
+    }
+    /// The bytes.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+    /// The length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for Plaintext {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for Plaintext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Plaintext(** redacted, {} bytes **)", self.0.len())
+    }
+}
+
+impl Serialize for Plaintext {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use base64::Engine as _;
+        let mut encoded = base64::engine::general_purpose::STANDARD.encode(&self.0);
+        let out = s.serialize_str(&encoded);
+        encoded.zeroize();
+        out
+    }
+}
+
+impl<'de> Deserialize<'de> for Plaintext {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use base64::Engine as _;
+        let mut s = String::deserialize(d)?;
+        let out = base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map(Plaintext)
+            .map_err(|e| serde::de::Error::custom(format_args!("invalid base64 blob: {e}")));
+        s.zeroize();
+        out
+    }
+}
+
+fn check_common(
+    op: &'static str,
+    key_id: Option<&str>,
+    grant_tokens: &[String],
+) -> Result<(), ValidationError> {
+    if let Some(id) = key_id {
+        let n = id.chars().count();
+        if n == 0 || n > MAX_KEY_ID_LEN {
+            return Err(ValidationError::new(
+                op,
+                "KeyId",
+                format!("must be 1 to {MAX_KEY_ID_LEN} characters long (got {n})"),
+            ));
+        }
+    }
+    if grant_tokens.len() > MAX_GRANT_TOKENS {
+        return Err(ValidationError::new(
+            op,
+            "GrantTokens",
+            format!(
+                "may hold at most {MAX_GRANT_TOKENS} tokens (got {})",
+                grant_tokens.len()
+            ),
+        ));
+    }
+    if let Some((i, t)) = grant_tokens
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.is_empty() || t.chars().count() > MAX_GRANT_TOKEN_LEN)
+    {
+        return Err(ValidationError::new(
+            op,
+            "GrantTokens",
+            format!(
+                "token {i} must be 1 to {MAX_GRANT_TOKEN_LEN} characters long (got {})",
+                t.chars().count()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The input of `Encrypt`: encrypt up to 4096 bytes under a KMS key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EncryptRequest {
+    /// `KeyId`: key id, key ARN, alias name or alias ARN.
+    pub key_id: String,
+    /// `Plaintext`: 1 to 4096 bytes.
+    pub plaintext: Plaintext,
+    /// `EncryptionContext` (symmetric keys only).
+    pub encryption_context: Option<EncryptionContext>,
+    /// `GrantTokens`.
+    pub grant_tokens: Vec<String>,
+    /// `EncryptionAlgorithm`.
+    pub encryption_algorithm: Option<EncryptionAlgorithmSpec>,
+    /// `DryRun`.
+    pub dry_run: Option<bool>,
+}
+
+impl EncryptRequest {
+    /// Encrypts `plaintext` under `key_id`.
+    pub fn new(key_id: impl Into<String>, plaintext: impl Into<Vec<u8>>) -> Self {
+        Self {
+            key_id: key_id.into(),
+            plaintext: Plaintext::new(plaintext),
+            encryption_context: None,
+            grant_tokens: Vec::new(),
+            encryption_algorithm: None,
+            dry_run: None,
+        }
+    }
+    /// Adds a pair to the encryption context.
+    pub fn encryption_context(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.encryption_context
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
+        self
+    }
+    /// Sets the algorithm.
+    pub fn encryption_algorithm(mut self, alg: EncryptionAlgorithmSpec) -> Self {
+        self.encryption_algorithm = Some(alg);
+        self
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct EncryptWire<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_algorithm: Option<&'a EncryptionAlgorithmSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_context: Option<&'a EncryptionContext>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    grant_tokens: &'a [String],
+    key_id: &'a str,
+    plaintext: &'a Plaintext,
+}
+
+/// The output of `Encrypt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct EncryptResponse {
+    /// `CiphertextBlob`.
+    #[serde(default, deserialize_with = "super::blob::de")]
+    pub ciphertext_blob: Option<Bytes>,
+    /// `KeyId`: the key ARN.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// `EncryptionAlgorithm`.
+    #[serde(default)]
+    pub encryption_algorithm: Option<EncryptionAlgorithmSpec>,
+    /// Response metadata.
+    #[serde(skip)]
+    pub metadata: ResponseMetadata,
+}
+
+impl KmsOperation for EncryptRequest {
+    const NAME: &'static str = "Encrypt";
+    const TARGET: &'static str = "TrentService.Encrypt";
+    type Output = EncryptResponse;
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        if self.key_id.is_empty() {
+            return Err(ValidationError::new(Self::NAME, "KeyId", "is required"));
+        }
+        check_common(Self::NAME, Some(&self.key_id), &self.grant_tokens)?;
+        let n = self.plaintext.len();
+        if n == 0 || n > 4096 {
+            return Err(ValidationError::new(
+                Self::NAME,
+                "Plaintext",
+                format!("must be 1 to 4096 bytes long (got {n})"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&EncryptWire {
+            dry_run: self.dry_run,
+            encryption_algorithm: self.encryption_algorithm.as_ref(),
+            encryption_context: self.encryption_context.as_ref(),
+            grant_tokens: &self.grant_tokens,
+            key_id: &self.key_id,
+            plaintext: &self.plaintext,
+        })
+    }
+
+    fn from_json(
+        body: &[u8],
+        metadata: ResponseMetadata,
+    ) -> Result<EncryptResponse, serde_json::Error> {
+        let mut out: EncryptResponse = serde_json::from_slice(body)?;
+        out.metadata = metadata;
+        Ok(out)
+    }
+
+    fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
+        Some(&mut self.grant_tokens)
+    }
+}
+
+/// The input of `Decrypt`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecryptRequest {
+    /// `CiphertextBlob`: 1 to 6144 bytes.
+    pub ciphertext_blob: Bytes,
+    /// `EncryptionContext`.
+    pub encryption_context: Option<EncryptionContext>,
+    /// `GrantTokens`.
+    pub grant_tokens: Vec<String>,
+    /// `KeyId` (required for asymmetric keys).
+    pub key_id: Option<String>,
+    /// `EncryptionAlgorithm`.
+    pub encryption_algorithm: Option<EncryptionAlgorithmSpec>,
+    /// `DryRun`.
+    pub dry_run: Option<bool>,
+}
+
+impl DecryptRequest {
+    /// Decrypts `ciphertext`.
+    pub fn new(ciphertext: impl Into<Bytes>) -> Self {
+        Self {
+            ciphertext_blob: ciphertext.into(),
+            encryption_context: None,
+            grant_tokens: Vec::new(),
+            key_id: None,
+            encryption_algorithm: None,
+            dry_run: None,
+        }
+    }
+    /// Adds a pair to the encryption context.
+    pub fn encryption_context(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.encryption_context
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
+        self
+    }
+    /// Sets the key id.
+    pub fn key_id(mut self, id: impl Into<String>) -> Self {
+        self.key_id = Some(id.into());
+        self
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DecryptWire<'a> {
+    #[serde(serialize_with = "super::blob::ser")]
+    ciphertext_blob: Option<&'a Bytes>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dry_run: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_algorithm: Option<&'a EncryptionAlgorithmSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encryption_context: Option<&'a EncryptionContext>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    grant_tokens: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
+}
+
+/// The output of `Decrypt`. The plaintext is zeroized on drop and redacted in `Debug`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct DecryptResponse {
+    /// `Plaintext`.
+    #[serde(default)]
+    pub plaintext: Option<Plaintext>,
+    /// `KeyId`: the key ARN.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// `EncryptionAlgorithm`.
+    #[serde(default)]
+    pub encryption_algorithm: Option<EncryptionAlgorithmSpec>,
+    /// Response metadata.
+    #[serde(skip)]
+    pub metadata: ResponseMetadata,
+}
+
+impl KmsOperation for DecryptRequest {
+    const NAME: &'static str = "Decrypt";
+    const TARGET: &'static str = "TrentService.Decrypt";
+    type Output = DecryptResponse;
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        check_common(Self::NAME, self.key_id.as_deref(), &self.grant_tokens)?;
+        let n = self.ciphertext_blob.len();
+        if n == 0 || n > MAX_CIPHERTEXT_LEN {
+            return Err(ValidationError::new(
+                Self::NAME,
+                "CiphertextBlob",
+                format!("must be 1 to {MAX_CIPHERTEXT_LEN} bytes long (got {n})"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&DecryptWire {
+            ciphertext_blob: Some(&self.ciphertext_blob),
+            dry_run: self.dry_run,
+            encryption_algorithm: self.encryption_algorithm.as_ref(),
+            encryption_context: self.encryption_context.as_ref(),
+            grant_tokens: &self.grant_tokens,
+            key_id: self.key_id.as_deref(),
+        })
+    }
+
+    fn from_json(
+        body: &[u8],
+        metadata: ResponseMetadata,
+    ) -> Result<DecryptResponse, serde_json::Error> {
+        let mut out: DecryptResponse = serde_json::from_slice(body)?;
+        out.metadata = metadata;
+        Ok(out)
+    }
+
+    fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
+        Some(&mut self.grant_tokens)
+    }
+}
+
+/// The input of `CreateKey`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct CreateKeyRequest {
+    /// `Description`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `KeySpec`, e.g. `SYMMETRIC_DEFAULT` (the default) or `RSA_2048`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
+    /// `KeyUsage`, e.g. `ENCRYPT_DECRYPT` (the default) or `SIGN_VERIFY`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_usage: Option<String>,
+}
+
+impl CreateKeyRequest {
+    /// A symmetric encryption key.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets the description.
+    pub fn description(mut self, d: impl Into<String>) -> Self {
+        self.description = Some(d.into());
+        self
+    }
+    /// Sets the key spec.
+    pub fn key_spec(mut self, spec: impl Into<String>) -> Self {
+        self.key_spec = Some(spec.into());
+        self
+    }
+    /// Sets the key usage.
+    pub fn key_usage(mut self, usage: impl Into<String>) -> Self {
+        self.key_usage = Some(usage.into());
+        self
+    }
+}
+
+/// The key metadata `CreateKey` returns (the members this crate reads; others are ignored).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct KeyMetadata {
+    /// `KeyId`.
+    #[serde(default)]
+    pub key_id: String,
+    /// `Arn`.
+    #[serde(default)]
+    pub arn: Option<String>,
+    /// `KeySpec`.
+    #[serde(default)]
+    pub key_spec: Option<String>,
+    /// `KeyUsage`.
+    #[serde(default)]
+    pub key_usage: Option<String>,
+    /// `KeyState`.
+    #[serde(default)]
+    pub key_state: Option<String>,
+    /// `Enabled`.
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// `Description`.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// The output of `CreateKey`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct CreateKeyResponse {
+    /// `KeyMetadata`.
+    #[serde(default)]
+    pub key_metadata: Option<KeyMetadata>,
+    /// Response metadata.
+    #[serde(skip)]
+    pub metadata: ResponseMetadata,
+}
+
+impl KmsOperation for CreateKeyRequest {
+    const NAME: &'static str = "CreateKey";
+    const TARGET: &'static str = "TrentService.CreateKey";
+    type Output = CreateKeyResponse;
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        if let Some(d) = &self.description
+            && d.chars().count() > 8192
+        {
+            return Err(ValidationError::new(
+                Self::NAME,
+                "Description",
+                "must be at most 8192 characters long",
+            ));
+        }
+        Ok(())
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    fn from_json(
+        body: &[u8],
+        metadata: ResponseMetadata,
+    ) -> Result<CreateKeyResponse, serde_json::Error> {
+        let mut out: CreateKeyResponse = serde_json::from_slice(body)?;
+        out.metadata = metadata;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_is_redacted_and_encoded() {
+        let req = EncryptRequest::new("k", b"top secret".to_vec());
+        assert!(!format!("{req:?}").contains("top secret"));
+        let json = String::from_utf8(req.to_json().unwrap()).unwrap();
+        assert_eq!(json, r#"{"KeyId":"k","Plaintext":"dG9wIHNlY3JldA=="}"#);
+        let out = DecryptRequest::from_json(
+            br#"{"Plaintext":"dG9wIHNlY3JldA==","KeyId":"a"}"#,
+            Default::default(),
+        )
+        .unwrap();
+        assert_eq!(out.plaintext.as_ref().unwrap().expose(), b"top secret");
+        assert!(!format!("{out:?}").contains("top secret"));
+        assert!(EncryptRequest::new("k", Vec::new()).validate().is_err());
+        assert!(EncryptRequest::new("k", vec![0; 4097]).validate().is_err());
+        assert!(DecryptRequest::new(Bytes::new()).validate().is_err());
+    }
+}

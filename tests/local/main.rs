@@ -1,0 +1,10 @@
+//! The local KMS (`tower_kms::local`) on its own: every operation, the ReEncrypt
+//! rules, SigV4 verification, serving and concurrency, driven with requests signed
+//! by aws-sigv4, in-process and over 127.0.0.1.
+
+mod auth;
+mod common;
+mod concurrency;
+mod ops;
+mod reencrypt;
+mod server;

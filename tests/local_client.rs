@@ -1,0 +1,455 @@
+//! The ReEncrypt rules of the local KMS through the real client stack
+//! (protocol, retry, SigV4, hyper-util connector) over a 127.0.0.1 socket, and
+//! in-process as the client's connector.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use tower_kms::local::{
+    DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, LocalKms, LocalKmsServer,
+};
+use tower_kms::retry::RetryConfig;
+use tower_kms::sign::FixedClock;
+use tower_kms::{
+    DecryptRequest, DryRunModifierType, EncryptRequest, EncryptionAlgorithmSpec, KmsClient,
+    KmsError, ReEncryptRequest,
+};
+
+fn creds(secret: &str) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(DEFAULT_ACCESS_KEY_ID, secret, None, None, "test")
+}
+
+struct Env {
+    local: LocalKms,
+    server: LocalKmsServer,
+    kms: KmsClient,
+}
+
+async fn env() -> Env {
+    let local = LocalKms::new();
+    let server = local
+        .clone()
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let kms = client(&server, creds(DEFAULT_SECRET_ACCESS_KEY))
+        .build()
+        .unwrap();
+    Env { local, server, kms }
+}
+
+fn client(
+    server: &LocalKmsServer,
+    creds: aws_credential_types::Credentials,
+) -> tower_kms::KmsClientBuilder {
+    KmsClient::builder()
+        .region("us-east-1")
+        .endpoint_url(server.endpoint_url())
+        .credentials_provider(creds)
+        .retry_config(RetryConfig::standard().with_base(Duration::from_millis(5)))
+}
+
+impl Env {
+    fn key(&self, spec: &str, usage: &str) -> String {
+        self.local.create_key(spec, usage).unwrap()
+    }
+    fn invoke(&self, op: &str, body: Value) -> Value {
+        self.local.invoke(op, body).unwrap()
+    }
+    async fn encrypt(&self, key: &str, ctx: &[(&str, &str)]) -> Bytes {
+        let mut req = EncryptRequest::new(key, b"the plaintext".to_vec());
+        for (k, v) in ctx {
+            req = req.encryption_context(*k, *v);
+        }
+        self.kms.send(req).await.unwrap().ciphertext_blob.unwrap()
+    }
+}
+
+fn re(blob: &Bytes, dest: &str) -> tower_kms::ReEncryptRequestBuilder {
+    ReEncryptRequest::builder()
+        .ciphertext_blob(blob.clone())
+        .destination_key_id(dest)
+}
+
+#[tokio::test]
+async fn source_key_is_inferred_and_contexts_are_honoured() {
+    let e = env().await;
+    let (a, b) = (
+        e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
+        e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
+    );
+    let blob = e.encrypt(&a, &[("app", "x")]).await;
+    // No SourceKeyId: KMS finds the key in the blob.
+    let out = e
+        .kms
+        .re_encrypt(
+            re(&blob, &b)
+                .source_encryption_context("app", "x")
+                .destination_encryption_context("app", "y")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.source_key_id.as_deref(), Some(a.as_str()));
+    assert_eq!(out.key_id.as_deref(), Some(b.as_str()));
+    assert_eq!(
+        out.source_encryption_algorithm,
+        Some(EncryptionAlgorithmSpec::SymmetricDefault)
+    );
+    assert!(out.source_key_material_id.is_some() && out.destination_key_material_id.is_some());
+    let back = e
+        .kms
+        .send(DecryptRequest::new(out.ciphertext_blob.unwrap()).encryption_context("app", "y"))
+        .await
+        .unwrap();
+    assert_eq!(back.plaintext.unwrap().expose(), b"the plaintext");
+
+    // Wrong source context.
+    let err = e
+        .kms
+        .re_encrypt(
+            re(&blob, &b)
+                .source_encryption_context("app", "other")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::InvalidCiphertext(_)), "{err:?}");
+    // A SourceKeyId that is not the blob's key.
+    let err = e
+        .kms
+        .re_encrypt(
+            re(&blob, &b)
+                .source_key_id(&b)
+                .source_encryption_context("app", "x")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::IncorrectKey(_)), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
+    // Aliases work as key ids.
+    e.invoke(
+        "CreateAlias",
+        json!({"AliasName": "alias/dest", "TargetKeyId": b.rsplit('/').next().unwrap()}),
+    );
+    let out = e
+        .kms
+        .re_encrypt(
+            re(&blob, "alias/dest")
+                .source_encryption_context("app", "x")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.key_id.as_deref(), Some(b.as_str()));
+    let err = e
+        .kms
+        .re_encrypt(
+            re(&blob, "alias/missing")
+                .source_encryption_context("app", "x")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(404));
+    e.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn key_state_and_usage_rules() {
+    let e = env().await;
+    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let b = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let sign = e.key("ECC_NIST_P256", "SIGN_VERIFY");
+    let blob = e.encrypt(&a, &[]).await;
+
+    let err = e
+        .kms
+        .re_encrypt(re(&blob, &sign).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::InvalidKeyUsage(_)), "{err:?}");
+
+    e.invoke("DisableKey", json!({"KeyId": b}));
+    let err = e
+        .kms
+        .re_encrypt(re(&blob, &b).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::Disabled(_)), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(409));
+    e.invoke("EnableKey", json!({"KeyId": b}));
+
+    e.invoke("DisableKey", json!({"KeyId": a}));
+    let err = e
+        .kms
+        .re_encrypt(re(&blob, &b).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, KmsError::Disabled(_)),
+        "source disabled: {err:?}"
+    );
+    e.invoke("EnableKey", json!({"KeyId": a}));
+
+    e.invoke(
+        "ScheduleKeyDeletion",
+        json!({"KeyId": b, "PendingWindowInDays": 7}),
+    );
+    let err = e
+        .kms
+        .re_encrypt(re(&blob, &b).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::KmsInvalidState(_)), "{err:?}");
+    assert!(!err.is_retryable());
+    e.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn asymmetric_keys_need_ids_and_algorithms() {
+    let e = env().await;
+    let sym = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let rsa = e.key("RSA_2048", "ENCRYPT_DECRYPT");
+    // Encrypt outside KMS with the public key from GetPublicKey.
+    let public = e.invoke("GetPublicKey", json!({"KeyId": rsa}));
+    let der = STANDARD
+        .decode(public["PublicKey"].as_str().unwrap())
+        .unwrap();
+    let pk = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&der).unwrap();
+    let oaep = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(pk).unwrap();
+    let mut out = vec![0u8; oaep.ciphertext_size()];
+    let ct = oaep
+        .encrypt(
+            &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+            b"outside",
+            &mut out,
+            None,
+        )
+        .unwrap();
+    let blob = Bytes::copy_from_slice(ct);
+
+    let ok = e
+        .kms
+        .re_encrypt(
+            re(&blob, &sym)
+                .source_key_id(&rsa)
+                .source_encryption_algorithm(EncryptionAlgorithmSpec::RsaesOaepSha256)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.source_encryption_algorithm,
+        Some(EncryptionAlgorithmSpec::RsaesOaepSha256)
+    );
+
+    // Without SourceKeyId: the client refuses before any I/O.
+    let err = re(&blob, &sym)
+        .source_encryption_algorithm(EncryptionAlgorithmSpec::RsaesOaepSha256)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.field(), "SourceKeyId");
+    // Without the algorithm, or with the wrong one: KMS refuses.
+    let err = e
+        .kms
+        .re_encrypt(re(&blob, &sym).source_key_id(&rsa).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.code().is_some() && !err.is_retryable(), "{err:?}");
+    let err = e
+        .kms
+        .re_encrypt(
+            re(&blob, &sym)
+                .source_key_id(&rsa)
+                .source_encryption_algorithm(EncryptionAlgorithmSpec::RsaesOaepSha1)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::InvalidCiphertext(_)), "{err:?}");
+
+    // An asymmetric destination needs DestinationEncryptionAlgorithm.
+    let sym_blob = e.encrypt(&sym, &[]).await;
+    let err = e
+        .kms
+        .re_encrypt(re(&sym_blob, &rsa).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.code().is_some() && !err.is_retryable(), "{err:?}");
+    let out = e
+        .kms
+        .re_encrypt(
+            re(&sym_blob, &rsa)
+                .destination_encryption_algorithm(EncryptionAlgorithmSpec::RsaesOaepSha1)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out.destination_encryption_algorithm,
+        Some(EncryptionAlgorithmSpec::RsaesOaepSha1)
+    );
+    assert_eq!(out.ciphertext_blob.unwrap().len(), 256);
+    e.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn grant_tokens_and_dry_run() {
+    let e = env().await;
+    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let blob = e.encrypt(&a, &[]).await;
+    let grant = e.invoke(
+        "CreateGrant",
+        json!({"KeyId": a, "GranteePrincipal": "arn:aws:iam::111122223333:role/app", "Operations": ["ReEncryptFrom", "ReEncryptTo"]}),
+    );
+    let token = grant["GrantToken"].as_str().unwrap().to_owned();
+    e.kms
+        .re_encrypt(re(&blob, &a).grant_token(token.clone()).build().unwrap())
+        .await
+        .unwrap();
+    let err = e
+        .kms
+        .re_encrypt(
+            re(&blob, &a)
+                .grant_token("not-a-grant-token")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::InvalidGrantToken(_)), "{err:?}");
+
+    let err = e
+        .kms
+        .re_encrypt(re(&blob, &a).dry_run(true).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::DryRunOperation(_)), "{err:?}");
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(412));
+    let no_blob = ReEncryptRequest::builder()
+        .destination_key_id(&a)
+        .source_key_id(&a)
+        .dry_run(true)
+        .dry_run_modifier(DryRunModifierType::IgnoreCiphertext)
+        .build()
+        .unwrap();
+    let err = e.kms.re_encrypt(no_blob).await.unwrap_err();
+    assert!(matches!(err, KmsError::DryRunOperation(_)), "{err:?}");
+    e.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn signatures_are_checked_and_clock_skew_is_corrected() {
+    let e = env().await;
+    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let blob = e.encrypt(&a, &[]).await;
+
+    let wrong = client(&e.server, creds("not-the-secret")).build().unwrap();
+    let err = wrong
+        .re_encrypt(re(&blob, &a).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::InvalidSignature(_)), "{err:?}");
+    let unknown = client(
+        &e.server,
+        aws_credential_types::Credentials::new("AKIDUNKNOWN", "x", None, None, "t"),
+    )
+    .build()
+    .unwrap();
+    let err = unknown
+        .re_encrypt(re(&blob, &a).build().unwrap())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::UnrecognizedClient(_)), "{err:?}");
+
+    // Our clock is 20 minutes behind: the first attempt is rejected as expired, the
+    // client learns the offset from the Date header and the retry succeeds.
+    let behind = FixedClock(std::time::SystemTime::now() - Duration::from_secs(20 * 60));
+    let skewed = client(&e.server, creds(DEFAULT_SECRET_ACCESS_KEY))
+        .clock(behind)
+        .build()
+        .unwrap();
+    let out = skewed
+        .re_encrypt(re(&blob, &a).build().unwrap())
+        .await
+        .unwrap();
+    assert!(out.ciphertext_blob.is_some());
+    let offset = skewed.clock_skew().offset_millis();
+    assert!((offset - 20 * 60 * 1000).abs() < 10_000, "{offset}");
+    // Later calls are signed with the offset from the start.
+    skewed
+        .re_encrypt(re(&blob, &a).build().unwrap())
+        .await
+        .unwrap();
+    e.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn in_process_connector_and_many_parallel_calls() {
+    // The local KMS as the connector: no sockets at all.
+    let local = LocalKms::new();
+    let kms = KmsClient::builder()
+        .region("us-east-1")
+        .credentials_provider(creds(DEFAULT_SECRET_ACCESS_KEY))
+        .connector(local.clone())
+        .build()
+        .unwrap();
+    let (a, b) = (
+        local
+            .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+            .unwrap(),
+        local
+            .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+            .unwrap(),
+    );
+    let mut tasks = Vec::new();
+    for i in 0..200u32 {
+        let (kms, a, b) = (kms.clone(), a.clone(), b.clone());
+        tasks.push(tokio::spawn(async move {
+            let plain = format!("record {i}").into_bytes();
+            let enc = kms
+                .send(EncryptRequest::new(a, plain.clone()).encryption_context("i", i.to_string()))
+                .await
+                .unwrap();
+            let out = kms
+                .re_encrypt(
+                    ReEncryptRequest::builder()
+                        .ciphertext_blob(enc.ciphertext_blob.unwrap())
+                        .source_encryption_context("i", i.to_string())
+                        .destination_key_id(b)
+                        .destination_encryption_context("i", i.to_string())
+                        .build()
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let dec = kms
+                .send(
+                    DecryptRequest::new(out.ciphertext_blob.unwrap())
+                        .encryption_context("i", i.to_string()),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                dec.plaintext.unwrap().expose(),
+                plain.as_slice(),
+                "record {i} crossed"
+            );
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
