@@ -3,8 +3,10 @@
 //! ```text
 //! KmsClient
 //!   │ GrantTokens        grant tokens configured on the client, merged into each request
+//!   │ Trace              `kms.operation` span (feature `tracing`)
 //!   │ KmsTimeout         operation timeout, over all attempts and backoffs (default 30 s)
 //!   │ Retry              standard retry mode: classify, back off, retry quota, clock skew
+//!   │ Trace              `kms.attempt` span (feature `tracing`)
 //!   │ KmsTimeout         attempt timeout (default 10 s)
 //!   │ JsonProtocol       awsJson1.1 encode / decode, body limit (1 MiB)
 //!   │ SetEndpoint        URI + Host
@@ -103,8 +105,31 @@ pub struct KmsClient {
 }
 
 /// The typed part of the default stack.
+#[cfg(feature = "tracing")]
+type ClientStack = GrantTokens<
+    Trace<KmsTimeout<KmsRetry<Trace<KmsTimeout<JsonProtocol<HttpStack>>>>>>,
+    SharedGrantTokens,
+>;
+#[cfg(not(feature = "tracing"))]
 type ClientStack =
     GrantTokens<KmsTimeout<KmsRetry<KmsTimeout<JsonProtocol<HttpStack>>>>, SharedGrantTokens>;
+
+#[cfg(feature = "tracing")]
+use crate::trace::{Trace, TraceLayer};
+
+/// A layer that is [`TraceLayer`] with the `tracing` feature and nothing without.
+#[cfg(feature = "tracing")]
+fn trace_layer(operation: bool) -> TraceLayer {
+    if operation {
+        TraceLayer::operation()
+    } else {
+        TraceLayer::attempt()
+    }
+}
+#[cfg(not(feature = "tracing"))]
+fn trace_layer(_operation: bool) -> tower::layer::util::Identity {
+    tower::layer::util::Identity::new()
+}
 
 impl KmsClient {
     /// Starts configuring a client.
@@ -313,6 +338,65 @@ impl KmsClientBuilder {
         self
     }
 
+    /// Takes what an `aws_config::SdkConfig` says, for values still unset: region,
+    /// credentials provider (cached with [`CachedCredentials`](crate::sign::CachedCredentials)),
+    /// endpoint URL, FIPS and dual-stack, retry (`max_attempts`, initial and maximum
+    /// backoff; adaptive mode is served as standard) and timeouts (connect,
+    /// operation, operation attempt). Feature `aws-config`.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), tower_kms::ConfigError> {
+    /// # let sdk_config = aws_types::SdkConfig::builder().build();
+    /// // let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    /// let kms = tower_kms::KmsClient::builder().sdk_config(&sdk_config).build()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "aws-config")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws-config")))]
+    pub fn sdk_config(mut self, config: &aws_types::SdkConfig) -> Self {
+        if self.region.is_none() {
+            self.region = config.region().map(|r| r.as_ref().to_owned());
+        }
+        if self.credentials.is_none()
+            && let Some(p) = config.credentials_provider()
+        {
+            self.credentials = Some(SharedCredentialsProvider::new(
+                crate::sign::CachedCredentials::from_shared(p),
+            ));
+        }
+        if self.endpoint_url.is_none() {
+            self.endpoint_url = config.endpoint_url().map(str::to_owned);
+        }
+        if let Some(fips) = config.use_fips() {
+            self.variant.fips = fips;
+        }
+        if let Some(dual) = config.use_dual_stack() {
+            self.variant.dual_stack = dual;
+        }
+        if self.retry.is_none()
+            && let Some(r) = config.retry_config()
+        {
+            self.retry = Some(
+                RetryConfig::standard()
+                    .with_max_attempts(r.max_attempts())
+                    .with_base(r.initial_backoff())
+                    .with_max_backoff(r.max_backoff()),
+            );
+        }
+        if let Some(t) = config.timeout_config() {
+            if self.connect_timeout.is_none() {
+                self.connect_timeout = t.connect_timeout();
+            }
+            if self.operation_timeout.is_none() && t.operation_timeout().is_some() {
+                self.operation_timeout = Some(t.operation_timeout());
+            }
+            if self.attempt_timeout.is_none() && t.operation_attempt_timeout().is_some() {
+                self.attempt_timeout = Some(t.operation_attempt_timeout());
+            }
+        }
+        self
+    }
+
     /// Fills unset values from the process environment: `AWS_REGION` /
     /// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` (unless
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), `AWS_USE_FIPS_ENDPOINT`,
@@ -409,11 +493,13 @@ impl KmsClientBuilder {
             self.grant_tokens.unwrap_or_else(|| Arc::new(Vec::new()));
         let inner = ServiceBuilder::new()
             .layer(GrantTokenLayer::from_source(grant_tokens))
+            .layer(trace_layer(true))
             .layer(OperationTimeoutLayer::optional(
                 self.operation_timeout
                     .unwrap_or(Some(DEFAULT_OPERATION_TIMEOUT)),
             ))
             .layer(retry)
+            .layer(trace_layer(false))
             .layer(AttemptTimeoutLayer::optional(
                 self.attempt_timeout
                     .unwrap_or(Some(DEFAULT_ATTEMPT_TIMEOUT)),

@@ -6,13 +6,28 @@
 //!
 //! ```text
 //! ReEncryptRequest
-//!   │ protocol::JsonProtocolLayer   awsJson1.1: typed request -> http::Request<Bytes>,
-//!   │                               http::Response -> ReEncryptResponse | KmsError
-//!   │ endpoint::EndpointLayer       region / FIPS / dual-stack / custom URL -> URI + Host
-//!   │ sign::SigV4Layer              aws-sigv4, credentials from ProvideCredentials
-//!   ▼ connector                     any Service<http::Request<Full<Bytes>>>:
-//!                                   hyper-util + rustls by default, the local KMS, a mock
+//!   │ grant_tokens::GrantTokenLayer   grant tokens from a list or a closure, merged (max 10)
+//!   │ trace::TraceLayer::operation    `kms.operation` span (feature `tracing`)
+//!   │ timeout::OperationTimeoutLayer  one deadline over all attempts and backoffs
+//!   │ retry::RetryLayer               tower's Retry + AWS standard retry mode, clock skew
+//!   │ trace::TraceLayer::attempt      `kms.attempt` span (feature `tracing`)
+//!   │ timeout::AttemptTimeoutLayer    per-attempt deadline
+//!   │ protocol::JsonProtocolLayer     awsJson1.1: typed request -> http::Request<Bytes>,
+//!   │                                 http::Response -> ReEncryptResponse | KmsError
+//!   │ endpoint::EndpointLayer         region / FIPS / dual-stack / custom URL -> URI + Host
+//!   │ sign::SigV4Layer                aws-sigv4, credentials from ProvideCredentials
+//!   ▼ connector                       any Service<http::Request<Full<Bytes>>>:
+//!                                     hyper-util + rustls by default, the local KMS, a mock
 //! ```
+//!
+//! ## Layer order
+//!
+//! The first layer sees the request first. A timeout *above* the retry layer
+//! bounds the whole operation; one *below* it bounds each attempt. Signing sits
+//! below retry so every attempt is signed afresh; grant tokens sit above
+//! validation (in the protocol layer) so the limit of 10 is checked after merging.
+//! [`KmsClient`] assembles exactly this order; compose your own with
+//! `tower::ServiceBuilder` and the public layers, and see [`mocking`] for tests.
 //!
 //! [`KmsClient`] assembles the default stack; every layer is also public on its
 //! own. Errors are one matchable [`KmsError`].
@@ -44,6 +59,9 @@
 //! | `rustls-aws-lc` | no | rustls with `aws-lc-rs` instead (wins when both are on) |
 //! | `webpki-roots` | yes | trust the Mozilla roots bundled by `webpki-roots` |
 //! | `native-roots` | no | trust the platform's certificate store |
+//! | `tracing` | yes | [`trace`]: spans per operation and attempt (no-ops without a subscriber) |
+//! | `aws-config` | no | `KmsClientBuilder::sdk_config`: configure from an `aws_config::SdkConfig` |
+//! | `cli` | no | the `kms-reencrypt` bulk re-encryption tool |
 //! | `local` | no | [`local`]: an in-memory KMS speaking the real wire protocol |
 //! | `full` | no | all of the above |
 
@@ -64,12 +82,16 @@ pub mod grant_tokens;
 #[cfg(feature = "local")]
 #[cfg_attr(docsrs, doc(cfg(feature = "local")))]
 pub mod local;
+pub mod mocking;
 pub mod model;
 pub mod operation;
 pub mod protocol;
 pub mod retry;
 pub mod sign;
 pub mod timeout;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod trace;
 
 pub use client::{KmsClient, KmsClientBuilder};
 pub use error::{
@@ -77,8 +99,10 @@ pub use error::{
     TimeoutKind, TransportError, TransportKind, UnexpectedResponse, ValidationError,
 };
 pub use model::{
-    CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DryRunModifierType,
-    EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec, EncryptionContext, KeyMetadata,
-    Plaintext, ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
+    CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DescribeKeyRequest,
+    DryRunModifierType, EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec,
+    EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, Plaintext, ReEncryptRequest,
+    ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
 };
 pub use operation::{Attempt, KmsOperation};

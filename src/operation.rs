@@ -28,6 +28,12 @@ pub trait KmsOperation: Clone + Send + Sized + 'static {
         metadata: ResponseMetadata,
     ) -> Result<Self::Output, serde_json::Error>;
 
+    /// The metadata (request id, status) of an output, for tracing and logs.
+    fn response_metadata(output: &Self::Output) -> Option<&ResponseMetadata> {
+        let _ = output;
+        None
+    }
+
     /// The operation's grant tokens, for operations that take them.
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         None

@@ -453,3 +453,63 @@ async fn in_process_connector_and_many_parallel_calls() {
         t.await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn more_operations_through_the_same_layers() {
+    use tower_kms::{
+        DescribeKeyRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
+    };
+    let e = env().await;
+    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let dk = e
+        .kms
+        .send(GenerateDataKeyRequest::new(&a).encryption_context("p", "q"))
+        .await
+        .unwrap();
+    let plain = dk.plaintext.clone().unwrap();
+    assert_eq!(plain.len(), 32);
+    assert!(
+        !format!("{dk:?}").contains(&format!("{:?}", plain.expose())),
+        "plaintext in Debug"
+    );
+    let back = e
+        .kms
+        .send(DecryptRequest::new(dk.ciphertext_blob.unwrap()).encryption_context("p", "q"))
+        .await
+        .unwrap();
+    assert_eq!(back.plaintext.unwrap().expose(), plain.expose());
+    let n = e
+        .kms
+        .send(GenerateDataKeyRequest::new(&a).number_of_bytes(64))
+        .await
+        .unwrap();
+    assert_eq!(n.plaintext.unwrap().len(), 64);
+    let np = e
+        .kms
+        .send(GenerateDataKeyWithoutPlaintextRequest(
+            GenerateDataKeyRequest::new(&a),
+        ))
+        .await
+        .unwrap();
+    assert!(np.plaintext.is_none() && np.ciphertext_blob.is_some());
+    let err = e
+        .kms
+        .send(GenerateDataKeyRequest::new(&a).number_of_bytes(0))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, KmsError::Validation(v) if v.field() == "NumberOfBytes"),
+        "{err:?}"
+    );
+    let d = e.kms.send(DescribeKeyRequest::new(&a)).await.unwrap();
+    let meta = d.key_metadata.unwrap();
+    assert_eq!(meta.arn.as_deref(), Some(a.as_str()));
+    assert_eq!(meta.key_state.as_deref(), Some("Enabled"));
+    let err = e
+        .kms
+        .send(DescribeKeyRequest::new("alias/none"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
+    e.server.shutdown().await;
+}

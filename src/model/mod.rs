@@ -7,8 +7,9 @@ mod reencrypt;
 
 pub use enums::{DryRunModifierType, EncryptionAlgorithmSpec};
 pub use ops::{
-    CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, EncryptRequest,
-    EncryptResponse, KeyMetadata, Plaintext,
+    CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DescribeKeyRequest,
+    EncryptRequest, EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, Plaintext,
 };
 pub use reencrypt::{
     ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse, ReEncryptResponseBuilder,
@@ -27,6 +28,8 @@ pub type EncryptionContext = BTreeMap<String, String>;
 pub struct ResponseMetadata {
     /// The `x-amzn-RequestId` header, if present.
     pub request_id: Option<String>,
+    /// The HTTP status of the response, if it came over HTTP.
+    pub status: Option<http::StatusCode>,
 }
 
 impl ResponseMetadata {
@@ -34,6 +37,7 @@ impl ResponseMetadata {
     pub fn with_request_id(request_id: impl Into<String>) -> Self {
         Self {
             request_id: Some(request_id.into()),
+            status: None,
         }
     }
 }

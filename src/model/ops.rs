@@ -231,6 +231,10 @@ impl KmsOperation for EncryptRequest {
         Ok(out)
     }
 
+    fn response_metadata(output: &EncryptResponse) -> Option<&ResponseMetadata> {
+        Some(&output.metadata)
+    }
+
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
@@ -354,6 +358,10 @@ impl KmsOperation for DecryptRequest {
         Ok(out)
     }
 
+    fn response_metadata(output: &DecryptResponse) -> Option<&ResponseMetadata> {
+        Some(&output.metadata)
+    }
+
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
@@ -425,7 +433,7 @@ pub struct KeyMetadata {
     pub description: Option<String>,
 }
 
-/// The output of `CreateKey`.
+/// The output of `CreateKey` and `DescribeKey`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
@@ -467,6 +475,226 @@ impl KmsOperation for CreateKeyRequest {
         let mut out: CreateKeyResponse = serde_json::from_slice(body)?;
         out.metadata = metadata;
         Ok(out)
+    }
+
+    fn response_metadata(output: &CreateKeyResponse) -> Option<&ResponseMetadata> {
+        Some(&output.metadata)
+    }
+}
+
+/// The input of `GenerateDataKey`: a data key returned in plaintext and encrypted.
+///
+/// Set exactly one of `KeySpec` (`AES_256`, `AES_128`) or `NumberOfBytes` (1 to 1024).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct GenerateDataKeyRequest {
+    /// `DryRun`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    /// `EncryptionContext`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context: Option<EncryptionContext>,
+    /// `GrantTokens`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// `KeyId`: the symmetric key to encrypt the data key under.
+    pub key_id: String,
+    /// `KeySpec`: `AES_256` or `AES_128`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_spec: Option<String>,
+    /// `NumberOfBytes`: 1 to 1024.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_of_bytes: Option<u32>,
+}
+
+impl GenerateDataKeyRequest {
+    /// A 256-bit AES data key under `key_id`.
+    pub fn new(key_id: impl Into<String>) -> Self {
+        Self {
+            dry_run: None,
+            encryption_context: None,
+            grant_tokens: Vec::new(),
+            key_id: key_id.into(),
+            key_spec: Some("AES_256".to_owned()),
+            number_of_bytes: None,
+        }
+    }
+    /// Asks for `n` random bytes instead of a key spec.
+    pub fn number_of_bytes(mut self, n: u32) -> Self {
+        self.number_of_bytes = Some(n);
+        self.key_spec = None;
+        self
+    }
+    /// Adds a pair to the encryption context.
+    pub fn encryption_context(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+        self.encryption_context
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
+        self
+    }
+
+    fn check(&self, op: &'static str) -> Result<(), ValidationError> {
+        if self.key_id.is_empty() {
+            return Err(ValidationError::new(op, "KeyId", "is required"));
+        }
+        check_common(op, Some(&self.key_id), &self.grant_tokens)?;
+        match (&self.key_spec, self.number_of_bytes) {
+            (Some(_), Some(_)) => Err(ValidationError::new(
+                op,
+                "NumberOfBytes",
+                "may not be set together with KeySpec",
+            )),
+            (None, None) => Err(ValidationError::new(
+                op,
+                "KeySpec",
+                "or NumberOfBytes is required",
+            )),
+            (None, Some(n)) if !(1..=1024).contains(&n) => Err(ValidationError::new(
+                op,
+                "NumberOfBytes",
+                format!("must be 1 to 1024 (got {n})"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The output of `GenerateDataKey`; the plaintext key is zeroized on drop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct GenerateDataKeyResponse {
+    /// `CiphertextBlob`: the data key encrypted under the KMS key.
+    #[serde(default, deserialize_with = "super::blob::de")]
+    pub ciphertext_blob: Option<Bytes>,
+    /// `Plaintext`: the data key (absent for `GenerateDataKeyWithoutPlaintext`).
+    #[serde(default)]
+    pub plaintext: Option<Plaintext>,
+    /// `KeyId`: the key ARN.
+    #[serde(default)]
+    pub key_id: Option<String>,
+    /// Response metadata.
+    #[serde(skip)]
+    pub metadata: ResponseMetadata,
+}
+
+impl KmsOperation for GenerateDataKeyRequest {
+    const NAME: &'static str = "GenerateDataKey";
+    const TARGET: &'static str = "TrentService.GenerateDataKey";
+    type Output = GenerateDataKeyResponse;
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        self.check(Self::NAME)
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    fn from_json(
+        body: &[u8],
+        metadata: ResponseMetadata,
+    ) -> Result<GenerateDataKeyResponse, serde_json::Error> {
+        let mut out: GenerateDataKeyResponse = serde_json::from_slice(body)?;
+        out.metadata = metadata;
+        Ok(out)
+    }
+
+    fn response_metadata(output: &GenerateDataKeyResponse) -> Option<&ResponseMetadata> {
+        Some(&output.metadata)
+    }
+
+    fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
+        Some(&mut self.grant_tokens)
+    }
+}
+
+/// The input of `GenerateDataKeyWithoutPlaintext`: the same members as
+/// [`GenerateDataKeyRequest`]; the output has no plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateDataKeyWithoutPlaintextRequest(pub GenerateDataKeyRequest);
+
+impl KmsOperation for GenerateDataKeyWithoutPlaintextRequest {
+    const NAME: &'static str = "GenerateDataKeyWithoutPlaintext";
+    const TARGET: &'static str = "TrentService.GenerateDataKeyWithoutPlaintext";
+    type Output = GenerateDataKeyResponse;
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        self.0.check(Self::NAME)
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&self.0)
+    }
+
+    fn from_json(
+        body: &[u8],
+        metadata: ResponseMetadata,
+    ) -> Result<GenerateDataKeyResponse, serde_json::Error> {
+        GenerateDataKeyRequest::from_json(body, metadata)
+    }
+
+    fn response_metadata(output: &GenerateDataKeyResponse) -> Option<&ResponseMetadata> {
+        Some(&output.metadata)
+    }
+
+    fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
+        Some(&mut self.0.grant_tokens)
+    }
+}
+
+/// The input of `DescribeKey`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+#[non_exhaustive]
+pub struct DescribeKeyRequest {
+    /// `GrantTokens`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub grant_tokens: Vec<String>,
+    /// `KeyId`: key id, key ARN, alias name or alias ARN.
+    pub key_id: String,
+}
+
+impl DescribeKeyRequest {
+    /// Describes `key_id`.
+    pub fn new(key_id: impl Into<String>) -> Self {
+        Self {
+            grant_tokens: Vec::new(),
+            key_id: key_id.into(),
+        }
+    }
+}
+
+impl KmsOperation for DescribeKeyRequest {
+    const NAME: &'static str = "DescribeKey";
+    const TARGET: &'static str = "TrentService.DescribeKey";
+    type Output = CreateKeyResponse;
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        if self.key_id.is_empty() {
+            return Err(ValidationError::new(Self::NAME, "KeyId", "is required"));
+        }
+        check_common(Self::NAME, Some(&self.key_id), &self.grant_tokens)
+    }
+
+    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(self)
+    }
+
+    fn from_json(
+        body: &[u8],
+        metadata: ResponseMetadata,
+    ) -> Result<CreateKeyResponse, serde_json::Error> {
+        CreateKeyRequest::from_json(body, metadata)
+    }
+
+    fn response_metadata(output: &CreateKeyResponse) -> Option<&ResponseMetadata> {
+        Some(&output.metadata)
+    }
+
+    fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
+        Some(&mut self.grant_tokens)
     }
 }
 

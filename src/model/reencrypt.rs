@@ -532,6 +532,10 @@ impl KmsOperation for ReEncryptRequest {
         Some(&mut self.grant_tokens)
     }
 
+    fn response_metadata(output: &ReEncryptResponse) -> Option<&ResponseMetadata> {
+        Some(&output.metadata)
+    }
+
     fn extensions(&self) -> Option<&http::Extensions> {
         Some(&self.extensions)
     }

@@ -37,6 +37,7 @@ pub fn decode_response<Op: KmsOperation>(
         body,
         ResponseMetadata {
             request_id: request_id.clone(),
+            status: Some(status),
         },
     )
     .map_err(|e| {

@@ -55,6 +55,68 @@ impl ProvideCredentials for EnvironmentCredentials {
     }
 }
 
+/// Caches the credentials of another provider until shortly before they expire,
+/// so an expensive provider (SSO, web identity, ECS, IMDS) is not called per
+/// request. Concurrent callers share one refresh.
+///
+/// ```
+/// use aws_credential_types::Credentials;
+/// use tower_kms::sign::CachedCredentials;
+/// let cached = CachedCredentials::new(Credentials::new("AKID", "SECRET", None, None, "static"));
+/// # let _ = cached;
+/// ```
+#[derive(Debug, Clone)]
+pub struct CachedCredentials {
+    inner: aws_credential_types::provider::SharedCredentialsProvider,
+    cached: Arc<tokio::sync::Mutex<Option<Credentials>>>,
+    refresh_before: Duration,
+}
+
+impl CachedCredentials {
+    /// Caches `provider`'s credentials, refreshing them 5 minutes before they expire.
+    pub fn new(provider: impl ProvideCredentials + 'static) -> Self {
+        Self::from_shared(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
+    }
+
+    /// Like [`new`](Self::new) for an already shared provider.
+    pub fn from_shared(
+        provider: aws_credential_types::provider::SharedCredentialsProvider,
+    ) -> Self {
+        Self {
+            inner: provider,
+            cached: Arc::new(tokio::sync::Mutex::new(None)),
+            refresh_before: Duration::from_secs(300),
+        }
+    }
+
+    async fn load(&self) -> aws_credential_types::provider::Result {
+        let mut slot = self.cached.lock().await;
+        if let Some(c) = slot.as_ref() {
+            let fresh = match c.expiry() {
+                None => true,
+                Some(exp) => exp
+                    .duration_since(SystemTime::now())
+                    .is_ok_and(|left| left > self.refresh_before),
+            };
+            if fresh {
+                return Ok(c.clone());
+            }
+        }
+        let creds = self.inner.provide_credentials().await?;
+        *slot = Some(creds.clone());
+        Ok(creds)
+    }
+}
+
+impl ProvideCredentials for CachedCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(self.load())
+    }
+}
+
 /// A source of the current time for signing.
 pub trait Clock: Send + Sync + fmt::Debug + 'static {
     /// The current time.

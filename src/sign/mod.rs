@@ -37,7 +37,9 @@
 
 mod credentials;
 
-pub use credentials::{Clock, ClockSkew, EnvironmentCredentials, FixedClock, SystemClock};
+pub use credentials::{
+    CachedCredentials, Clock, ClockSkew, EnvironmentCredentials, FixedClock, SystemClock,
+};
 
 use std::fmt;
 use std::future::Future;
