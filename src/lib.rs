@@ -74,6 +74,7 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod builder;
 pub mod client;
 pub mod connector;
 pub mod endpoint;
@@ -93,6 +94,7 @@ pub mod timeout;
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod trace;
 
+pub use builder::ServiceBuilderExt;
 pub use client::{KmsClient, KmsClientBuilder};
 pub use error::{
     BoxError, ConfigError, CredentialsError, KmsError, ServiceError, SigningError, TimeoutError,

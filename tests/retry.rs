@@ -118,14 +118,6 @@ async fn quota_is_refunded_on_success() {
 
 #[test]
 fn env_retry_configuration() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    };
     assert_eq!(
         RetryConfig::from_env_with(env(&[])).unwrap(),
         RetryConfig::standard()

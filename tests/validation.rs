@@ -233,14 +233,6 @@ fn config_errors_are_clear() {
 
 #[test]
 fn env_configuration() {
-    let env = |pairs: &'static [(&'static str, &'static str)]| {
-        move |k: &str| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| v.to_string())
-        }
-    };
     let c = KmsClient::builder()
         .env_with(env(&[
             ("AWS_DEFAULT_REGION", "eu-west-1"),

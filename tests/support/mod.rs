@@ -86,3 +86,8 @@ pub fn json_response(status: u16, body: &str) -> http::Response<Full<Bytes>> {
         .body(Full::new(Bytes::copy_from_slice(body.as_bytes())))
         .unwrap()
 }
+
+/// A stand-in for the environment: `get(name)` over fixed pairs.
+pub fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+}
