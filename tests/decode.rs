@@ -353,6 +353,28 @@ fn non_json_error_pages_keep_status_and_a_short_snippet() {
     assert!(err.to_string().contains("HTTP 403"), "{err}");
 }
 
+#[test]
+fn long_codes_and_messages_are_cut() {
+    let body = format!(
+        r#"{{"__type":"NotFoundException","message":"{}"}}"#,
+        "A".repeat(5000)
+    );
+    let err = decode(400, &[], &body).unwrap_err();
+    assert_eq!(
+        err.message().unwrap().chars().count(),
+        tower_kms::protocol::MAX_MESSAGE_CHARS + 1
+    );
+    assert!(err.to_string().chars().count() < 1200);
+    let body = format!(r#"{{"__type":"{}"}}"#, "X".repeat(500));
+    let err = decode(400, &[], &body).unwrap_err();
+    assert_eq!(
+        err.code().unwrap().chars().count(),
+        tower_kms::protocol::MAX_CODE_CHARS + 1
+    );
+    // The spec's rule: what follows the first '#'.
+    assert_eq!(tower_kms::protocol::sanitize_error_code("a#b#C"), "b#C");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
     #[test]

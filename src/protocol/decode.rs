@@ -89,6 +89,24 @@ pub fn sanitize_error_code(raw: &str) -> &str {
     code.trim()
 }
 
+/// The longest error code kept, in characters (longer ones are cut, with `…`).
+pub const MAX_CODE_CHARS: usize = 128;
+/// The longest error message kept, in characters (longer ones are cut, with `…`).
+pub const MAX_MESSAGE_CHARS: usize = 1024;
+
+/// `s` cut to `max` characters, with `…` when cut, so a hostile body cannot make
+/// errors (and the logs they end up in) arbitrarily long.
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        None => s.to_owned(),
+        Some((i, _)) => {
+            let mut out = s[..i].to_owned();
+            out.push('…');
+            out
+        }
+    }
+}
+
 /// Decodes an error response (any status) into a [`KmsError`].
 ///
 /// The code comes from the `x-amzn-ErrorType` header, else the body's top-level
@@ -108,9 +126,9 @@ pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Kms
         .map(std::time::Duration::from_millis);
     let service_error =
         |code: &str, message: Option<String>, request_id: Option<String>| ServiceError {
-            code: code.to_owned(),
-            message,
-            request_id,
+            code: truncate(code, MAX_CODE_CHARS),
+            message: message.map(|m| truncate(&m, MAX_MESSAGE_CHARS)),
+            request_id: request_id.map(|r| truncate(&r, MAX_CODE_CHARS)),
             status,
             server_time,
             retry_after,

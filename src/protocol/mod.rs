@@ -35,7 +35,9 @@
 mod decode;
 mod future;
 
-pub use decode::{decode_error, decode_response, sanitize_error_code};
+pub use decode::{
+    MAX_CODE_CHARS, MAX_MESSAGE_CHARS, decode_error, decode_response, sanitize_error_code,
+};
 pub use future::ResponseFuture;
 
 use std::task::{Context, Poll};
