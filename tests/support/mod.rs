@@ -89,5 +89,10 @@ pub fn json_response(status: u16, body: &str) -> http::Response<Full<Bytes>> {
 
 /// A stand-in for the environment: `get(name)` over fixed pairs.
 pub fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-    move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+    move |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    }
 }

@@ -1,0 +1,746 @@
+//! End-to-end tests of the `kms-reencrypt` binary (the `cli` feature) against a
+//! local KMS served on 127.0.0.1: resuming after SIGKILL and a torn last line,
+//! SIGINT, bad input lines, context modes, dry runs and exit statuses.
+#![cfg(feature = "cli")]
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use tower_kms::local::{LocalKms, LocalKmsServer, RequestLog};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kms-reencrypt");
+
+/// A local KMS on 127.0.0.1 with a source and a destination key.
+struct Kms {
+    local: LocalKms,
+    url: String,
+    src: String,
+    dst: String,
+    _server: LocalKmsServer,
+    _rt: tokio::runtime::Runtime,
+}
+
+fn kms() -> Kms {
+    kms_with(LocalKms::new())
+}
+
+fn kms_with(local: LocalKms) -> Kms {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = rt.block_on(async {
+        local
+            .clone()
+            .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
+    });
+    let src = local
+        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .unwrap();
+    let dst = local
+        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .unwrap();
+    Kms {
+        url: server.endpoint_url(),
+        local,
+        src,
+        dst,
+        _server: server,
+        _rt: rt,
+    }
+}
+
+type Ctx = BTreeMap<String, String>;
+
+fn plaintext(i: usize) -> String {
+    format!("secret number {i}")
+}
+
+/// The source context of record `i` (none for every fifth record).
+fn source_ctx(i: usize) -> Option<Ctx> {
+    (!i.is_multiple_of(5)).then(|| {
+        Ctx::from([
+            ("tenant".to_string(), format!("t{}", i % 7)),
+            ("n".to_string(), i.to_string()),
+        ])
+    })
+}
+
+impl Kms {
+    fn encrypt(&self, plaintext: &str, ctx: Option<&Ctx>) -> String {
+        let mut req = json!({ "KeyId": self.src, "Plaintext": STANDARD.encode(plaintext) });
+        if let Some(ctx) = ctx {
+            req["EncryptionContext"] = json!(ctx);
+        }
+        let out = self.local.invoke("Encrypt", req).unwrap();
+        out["CiphertextBlob"].as_str().unwrap().to_string()
+    }
+
+    /// `n` records `r0`.. with contexts, one JSON line each.
+    fn records(&self, n: usize) -> String {
+        let mut s = String::new();
+        for i in 0..n {
+            let ctx = source_ctx(i);
+            let mut rec = json!({ "id": format!("r{i}"), "ciphertext": self.encrypt(&plaintext(i), ctx.as_ref()) });
+            if let Some(ctx) = ctx {
+                rec["context"] = json!(ctx);
+            }
+            s.push_str(&rec.to_string());
+            s.push('\n');
+        }
+        s
+    }
+
+    /// Decrypts `ciphertext` under the destination key with `ctx`.
+    fn decrypt(&self, ciphertext: &str, ctx: &Ctx) -> String {
+        let mut req = json!({ "CiphertextBlob": ciphertext, "KeyId": self.dst });
+        if !ctx.is_empty() {
+            req["EncryptionContext"] = json!(ctx);
+        }
+        let out = self
+            .local
+            .invoke("Decrypt", req)
+            .unwrap_or_else(|e| panic!("decrypt with {ctx:?}: {e:?}"));
+        assert_eq!(out["KeyId"], self.dst.as_str());
+        String::from_utf8(STANDARD.decode(out["Plaintext"].as_str().unwrap()).unwrap()).unwrap()
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env_clear()
+            .env("AWS_ENDPOINT_URL_KMS", &self.url)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(name: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("kms-reencrypt-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Dir(p)
+    }
+    fn file(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The output records; every line must be complete JSON.
+fn records(path: &str) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(text.is_empty() || text.ends_with('\n'), "torn last line");
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
+        .collect()
+}
+
+fn line_count(path: &str) -> usize {
+    std::fs::read(path)
+        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+        .unwrap_or(0)
+}
+
+/// Waits until `path` has at least `lines` lines, panicking if the child ends first.
+fn wait_for_lines(child: &mut Child, path: &str, lines: usize) {
+    let start = Instant::now();
+    while line_count(path) < lines {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("finished before it could be interrupted: {status}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Checks that `out` holds each of `r0..rn` exactly once, all ok, and that each
+/// new ciphertext decrypts under the destination key with `expected(i)`.
+fn check_all(k: &Kms, out: &[Value], n: usize, expected: impl Fn(usize) -> Ctx) {
+    assert_eq!(out.len(), n, "one output record per input record");
+    let mut ids = HashSet::new();
+    for r in out {
+        let id = r["id"].as_str().unwrap();
+        assert!(ids.insert(id.to_string()), "{id} written twice");
+        assert_eq!(r["status"], "ok", "{r}");
+        assert_eq!(r["key_id"], k.dst.as_str());
+        assert_eq!(r["source_key_id"], k.src.as_str());
+        let i: usize = id[1..].parse().unwrap();
+        assert_eq!(r["line"], i as u64 + 1);
+        let ctx = expected(i);
+        if ctx.is_empty() {
+            assert!(r.get("context").is_none(), "{r}");
+        } else {
+            assert_eq!(r["context"], json!(ctx));
+        }
+        let pt = k.decrypt(r["ciphertext"].as_str().unwrap(), &ctx);
+        assert_eq!(pt, plaintext(i));
+    }
+}
+
+#[test]
+fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
+    let k = kms();
+    let dir = Dir::new("kill");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 3000;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let args = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+        "--source-key-id",
+        &k.src,
+        "--context-mode",
+        "map",
+        "--destination-context",
+        "purpose=rotated",
+        "--destination-context",
+        "tenant=moved",
+        "--rate",
+        "2000",
+        "--concurrency",
+        "16",
+        "--sync-interval-ms",
+        "20",
+    ];
+    let mut child = k.cmd(&args).spawn().unwrap();
+    wait_for_lines(&mut child, &output, 300);
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(status.code().is_none(), "killed by a signal: {status}");
+    let partial = records(&output).len();
+    assert!(partial >= 300 && partial < n, "{partial}");
+
+    // A record cut short by a crash: must be dropped, not taken for a result.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&output)
+        .unwrap();
+    f.write_all(br#"{"id":"r2999","line":3000,"status":"ok","ciphert"#)
+        .unwrap();
+    drop(f);
+
+    // The same arguments, but no rate limit, to finish quickly.
+    let o = k.run(&args[..args.len() - 6]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("dropped a partial last line"), "{err}");
+    assert!(err.contains(&format!("{partial} skipped")), "{err}");
+    let expected = |i: usize| {
+        let mut c = source_ctx(i).unwrap_or_default();
+        c.insert("purpose".into(), "rotated".into());
+        c.insert("tenant".into(), "moved".into());
+        c
+    };
+    check_all(&k, &records(&output), n, expected);
+
+    // Running a finished job again changes nothing.
+    let before = std::fs::read(&output).unwrap();
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&output).unwrap(), before);
+}
+
+#[test]
+fn sigint_finishes_in_flight_records_then_exits_130() {
+    let k = kms();
+    let dir = Dir::new("int");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 1500;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let args = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+    ];
+    let mut slow = args.to_vec();
+    slow.extend(["--rate", "500"]);
+    let mut child = k.cmd(&slow).spawn().unwrap();
+    wait_for_lines(&mut child, &output, 100);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
+    let partial = records(&output).len();
+    assert!(partial < n, "{partial}");
+
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn rate_limit_holds_over_every_second_of_the_run() {
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let hook = {
+        let times = times.clone();
+        Arc::new(move |log: &RequestLog| {
+            if log.operation == "ReEncrypt" {
+                times.lock().unwrap().push(Instant::now());
+            }
+        })
+    };
+    let k = kms_with(LocalKms::builder().on_request(hook).build());
+    let dir = Dir::new("rate");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let (n, rate) = (700, 300);
+    std::fs::write(&input, k.records(n)).unwrap();
+    let rate_arg = rate.to_string();
+    let args = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+        "--rate",
+        &rate_arg,
+        "--concurrency",
+        "64",
+    ];
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let mut times = times.lock().unwrap().clone();
+    times.sort();
+    assert_eq!(times.len(), n);
+    // Windows of 100 ms with 30 requests each: at most rate + 30 in any second.
+    let mut worst = 0;
+    for (i, t) in times.iter().enumerate() {
+        let in_window = times[i..]
+            .iter()
+            .take_while(|u| **u - *t < Duration::from_secs(1))
+            .count();
+        worst = worst.max(in_window);
+    }
+    // (+ one more window of slack for the jitter between limiter and server clock.)
+    assert!(worst <= rate + rate / 5, "{worst} requests in one second");
+    let span = times[n - 1] - times[0];
+    assert!(
+        span >= Duration::from_secs_f64((n - rate / 10) as f64 / rate as f64 - 0.2),
+        "{span:?}"
+    );
+}
+
+#[test]
+fn bad_lines_become_failure_records_and_do_not_stop_the_run() {
+    let k = kms();
+    let dir = Dir::new("bad");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let ctx = Ctx::from([("tenant".to_string(), "a".to_string())]);
+    let good = k.encrypt("one", Some(&ctx));
+    let lines = [
+        json!({ "id": "r1", "ciphertext": good, "context": ctx }).to_string(), // 1 ok
+        "not json".to_string(),                                                // 2
+        json!({ "ciphertext": good }).to_string(),                             // 3 no id
+        json!({ "id": "r3" }).to_string(),                                     // 4 no ciphertext
+        json!({ "id": "r4", "ciphertext": "!!not base64!!" }).to_string(),     // 5
+        json!({ "id": "r1", "ciphertext": good, "context": ctx }).to_string(), // 6 duplicate
+        "   ".to_string(),                                                     // 7 blank: no record
+        json!({ "id": "r6", "ciphertext": good, "context": { "tenant": "b" } }).to_string(), // 8 wrong context
+        json!({ "id": 7, "ciphertext": good, "context": { "tenant": 1 } }).to_string(),      // 9
+        "[1, 2]".to_string(),                                                                // 10
+        json!({ "id": 10, "ciphertext": k.encrypt("ten", None) }).to_string(), // 11 ok
+    ];
+    // The last line has no newline: still a record.
+    std::fs::write(&input, lines.join("\n")).unwrap();
+    let args = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+    ];
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = records(&output);
+    assert_eq!(out.len(), 10, "{out:#?}");
+    let by_line: BTreeMap<u64, &Value> = out
+        .iter()
+        .map(|r| (r["line"].as_u64().unwrap(), r))
+        .collect();
+    assert_eq!(by_line.len(), 10);
+    let code = |l: u64| by_line[&l]["code"].as_str().unwrap_or("").to_string();
+    assert_eq!(by_line[&1]["status"], "ok");
+    assert_eq!(
+        k.decrypt(by_line[&1]["ciphertext"].as_str().unwrap(), &ctx),
+        "one"
+    );
+    assert_eq!(by_line[&11]["status"], "ok");
+    assert_eq!(by_line[&11]["id"], 10);
+    assert_eq!(
+        k.decrypt(by_line[&11]["ciphertext"].as_str().unwrap(), &Ctx::new()),
+        "ten"
+    );
+    for l in [2, 3, 4, 5, 6, 9, 10] {
+        assert_eq!(by_line[&l]["status"], "failed");
+        assert_eq!(code(l), "InvalidInput", "line {l}");
+        assert!(!by_line[&l]["message"].as_str().unwrap().is_empty());
+    }
+    assert!(by_line[&2]["id"].is_null());
+    assert_eq!(by_line[&4]["id"], "r3");
+    assert_eq!(by_line[&6]["id"], "r1");
+    assert_eq!(by_line[&6]["duplicate_of_line"], 1);
+    assert_eq!(code(8), "InvalidCiphertextException");
+    assert!(!by_line.contains_key(&7));
+    assert!(stderr(&o).contains("InvalidInput 7"), "{}", stderr(&o));
+
+    // A rerun finds every record done: nothing written, still exit 1.
+    let before = std::fs::read(&output).unwrap();
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&output).unwrap(), before);
+}
+
+#[test]
+fn replace_mode_from_stdin_with_custom_fields_and_chained_runs() {
+    let k = kms();
+    let dir = Dir::new("replace");
+    let (out1, out2) = (dir.file("out1.jsonl"), dir.file("out2.jsonl"));
+    let n = 40;
+    let input: String = k
+        .records(n)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let mut r = json!({ "key": v["id"], "blob": v["ciphertext"] });
+            if let Some(c) = v.get("context") {
+                r["ctx"] = c.clone();
+            }
+            r.to_string() + "\n"
+        })
+        .collect();
+    let fields = [
+        "--id-field",
+        "key",
+        "--ciphertext-field",
+        "blob",
+        "--context-field",
+        "ctx",
+    ];
+    let mut args = vec!["--output", &out1, "--destination-key-id", &k.dst];
+    args.extend(fields);
+    args.extend([
+        "--context-mode",
+        "replace",
+        "--destination-context",
+        "app=new",
+    ]);
+    let mut child = k.cmd(&args).stdin(Stdio::piped()).spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = records(&out1);
+    assert_eq!(out.len(), n);
+    let app = Ctx::from([("app".to_string(), "new".to_string())]);
+    for r in &out {
+        assert_eq!(r["ctx"], json!(app));
+        let i: usize = r["key"].as_str().unwrap()[1..].parse().unwrap();
+        assert_eq!(k.decrypt(r["blob"].as_str().unwrap(), &app), plaintext(i));
+    }
+
+    // The output of one rotation is the input of the next (keep mode: same context).
+    let mut args = vec![
+        "--input",
+        &out1,
+        "--output",
+        &out2,
+        "--destination-key-id",
+        &k.dst,
+    ];
+    args.extend(fields);
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = records(&out2);
+    assert_eq!(out.len(), n);
+    for r in &out {
+        let i: usize = r["key"].as_str().unwrap()[1..].parse().unwrap();
+        assert_eq!(k.decrypt(r["blob"].as_str().unwrap(), &app), plaintext(i));
+    }
+}
+
+#[test]
+fn dry_run_checks_without_ciphertexts_and_keeps_its_output_apart() {
+    let k = kms();
+    let dir = Dir::new("dry");
+    let (input, dry, real) = (
+        dir.file("in.jsonl"),
+        dir.file("dry.jsonl"),
+        dir.file("real.jsonl"),
+    );
+    let mut text = k.records(50);
+    // Encrypted with another context than the record claims: KMS rejects it.
+    let ct = k.encrypt("x", None);
+    text.push_str(&json!({ "id": "bad", "ciphertext": ct, "context": { "a": "b" } }).to_string());
+    text.push('\n');
+    std::fs::write(&input, text).unwrap();
+    let base = ["--input", &input, "--destination-key-id", &k.dst];
+    let with = |out: &str, dry_run: bool| {
+        let mut a = base.to_vec();
+        a.extend(["--output", out]);
+        if dry_run {
+            a.push("--dry-run");
+        }
+        a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| k.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let o = run(with(&dry, true));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = records(&dry);
+    assert_eq!(out.len(), 51);
+    for r in &out {
+        assert_eq!(r["dry_run"], true);
+        assert!(r.get("ciphertext").is_none(), "{r}");
+        if r["id"] == "bad" {
+            assert_eq!(r["code"], "InvalidCiphertextException");
+        } else {
+            assert_eq!(r["status"], "ok", "{r}");
+        }
+    }
+    // A real run refuses the dry run's output ...
+    let o = run(with(&dry, false));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("dry-run"), "{}", stderr(&o));
+    // ... and works on its own.
+    let o = run(with(&real, false));
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = records(&real);
+    assert_eq!(out.iter().filter(|r| r["status"] == "ok").count(), 50);
+}
+
+#[test]
+fn usage_and_configuration_errors_exit_2_without_writing() {
+    let k = kms();
+    let dir = Dir::new("usage");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    std::fs::write(&input, k.records(5)).unwrap();
+    let ok_args = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+    ];
+
+    let o = k.run(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = String::from_utf8_lossy(&o.stdout);
+    for opt in [
+        "--destination-key-id",
+        "--context-mode",
+        "--rate",
+        "--dry-run",
+        "EXIT STATUS",
+    ] {
+        assert!(help.contains(opt), "{opt}");
+    }
+    let bad: &[&[&str]] = &[
+        &[],
+        &["--input", &input, "--destination-key-id", &k.dst], // no --output
+        &["--input", &input, "--output", &output],            // no destination
+        &[
+            "--output",
+            &output,
+            "--destination-key-id",
+            &k.dst,
+            "--bogus",
+        ],
+        &[
+            "--output",
+            &output,
+            "--destination-key-id",
+            &k.dst,
+            "--destination-context",
+            "a=b",
+        ],
+        &[
+            "--output",
+            &output,
+            "--destination-key-id",
+            &k.dst,
+            "--context-mode",
+            "merge",
+        ],
+        &[
+            "--output",
+            &output,
+            "--destination-key-id",
+            &k.dst,
+            "--concurrency",
+            "0",
+        ],
+        &[
+            "--output",
+            &output,
+            "--destination-key-id",
+            &k.dst,
+            "--id-field",
+            "status",
+        ],
+    ];
+    for a in bad {
+        let o = k.run(a);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("kms-reencrypt:"), "{a:?}");
+    }
+    assert!(!Path::new(&output).exists());
+
+    // An unknown destination key, wrong credentials, no region: caught before any record.
+    let mut a = ok_args.to_vec();
+    a[5] = "alias/does-not-exist";
+    let o = k.run(&a);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("NotFoundException"), "{}", stderr(&o));
+    let o = k
+        .cmd(&ok_args)
+        .env("AWS_SECRET_ACCESS_KEY", "wrong")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("InvalidSignatureException"),
+        "{}",
+        stderr(&o)
+    );
+    let o = k.cmd(&ok_args).env_remove("AWS_REGION").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("region"), "{}", stderr(&o));
+    assert_eq!(line_count(&output), 0);
+
+    // Not our file: refused rather than appended to.
+    std::fs::write(&output, "hello\n").unwrap();
+    let o = k.run(&ok_args);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), "hello\n");
+    std::fs::remove_file(&output).unwrap();
+
+    let o = k.run(&ok_args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), 5, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+/// Throughput against the local KMS on loopback, client CPU per record from
+/// `/usr/bin/time -v`. Run in release:
+/// `cargo test --release --all-features --test cli -- --ignored --nocapture throughput`
+/// (`KMS_REENCRYPT_BENCH_RECORDS`, default 200000; `KMS_REENCRYPT_BENCH_ARGS`, extra
+/// arguments, e.g. `--concurrency 128`).
+#[test]
+#[ignore = "benchmark; run in release"]
+fn throughput() {
+    let n: usize = std::env::var("KMS_REENCRYPT_BENCH_RECORDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
+    let extra = std::env::var("KMS_REENCRYPT_BENCH_ARGS").unwrap_or_default();
+    let k = kms();
+    let dir = Dir::new("bench");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let t = Instant::now();
+    std::fs::write(&input, k.records(n)).unwrap();
+    eprintln!(
+        "generated {n} records in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let mut args = vec![
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+    ];
+    args.extend(extra.split_whitespace());
+    let timed = Path::new("/usr/bin/time").exists();
+    let mut c = if timed {
+        let mut t = Command::new("/usr/bin/time");
+        t.arg("-v").arg(BIN).args(&args).env_clear();
+        for (key, v) in k.cmd(&[]).get_envs() {
+            if let Some(v) = v {
+                t.env(key, v);
+            }
+        }
+        t.stdout(Stdio::piped()).stderr(Stdio::piped());
+        t
+    } else {
+        k.cmd(&args)
+    };
+    let t = Instant::now();
+    let o = c.output().unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(line_count(&output), n);
+    eprintln!("{err}");
+    eprintln!(
+        "{n} records in {secs:.2} s: {:.0} records/s (client and local KMS sharing this machine)",
+        n as f64 / secs
+    );
+    if timed {
+        let field = |name: &str| -> f64 {
+            err.lines()
+                .find_map(|l| l.trim().strip_prefix(name))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        let cpu = field("User time (seconds):") + field("System time (seconds):");
+        eprintln!(
+            "client CPU {cpu:.2} s = {:.1} us per record; max RSS {} KiB",
+            cpu / n as f64 * 1e6,
+            field("Maximum resident set size (kbytes):")
+        );
+    }
+}
