@@ -3,7 +3,7 @@
 # client, all against one canned KMS server on 127.0.0.1.
 #
 #   bash benches/compare.sh            # full: 5 rounds, c=1/64/256, build time + crate counts
-#   bash benches/compare.sh --quick    # quick: 3 rounds, c=1/64, no build-time section (< 2 min once built)
+#   bash benches/compare.sh --quick    # quick: 5 rounds, c=1/64, no build-time section (< 2 min once built)
 #   bash benches/compare.sh --no-build-time   # full mode without the cold-build section
 #
 # Environment: CARGO_BUILD_JOBS (passed through to cargo; the build-time figures use it),
@@ -29,7 +29,7 @@ for arg in "$@"; do
 done
 
 if (( QUICK )); then
-    : "${ROUNDS:=3}" "${N_C1:=5000}" "${N_C64:=30000}" "${WARMUP:=1000}"
+    : "${ROUNDS:=5}" "${N_C1:=15000}" "${N_C64:=30000}" "${WARMUP:=1000}"
     CONCURRENCIES=(1 64)
 else
     : "${ROUNDS:=5}" "${N_C1:=20000}" "${N_C64:=50000}" "${N_C256:=100000}" "${WARMUP:=1000}"

@@ -70,6 +70,8 @@ pub struct Endpoint {
     authority: Authority,
     path: PathAndQuery,
     host: HeaderValue,
+    /// The full URI for the path `/`, built once.
+    root: Uri,
 }
 
 /// (region prefix, DNS suffix, dual-stack DNS suffix) of the AWS partitions.
@@ -160,11 +162,18 @@ impl Endpoint {
         };
         let host = HeaderValue::from_str(&host)
             .map_err(|_| ConfigError::new(format!("endpoint URL {url:?} has an invalid host")))?;
+        let root = Uri::builder()
+            .scheme(scheme.clone())
+            .authority(authority.clone())
+            .path_and_query(path.clone())
+            .build()
+            .map_err(|e| ConfigError::new(format!("endpoint URL {url:?}: {e}")))?;
         Ok(Self {
             scheme,
             authority,
             path,
             host,
+            root,
         })
     }
 
@@ -185,6 +194,12 @@ impl Endpoint {
 
     /// Points `req` at this endpoint (its path is appended to the endpoint's).
     pub fn apply<B>(&self, req: &mut http::Request<B>) {
+        if self.path.as_str() == "/" && req.uri().path_and_query().is_none_or(|p| p.as_str() == "/")
+        {
+            *req.uri_mut() = self.root.clone();
+            req.headers_mut().insert(HOST, self.host.clone());
+            return;
+        }
         let path = if self.path.as_str() == "/" {
             req.uri()
                 .path_and_query()

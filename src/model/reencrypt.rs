@@ -505,18 +505,40 @@ impl KmsOperation for ReEncryptRequest {
     }
 
     fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(&WireRequest {
-            ciphertext_blob: self.ciphertext_blob.as_ref(),
-            destination_encryption_algorithm: self.destination_encryption_algorithm.as_ref(),
-            destination_encryption_context: self.destination_encryption_context.as_ref(),
-            destination_key_id: &self.destination_key_id,
-            dry_run: self.dry_run,
-            dry_run_modifiers: &self.dry_run_modifiers,
-            grant_tokens: &self.grant_tokens,
-            source_encryption_algorithm: self.source_encryption_algorithm.as_ref(),
-            source_encryption_context: self.source_encryption_context.as_ref(),
-            source_key_id: self.source_key_id.as_deref(),
-        })
+        // Sized up front: base64 of the blob plus the other members, so the buffer
+        // is not regrown while serializing.
+        let ctx_len = |c: &Option<EncryptionContext>| {
+            c.as_ref().map_or(0, |c| {
+                c.iter().map(|(k, v)| k.len() + v.len() + 6).sum::<usize>()
+            })
+        };
+        let estimate = 256
+            + self
+                .ciphertext_blob
+                .as_ref()
+                .map_or(0, |b| b.len().div_ceil(3) * 4)
+            + self.destination_key_id.len()
+            + self.source_key_id.as_ref().map_or(0, String::len)
+            + ctx_len(&self.source_encryption_context)
+            + ctx_len(&self.destination_encryption_context)
+            + self.grant_tokens.iter().map(|t| t.len() + 3).sum::<usize>();
+        let mut buf = Vec::with_capacity(estimate);
+        serde_json::to_writer(
+            &mut buf,
+            &WireRequest {
+                ciphertext_blob: self.ciphertext_blob.as_ref(),
+                destination_encryption_algorithm: self.destination_encryption_algorithm.as_ref(),
+                destination_encryption_context: self.destination_encryption_context.as_ref(),
+                destination_key_id: &self.destination_key_id,
+                dry_run: self.dry_run,
+                dry_run_modifiers: &self.dry_run_modifiers,
+                grant_tokens: &self.grant_tokens,
+                source_encryption_algorithm: self.source_encryption_algorithm.as_ref(),
+                source_encryption_context: self.source_encryption_context.as_ref(),
+                source_key_id: self.source_key_id.as_deref(),
+            },
+        )?;
+        Ok(buf)
     }
 
     fn from_json(

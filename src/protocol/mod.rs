@@ -67,16 +67,11 @@ pub fn encode_request<Op: KmsOperation>(op: &Op) -> Result<Request<Bytes>, KmsEr
             format!("could not be encoded: {e}"),
         ))
     })?;
-    let target = HeaderValue::from_str(Op::TARGET).map_err(|_| {
-        KmsError::Validation(ValidationError::new(
-            Op::NAME,
-            "X-Amz-Target",
-            "is not a valid header value",
-        ))
-    })?;
+    // Checked at compile time: an operation with an invalid target does not build.
+    let target = const { HeaderValue::from_static(Op::TARGET) };
     let mut req = Request::new(Bytes::from(body));
     *req.method_mut() = Method::POST;
-    if let Some(ext) = op.extensions() {
+    if let Some(ext) = op.extensions().filter(|e| !e.is_empty()) {
         *req.extensions_mut() = ext.clone();
     }
     if req.extensions().get::<Attempt>().is_none() {
