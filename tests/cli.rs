@@ -32,8 +32,9 @@ fn kms() -> Kms {
 }
 
 fn kms_with(local: LocalKms) -> Kms {
+    // One worker: on a 2-core machine the tool under test gets the other core.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .enable_all()
         .build()
         .unwrap();

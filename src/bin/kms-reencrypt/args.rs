@@ -50,6 +50,9 @@ KMS REQUEST:
 
 THROUGHPUT AND RESILIENCE:
     --concurrency N           requests in flight at most (default 64)
+    --threads N               runtime threads for the KMS client (default 1: one
+                              core signs and drives tens of thousands of requests
+                              per second; more threads add cross-thread wake-ups)
     --rate N                  KMS requests per second at most, retries included,
                               over the whole run (default: unlimited). Set it below
                               your account's ReEncrypt quota in the region.
@@ -123,6 +126,7 @@ pub(crate) struct Args {
     pub(crate) grant_tokens: Vec<String>,
     pub(crate) dry_run: bool,
     pub(crate) concurrency: usize,
+    pub(crate) threads: usize,
     pub(crate) rate: Option<u64>,
     pub(crate) fields: Fields,
     pub(crate) max_attempts: Option<u32>,
@@ -172,6 +176,7 @@ pub(crate) fn parse(raw: impl IntoIterator<Item = OsString>) -> Result<Command, 
     let mut grant_tokens = Vec::new();
     let mut dry_run = false;
     let mut concurrency = 64;
+    let mut threads = 1;
     let mut rate = None;
     let mut fields = Fields {
         id: "id".into(),
@@ -236,6 +241,7 @@ pub(crate) fn parse(raw: impl IntoIterator<Item = OsString>) -> Result<Command, 
             "--grant-token" => grant_tokens.push(value()?),
             "--dry-run" if inline.is_none() => dry_run = true,
             "--concurrency" => concurrency = number(&flag, &value()?, 1, 100_000)?,
+            "--threads" => threads = number(&flag, &value()?, 1, 256)?,
             "--rate" => rate = Some(number(&flag, &value()?, 1u64, 10_000_000)?),
             "--id-field" => fields.id = value()?,
             "--ciphertext-field" => fields.ciphertext = value()?,
@@ -312,6 +318,7 @@ pub(crate) fn parse(raw: impl IntoIterator<Item = OsString>) -> Result<Command, 
         grant_tokens,
         dry_run,
         concurrency,
+        threads,
         rate,
         fields,
         max_attempts,
