@@ -196,7 +196,8 @@ impl<Op: KmsOperation> Service<Op> for KmsClient {
 pub struct KmsClientBuilder {
     region: Option<String>,
     endpoint_url: Option<String>,
-    variant: EndpointVariant,
+    fips: Option<bool>,
+    dual_stack: Option<bool>,
     credentials: Option<SharedCredentialsProvider>,
     clock: Option<Arc<dyn Clock>>,
     connector: Option<BoxConnector>,
@@ -215,7 +216,8 @@ impl std::fmt::Debug for KmsClientBuilder {
         f.debug_struct("KmsClientBuilder")
             .field("region", &self.region)
             .field("endpoint_url", &self.endpoint_url)
-            .field("variant", &self.variant)
+            .field("fips", &self.fips)
+            .field("dual_stack", &self.dual_stack)
             .field("credentials", &self.credentials)
             .field("custom_connector", &self.connector.is_some())
             .field("retry", &self.retry)
@@ -245,21 +247,30 @@ impl KmsClientBuilder {
 
     /// Uses the FIPS endpoint of the region.
     pub fn fips(mut self, fips: bool) -> Self {
-        self.variant.fips = fips;
+        self.fips = Some(fips);
         self
     }
 
     /// Uses the dual-stack endpoint of the region.
     pub fn dual_stack(mut self, dual_stack: bool) -> Self {
-        self.variant.dual_stack = dual_stack;
+        self.dual_stack = Some(dual_stack);
         self
     }
 
     /// Signs with credentials from `provider` (a `Credentials` value works as
     /// static credentials; `aws-config`'s providers plug in too). Default:
     /// [`EnvironmentCredentials`].
+    ///
+    /// Providers that fetch credentials (anything but a plain `Credentials`
+    /// value) are wrapped in [`CachedCredentials`](crate::sign::CachedCredentials),
+    /// so they are asked again only shortly before the credentials expire.
     pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
-        self.credentials = Some(SharedCredentialsProvider::new(provider));
+        let any: &dyn std::any::Any = &provider;
+        self.credentials = Some(if any.is::<aws_credential_types::Credentials>() {
+            SharedCredentialsProvider::new(provider)
+        } else {
+            SharedCredentialsProvider::new(crate::sign::CachedCredentials::new(provider))
+        });
         self
     }
 
@@ -297,10 +308,13 @@ impl KmsClientBuilder {
     /// environment says after [`env`](Self::env)).
     pub fn retry_config(mut self, config: RetryConfig) -> Self {
         self.retry = Some(config);
+        // Code wins: an unreadable retry variable no longer matters.
+        self.env_error = None;
         self
     }
 
-    /// Sets the number of attempts in total (1 disables retries).
+    /// Sets the number of attempts in total (1 disables retries; a signing-time
+    /// rejection still gets its one clock-skew correction).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = Some(attempts.max(1));
         self
@@ -367,11 +381,11 @@ impl KmsClientBuilder {
         if self.endpoint_url.is_none() {
             self.endpoint_url = config.endpoint_url().map(str::to_owned);
         }
-        if let Some(fips) = config.use_fips() {
-            self.variant.fips = fips;
+        if self.fips.is_none() {
+            self.fips = config.use_fips();
         }
-        if let Some(dual) = config.use_dual_stack() {
-            self.variant.dual_stack = dual;
+        if self.dual_stack.is_none() {
+            self.dual_stack = config.use_dual_stack();
         }
         if self.retry.is_none()
             && let Some(r) = config.retry_config()
@@ -422,11 +436,11 @@ impl KmsClientBuilder {
             self.endpoint_url =
                 non_empty("AWS_ENDPOINT_URL_KMS").or_else(|| non_empty("AWS_ENDPOINT_URL"));
         }
-        if truthy(get("AWS_USE_FIPS_ENDPOINT")) {
-            self.variant.fips = true;
+        if self.fips.is_none() && get("AWS_USE_FIPS_ENDPOINT").is_some() {
+            self.fips = Some(truthy(get("AWS_USE_FIPS_ENDPOINT")));
         }
-        if truthy(get("AWS_USE_DUALSTACK_ENDPOINT")) {
-            self.variant.dual_stack = true;
+        if self.dual_stack.is_none() && get("AWS_USE_DUALSTACK_ENDPOINT").is_some() {
+            self.dual_stack = Some(truthy(get("AWS_USE_DUALSTACK_ENDPOINT")));
         }
         if self.retry.is_none() {
             match RetryConfig::from_env_with(&get) {
@@ -459,7 +473,12 @@ impl KmsClientBuilder {
             })?;
         let endpoint = match &self.endpoint_url {
             Some(url) => Endpoint::from_url(url)?,
-            None => Endpoint::for_region_variant(&region, self.variant)?,
+            None => Endpoint::for_region_variant(
+                &region,
+                EndpointVariant::standard()
+                    .with_fips(self.fips.unwrap_or(false))
+                    .with_dual_stack(self.dual_stack.unwrap_or(false)),
+            )?,
         };
         let connector = match self.connector {
             Some(c) => c,

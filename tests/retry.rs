@@ -243,3 +243,42 @@ async fn grant_tokens_from_a_closure_are_fetched_per_request() {
     );
     assert_eq!(svc.oneshot(minimal_request()).await.unwrap(), ["token-1"]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn every_call_draws_its_own_jitter() {
+    // Two calls that fail at the same moment must not back off in lockstep.
+    let (kms, mut handle) = client_with(RetryConfig::standard());
+    let mut waits = Vec::new();
+    for _ in 0..2 {
+        let k = kms.clone();
+        let call = tokio::spawn(async move { k.re_encrypt(minimal_request()).await });
+        let (_r, send) = handle.next_request().await.unwrap();
+        let t = Instant::now();
+        send.send_response(json_response(500, r#"{"__type":"KMSInternalException"}"#));
+        let (_r, send) = handle.next_request().await.unwrap();
+        waits.push(Instant::now() - t);
+        send.send_response(json_response(200, "{}"));
+        call.await.unwrap().unwrap();
+    }
+    assert_ne!(waits[0], waits[1], "identical backoffs: {waits:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_absurd_server_date_is_not_learnt() {
+    let (kms, mut handle) = client_with(RetryConfig::standard().with_max_attempts(1));
+    let call = {
+        let k = kms.clone();
+        tokio::spawn(async move { k.re_encrypt(minimal_request()).await })
+    };
+    let (_r, send) = handle.next_request().await.unwrap();
+    let mut resp = json_response(
+        400,
+        r#"{"__type":"InvalidSignatureException","message":"Signature expired: x"}"#,
+    );
+    resp.headers_mut()
+        .insert("date", "Fri, 31 Dec 9999 23:59:59 GMT".parse().unwrap());
+    send.send_response(resp);
+    let err = call.await.unwrap().unwrap_err();
+    assert!(matches!(err, KmsError::InvalidSignature(_)), "{err:?}");
+    assert_eq!(kms.clock_skew().offset_millis(), 0);
+}

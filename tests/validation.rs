@@ -303,3 +303,48 @@ async fn missing_env_credentials_are_a_credentials_error() {
         assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 }
+
+#[test]
+fn code_wins_over_the_environment_for_endpoint_flags_and_retries() {
+    let c = KmsClient::builder()
+        .fips(false)
+        .env_with(env(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "true"),
+        ]))
+        .build()
+        .unwrap();
+    assert_eq!(c.endpoint().url(), "https://kms.us-east-1.amazonaws.com/");
+    let c = KmsClient::builder()
+        .env_with(env(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_MAX_ATTEMPTS", "zero"),
+        ]))
+        .retry_config(tower_kms::retry::RetryConfig::standard())
+        .build();
+    assert!(
+        c.is_ok(),
+        "an explicit retry config overrides a bad AWS_MAX_ATTEMPTS"
+    );
+}
+
+#[tokio::test]
+async fn signing_without_a_host_is_an_error_not_a_panic() {
+    use tower::ServiceExt;
+    let svc = tower::ServiceBuilder::new()
+        .layer(tower_kms::protocol::JsonProtocolLayer::new())
+        .layer(tower_kms::sign::SigV4Layer::new(credentials(), "us-east-1"))
+        .service(tower::service_fn(|_r: http::Request<Full<Bytes>>| async {
+            Ok::<_, std::io::Error>(http::Response::new(Full::new(Bytes::new())))
+        }));
+    let err = svc.oneshot(minimal_request()).await.unwrap_err();
+    assert!(matches!(err, KmsError::Signing(_)), "{err:?}");
+    assert!(err.to_string().contains("no host"), "{err}");
+    // A signing time past 9999 is refused too.
+    let mut req = http::Request::new(Bytes::new());
+    req.headers_mut().insert("host", "h".parse().unwrap());
+    let far = std::time::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_800);
+    assert!(
+        tower_kms::sign::sign_request(&mut req, &credentials(), "us-east-1", "kms", far).is_err()
+    );
+}

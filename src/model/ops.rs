@@ -12,6 +12,25 @@ use super::{EncryptionAlgorithmSpec, EncryptionContext, ResponseMetadata};
 use crate::error::ValidationError;
 use crate::operation::KmsOperation;
 
+/// Extensions carried with an operation (e.g. the retry layer's [`Attempt`](crate::Attempt));
+/// ignored by `PartialEq` and never serialized.
+#[derive(Clone, Default)]
+pub(crate) struct OpExtensions(http::Extensions);
+
+impl PartialEq for OpExtensions {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for OpExtensions {}
+
+impl fmt::Debug for OpExtensions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Extensions")
+    }
+}
+
 /// Secret bytes (a plaintext): zeroized on drop, never shown by `Debug`.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Plaintext(Vec<u8>);
@@ -128,6 +147,7 @@ pub struct EncryptRequest {
     pub encryption_algorithm: Option<EncryptionAlgorithmSpec>,
     /// `DryRun`.
     pub dry_run: Option<bool>,
+    pub(crate) extensions: OpExtensions,
 }
 
 impl EncryptRequest {
@@ -140,6 +160,7 @@ impl EncryptRequest {
             grant_tokens: Vec::new(),
             encryption_algorithm: None,
             dry_run: None,
+            extensions: OpExtensions::default(),
         }
     }
     /// Adds a pair to the encryption context.
@@ -238,6 +259,14 @@ impl KmsOperation for EncryptRequest {
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.extensions.0)
+    }
+
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        Some(&mut self.extensions.0)
+    }
 }
 
 /// The input of `Decrypt`.
@@ -256,6 +285,7 @@ pub struct DecryptRequest {
     pub encryption_algorithm: Option<EncryptionAlgorithmSpec>,
     /// `DryRun`.
     pub dry_run: Option<bool>,
+    pub(crate) extensions: OpExtensions,
 }
 
 impl DecryptRequest {
@@ -268,6 +298,7 @@ impl DecryptRequest {
             key_id: None,
             encryption_algorithm: None,
             dry_run: None,
+            extensions: OpExtensions::default(),
         }
     }
     /// Adds a pair to the encryption context.
@@ -365,6 +396,14 @@ impl KmsOperation for DecryptRequest {
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.extensions.0)
+    }
+
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        Some(&mut self.extensions.0)
+    }
 }
 
 /// The input of `CreateKey`.
@@ -381,6 +420,8 @@ pub struct CreateKeyRequest {
     /// `KeyUsage`, e.g. `ENCRYPT_DECRYPT` (the default) or `SIGN_VERIFY`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_usage: Option<String>,
+    #[serde(skip)]
+    pub(crate) extensions: OpExtensions,
 }
 
 impl CreateKeyRequest {
@@ -480,6 +521,14 @@ impl KmsOperation for CreateKeyRequest {
     fn response_metadata(output: &CreateKeyResponse) -> Option<&ResponseMetadata> {
         Some(&output.metadata)
     }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.extensions.0)
+    }
+
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        Some(&mut self.extensions.0)
+    }
 }
 
 /// The input of `GenerateDataKey`: a data key returned in plaintext and encrypted.
@@ -506,6 +555,8 @@ pub struct GenerateDataKeyRequest {
     /// `NumberOfBytes`: 1 to 1024.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number_of_bytes: Option<u32>,
+    #[serde(skip)]
+    pub(crate) extensions: OpExtensions,
 }
 
 impl GenerateDataKeyRequest {
@@ -518,6 +569,7 @@ impl GenerateDataKeyRequest {
             key_id: key_id.into(),
             key_spec: Some("AES_256".to_owned()),
             number_of_bytes: None,
+            extensions: OpExtensions::default(),
         }
     }
     /// Asks for `n` random bytes instead of a key spec.
@@ -608,6 +660,14 @@ impl KmsOperation for GenerateDataKeyRequest {
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.extensions.0)
+    }
+
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        Some(&mut self.extensions.0)
+    }
 }
 
 /// The input of `GenerateDataKeyWithoutPlaintext`: the same members as
@@ -642,6 +702,14 @@ impl KmsOperation for GenerateDataKeyWithoutPlaintextRequest {
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.0.grant_tokens)
     }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.0.extensions.0)
+    }
+
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        Some(&mut self.0.extensions.0)
+    }
 }
 
 /// The input of `DescribeKey`.
@@ -654,6 +722,8 @@ pub struct DescribeKeyRequest {
     pub grant_tokens: Vec<String>,
     /// `KeyId`: key id, key ARN, alias name or alias ARN.
     pub key_id: String,
+    #[serde(skip)]
+    pub(crate) extensions: OpExtensions,
 }
 
 impl DescribeKeyRequest {
@@ -662,6 +732,7 @@ impl DescribeKeyRequest {
         Self {
             grant_tokens: Vec::new(),
             key_id: key_id.into(),
+            extensions: OpExtensions::default(),
         }
     }
 }
@@ -695,6 +766,14 @@ impl KmsOperation for DescribeKeyRequest {
 
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
+    }
+
+    fn extensions(&self) -> Option<&http::Extensions> {
+        Some(&self.extensions.0)
+    }
+
+    fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
+        Some(&mut self.extensions.0)
     }
 }
 

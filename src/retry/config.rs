@@ -86,7 +86,8 @@ impl RetryConfig {
         }
     }
 
-    /// One attempt, no retries.
+    /// One attempt, no retries (a signing-time rejection still gets its one
+    /// clock-skew correction; see the [module docs](super)).
     pub fn disabled() -> Self {
         Self {
             max_attempts: 1,

@@ -18,7 +18,9 @@
 //!   `InvalidSignatureException` with a server clock over 4 minutes away), the
 //!   offset from the response's `Date` header is stored in the [`ClockSkew`]
 //!   shared with the signer, and the call is retried once at once (this retry
-//!   costs no quota and does not count against the attempts).
+//!   costs no quota and does not count against the attempts, so it happens even
+//!   with `max_attempts = 1`: it corrects the client, it does not retry a fault).
+//!   Offsets over a day are ignored.
 //! - **Idempotency:** a retried `ReEncrypt` may already have succeeded on the server
 //!   before the connection broke. That is harmless: ReEncrypt changes no state in
 //!   KMS, and the new ciphertext of the lost response is simply never used. The
@@ -64,9 +66,10 @@ pub use quota::RetryQuota;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tower::Layer;
 use tower::retry::Policy;
-use tower::util::rng::{HasherRng, Rng};
 
 use crate::error::KmsError;
 use crate::operation::{Attempt, KmsOperation};
@@ -112,6 +115,23 @@ impl<S> Layer<S> for RetryLayer {
     }
 }
 
+/// Jitter for the backoff: a counter shared by all clones of a policy, hashed with
+/// a per-process random key, so every draw (of every call) differs.
+#[derive(Debug, Default)]
+struct JitterSource {
+    state: std::hash::RandomState,
+    counter: AtomicU64,
+}
+
+impl JitterSource {
+    fn next_f64(&self) -> f64 {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut h = self.state.build_hasher();
+        h.write_u64(n);
+        (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
 #[derive(Debug, Clone)]
 struct SkewCorrection {
     skew: ClockSkew,
@@ -130,7 +150,7 @@ pub struct KmsRetryPolicy {
     attempt: u32,
     extra_attempts: u32,
     held: u32,
-    rng: HasherRng,
+    rng: Arc<JitterSource>,
 }
 
 impl KmsRetryPolicy {
@@ -149,7 +169,7 @@ impl KmsRetryPolicy {
             attempt: 1,
             extra_attempts: 0,
             held: 0,
-            rng: HasherRng::default(),
+            rng: Arc::new(JitterSource::default()),
         }
     }
 
@@ -173,11 +193,17 @@ impl KmsRetryPolicy {
             "RequestExpired" | "RequestTimeTooSkewed" | "RequestInTheFuture"
         ) || msg.contains("Signature expired")
             || msg.contains("Signature not yet current");
+        // What is left after the correction already in force: a client that has
+        // learnt its skew and then gets a real signature mismatch must not retry.
+        let residual = offset_ms.saturating_sub(sk.skew.offset_millis());
         let plausible = matches!(
             e.code.as_str(),
             "InvalidSignatureException" | "SignatureDoesNotMatch" | "AuthFailure"
-        ) && offset_ms.unsigned_abs() > Duration::from_secs(240).as_millis() as u64;
-        (certain || plausible).then_some(offset_ms)
+        ) && residual.unsigned_abs() > Duration::from_secs(240).as_millis() as u64;
+        // A server clock more than a day away is not a skew to learn (a broken or
+        // hostile Date header could otherwise push signing times out of range).
+        let sane = offset_ms.unsigned_abs() <= Duration::from_secs(86_400).as_millis() as u64;
+        (sane && residual != 0 && (certain || plausible)).then_some(offset_ms)
     }
 
     fn next_attempt<Op: KmsOperation>(&mut self, req: &mut Op) {

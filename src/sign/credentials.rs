@@ -35,7 +35,7 @@ impl EnvironmentCredentials {
         let secret = non_empty("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
             CredentialsError::not_loaded("AWS_SECRET_ACCESS_KEY is not set in the environment")
         })?;
-        let token = non_empty("AWS_SESSION_TOKEN");
+        let token = non_empty("AWS_SESSION_TOKEN").map(|t| t.trim().to_owned());
         Ok(Credentials::new(
             akid.trim(),
             secret.trim(),
@@ -68,9 +68,12 @@ impl ProvideCredentials for EnvironmentCredentials {
 #[derive(Debug, Clone)]
 pub struct CachedCredentials {
     inner: aws_credential_types::provider::SharedCredentialsProvider,
-    cached: Arc<tokio::sync::Mutex<Option<Credentials>>>,
+    cached: Arc<tokio::sync::Mutex<Option<Cached>>>,
     refresh_before: Duration,
 }
+
+/// Cached credentials and when to refresh them (`None`: they do not expire).
+type Cached = (Credentials, Option<SystemTime>);
 
 impl CachedCredentials {
     /// Caches `provider`'s credentials, refreshing them 5 minutes before they expire.
@@ -91,19 +94,22 @@ impl CachedCredentials {
 
     async fn load(&self) -> aws_credential_types::provider::Result {
         let mut slot = self.cached.lock().await;
-        if let Some(c) = slot.as_ref() {
-            let fresh = match c.expiry() {
-                None => true,
-                Some(exp) => exp
-                    .duration_since(SystemTime::now())
-                    .is_ok_and(|left| left > self.refresh_before),
-            };
-            if fresh {
-                return Ok(c.clone());
-            }
+        let now = SystemTime::now();
+        if let Some((c, refresh_at)) = slot.as_ref()
+            && refresh_at.is_none_or(|at| now < at)
+        {
+            return Ok(c.clone());
         }
         let creds = self.inner.provide_credentials().await?;
-        *slot = Some(creds.clone());
+        // Refresh `refresh_before` ahead of expiry; credentials that arrive with less
+        // time than that left are kept for half of what they have, so a provider
+        // that hands out short-lived credentials is not called on every request.
+        let refresh_at = creds.expiry().map(|exp| match exp.duration_since(now) {
+            Ok(left) if left > self.refresh_before => exp - self.refresh_before,
+            Ok(left) => now + left / 2,
+            Err(_) => now,
+        });
+        *slot = Some((creds.clone(), refresh_at));
         Ok(creds)
     }
 }

@@ -77,6 +77,7 @@ pub fn sign_request(
     service: &str,
     time: SystemTime,
 ) -> Result<(), SigningError> {
+    check_signable(req, time)?;
     let h = req.headers_mut();
     h.remove(http::header::AUTHORIZATION);
     h.remove("x-amz-date");
@@ -129,6 +130,23 @@ fn sign_with_cache(
         return Ok(());
     }
     sign_request(req, credentials, region, service, time)
+}
+
+/// Refuses what aws-sigv4 would panic on: a signing time outside the years
+/// 1970 to 9999 (e.g. after a wild clock-skew correction or a broken clock), and a
+/// request with neither a `host` header nor a URI authority.
+fn check_signable(req: &Request<Bytes>, time: SystemTime) -> Result<(), SigningError> {
+    if fast::amz_date(time).is_none() {
+        return Err(SigningError::new(
+            "the signing time is outside the years 1970 to 9999; check the clock and the clock-skew offset",
+        ));
+    }
+    if !req.headers().contains_key(http::header::HOST) && req.uri().authority().is_none() {
+        return Err(SigningError::new(
+            "the request has no host: put an EndpointLayer (or an absolute URI) before the SigV4 layer",
+        ));
+    }
+    Ok(())
 }
 
 /// A signer that keeps its derived signing key between calls: the same result as
