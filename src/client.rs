@@ -209,7 +209,10 @@ pub struct KmsClientBuilder {
     connect_timeout: Option<Duration>,
     grant_tokens: Option<SharedGrantTokens>,
     env_error: Option<ConfigError>,
+    map_connector: Option<ConnectorMapper>,
 }
+
+type ConnectorMapper = Box<dyn FnOnce(BoxConnector) -> BoxConnector + Send>;
 
 impl std::fmt::Debug for KmsClientBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -220,6 +223,7 @@ impl std::fmt::Debug for KmsClientBuilder {
             .field("dual_stack", &self.dual_stack)
             .field("credentials", &self.credentials)
             .field("custom_connector", &self.connector.is_some())
+            .field("map_connector", &self.map_connector.is_some())
             .field("retry", &self.retry)
             .field("max_attempts", &self.max_attempts)
             .field("attempt_timeout", &self.attempt_timeout)
@@ -295,6 +299,35 @@ impl KmsClientBuilder {
         B::Error: Into<BoxError>,
     {
         self.connector = Some(box_connector(connector));
+        self
+    }
+
+    /// Wraps the connector (the default [`HyperConnector`] or the one given to
+    /// [`connector`](Self::connector)) with `f`, e.g. to add a rate limit that
+    /// counts every HTTP attempt, retries included, or your own middleware:
+    ///
+    /// ```
+    /// use tower::ServiceExt;
+    /// use tower_kms::KmsClient;
+    /// use tower_kms::client::box_connector;
+    ///
+    /// # fn main() -> Result<(), tower_kms::ConfigError> {
+    /// let kms = KmsClient::builder()
+    ///     .region("us-east-1")
+    ///     .map_connector(|connector| {
+    ///         // Every signed request passes here, after SigV4 and before the wire.
+    ///         box_connector(connector.map_request(|req: http::Request<_>| req))
+    ///     })
+    ///     .build()?;
+    /// # let _ = kms;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn map_connector(
+        mut self,
+        f: impl FnOnce(BoxConnector) -> BoxConnector + Send + 'static,
+    ) -> Self {
+        self.map_connector = Some(Box::new(f));
         self
     }
 
@@ -487,6 +520,10 @@ impl KmsClientBuilder {
                     .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
                     .build()?,
             ),
+        };
+        let connector = match self.map_connector {
+            Some(f) => f(connector),
+            None => connector,
         };
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let skew = ClockSkew::default();

@@ -247,3 +247,38 @@ async fn request_ready_contract_with_a_pending_connector() {
     send.send_response(json_response(200, "{}"));
     fut.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn map_connector_sees_every_signed_attempt() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (mock, mut handle): (Mock, Handle) = mock::pair();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let client = KmsClient::builder()
+        .region("us-east-1")
+        .credentials_provider(credentials())
+        .connector(mock)
+        .retry_config(tower_kms::retry::RetryConfig::standard().with_base(Duration::from_millis(1)))
+        .map_connector(move |inner| {
+            tower_kms::client::box_connector(inner.map_request(
+                move |req: http::Request<Full<Bytes>>| {
+                    assert!(req.headers().contains_key("authorization"));
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    req
+                },
+            ))
+        })
+        .build()
+        .unwrap();
+    let call = tokio::spawn(async move { client.re_encrypt(minimal_request()).await });
+    let (_r, send) = handle.next_request().await.unwrap();
+    send.send_response(json_response(
+        503,
+        r#"{"__type":"DependencyTimeoutException"}"#,
+    ));
+    let (_r, send) = handle.next_request().await.unwrap();
+    send.send_response(json_response(200, "{}"));
+    call.await.unwrap().unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
