@@ -222,8 +222,26 @@ impl KmsError {
             return Self::Timeout(TimeoutError::new(TimeoutKind::Attempt, None));
         }
         let kind = transport_kind(&*err);
+        if kind == TransportKind::Connect && chain_has_timed_out(&*err) {
+            // hyper-util reports its connect timeout as a connect error caused by
+            // an io::Error of kind TimedOut.
+            return Self::Timeout(TimeoutError::new(TimeoutKind::Connect, None));
+        }
         Self::Transport(TransportError { kind, source: err })
     }
+}
+
+fn chain_has_timed_out(err: &(dyn StdError + 'static)) -> bool {
+    let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
 }
 
 fn transport_kind(err: &(dyn StdError + 'static)) -> TransportKind {
@@ -655,7 +673,7 @@ pub enum TimeoutKind {
     Attempt,
     /// The deadline over all attempts and backoffs.
     Operation,
-    /// The connector's connect timeout.
+    /// The default connector's connect timeout.
     Connect,
 }
 

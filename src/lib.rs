@@ -75,6 +75,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod builder;
+mod civil;
 pub mod client;
 pub mod connector;
 pub mod endpoint;
@@ -107,4 +108,4 @@ pub use model::{
     GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, Plaintext, ReEncryptRequest,
     ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
 };
-pub use operation::{Attempt, KmsOperation};
+pub use operation::{Attempt, KmsOperation, OperationOutput};

@@ -14,7 +14,7 @@ pub trait KmsOperation: Clone + Send + Sized + 'static {
     /// The `X-Amz-Target` header value, e.g. `TrentService.ReEncrypt`.
     const TARGET: &'static str;
     /// The decoded response.
-    type Output: Send + 'static;
+    type Output: OperationOutput;
 
     /// Checks every documented constraint of the input; called before any I/O.
     fn validate(&self) -> Result<(), ValidationError>;
@@ -22,16 +22,15 @@ pub trait KmsOperation: Clone + Send + Sized + 'static {
     /// Encodes the input as the awsJson1.1 body.
     fn to_json(&self) -> Result<Vec<u8>, serde_json::Error>;
 
-    /// Decodes a successful awsJson1.1 response body. Unknown members are ignored.
+    /// Decodes a successful awsJson1.1 response body (unknown members are ignored)
+    /// and attaches the response metadata.
     fn from_json(
         body: &[u8],
         metadata: ResponseMetadata,
-    ) -> Result<Self::Output, serde_json::Error>;
-
-    /// The metadata (request id, status) of an output, for tracing and logs.
-    fn response_metadata(output: &Self::Output) -> Option<&ResponseMetadata> {
-        let _ = output;
-        None
+    ) -> Result<Self::Output, serde_json::Error> {
+        let mut out: Self::Output = serde_json::from_slice(body)?;
+        *out.metadata_mut() = metadata;
+        Ok(out)
     }
 
     /// The operation's grant tokens, for operations that take them.
@@ -49,6 +48,15 @@ pub trait KmsOperation: Clone + Send + Sized + 'static {
     fn extensions_mut(&mut self) -> Option<&mut http::Extensions> {
         None
     }
+}
+
+/// The output of a [`KmsOperation`]: decoded from the JSON body, carrying the
+/// response's [`ResponseMetadata`] (request id, status) for callers, tracing and logs.
+pub trait OperationOutput: serde::de::DeserializeOwned + Send + 'static {
+    /// The response metadata.
+    fn metadata(&self) -> &ResponseMetadata;
+    /// The response metadata, mutably (set by [`KmsOperation::from_json`]).
+    fn metadata_mut(&mut self) -> &mut ResponseMetadata;
 }
 
 /// The attempt number of a request (1 for the first), found in the extensions of

@@ -38,7 +38,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::error::KmsError;
-use crate::operation::{Attempt, KmsOperation};
+use crate::operation::{Attempt, KmsOperation, OperationOutput};
 
 /// Which span a [`TraceLayer`] records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,13 +190,12 @@ where
             span.record("latency_ms", this.start.elapsed().as_secs_f64() * 1000.0);
             match &res {
                 Ok(out) => {
-                    if let Some(meta) = Op::response_metadata(out) {
-                        if let Some(status) = meta.status {
-                            span.record("status", status.as_u16());
-                        }
-                        if let Some(id) = &meta.request_id {
-                            span.record("request_id", id.as_str());
-                        }
+                    let meta = out.metadata();
+                    if let Some(status) = meta.status {
+                        span.record("status", status.as_u16());
+                    }
+                    if let Some(id) = &meta.request_id {
+                        span.record("request_id", id.as_str());
                     }
                 }
                 Err(e) => {

@@ -513,3 +513,27 @@ async fn more_operations_through_the_same_layers() {
     assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
     e.server.shutdown().await;
 }
+
+#[test]
+fn recipient_is_refused_as_unsupported() {
+    let local = LocalKms::new();
+    let key = local
+        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .unwrap();
+    let enc = local
+        .invoke("Encrypt", json!({"KeyId": key, "Plaintext": "aGk="}))
+        .unwrap();
+    for (op, body) in [
+        (
+            "Decrypt",
+            json!({"CiphertextBlob": enc["CiphertextBlob"], "Recipient": {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}),
+        ),
+        (
+            "GenerateDataKey",
+            json!({"KeyId": key, "KeySpec": "AES_256", "Recipient": {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}),
+        ),
+    ] {
+        let err = local.invoke(op, body).unwrap_err();
+        assert_eq!(err.code(), "UnsupportedOperationException", "{op}");
+    }
+}

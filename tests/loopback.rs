@@ -171,3 +171,32 @@ async fn connection_refused_is_a_connect_error() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_connect_timeout_is_a_timeout_kind() {
+    // hyper-util reports its connect timeout as a connect error caused by an
+    // io::Error of kind TimedOut; a connector that fails that way stands in for it
+    // (on loopback a real connect completes before any timeout can fire).
+    let timed_out = tower::service_fn(|_uri: http::Uri| {
+        std::future::ready(Err::<TokioIo<tokio::net::TcpStream>, _>(
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "HTTP connect timeout"),
+        ))
+    });
+    let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .build::<_, Full<Bytes>>(timed_out);
+    let kms = KmsClient::builder()
+        .region("us-east-1")
+        .endpoint_url("http://127.0.0.1:9")
+        .credentials_provider(credentials())
+        .connector(client)
+        .max_attempts(1)
+        .build()
+        .unwrap();
+    let err = kms.re_encrypt(minimal_request()).await.unwrap_err();
+    assert!(
+        matches!(&err, KmsError::Timeout(t) if t.kind() == tower_kms::TimeoutKind::Connect),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("the connect timeout"), "{err}");
+    assert!(err.is_retryable());
+}

@@ -295,7 +295,20 @@ async fn missing_env_credentials_are_a_credentials_error() {
         .connector(connector)
         .build()
         .unwrap();
-    // Only meaningful when the test environment has no AWS keys.
+    // The provider's own message, whatever this process's environment holds.
+    let err = tower_kms::CredentialsError::from(
+        tower_kms::sign::EnvironmentCredentials::load_with(|_| None).unwrap_err(),
+    );
+    assert!(err.to_string().contains("AWS_ACCESS_KEY_ID"), "{err}");
+    let err = tower_kms::sign::EnvironmentCredentials::load_with(|k| {
+        (k == "AWS_ACCESS_KEY_ID").then(|| "AKID".to_owned())
+    })
+    .unwrap_err();
+    assert!(
+        format!("{err:?}").contains("AWS_SECRET_ACCESS_KEY"),
+        "{err:?}"
+    );
+    // Through the client: only meaningful when the test environment has no AWS keys.
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
         let err = kms.re_encrypt(minimal_request()).await.unwrap_err();
         assert!(matches!(err, KmsError::Credentials(_)), "{err:?}");

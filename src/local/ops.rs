@@ -588,12 +588,7 @@ impl Ops<'_> {
         length_between("ciphertextBlob", blob.len(), 1, MAX_CIPHERTEXT)?;
         let alg = parse_alg(r.encryption_algorithm.as_deref(), "encryptionAlgorithm")?;
         self.check_grant_tokens(r.grant_tokens.as_ref())?;
-        if r.recipient.is_some() {
-            return Err(LocalKmsError::new(
-                "UnsupportedOperationException",
-                "Recipient (Nitro Enclaves attestation) is not supported by the local KMS.",
-            ));
-        }
+        reject_recipient(r.recipient.is_some())?;
         let ctx = r.encryption_context.unwrap_or_default();
         let key = self.source_key(r.key_id.as_deref(), Some(&blob))?;
         key.ensure_enabled()?;
@@ -734,12 +729,7 @@ impl Ops<'_> {
             }
         };
         self.check_grant_tokens(r.grant_tokens.as_ref())?;
-        if r.recipient.is_some() {
-            return Err(LocalKmsError::new(
-                "UnsupportedOperationException",
-                "Recipient (Nitro Enclaves attestation) is not supported by the local KMS.",
-            ));
-        }
+        reject_recipient(r.recipient.is_some())?;
         let ctx = r.encryption_context.unwrap_or_default();
         let key = self.resolve(&id, true)?;
         key.ensure_enabled()?;
@@ -1097,4 +1087,15 @@ struct RetireGrantRequest {
     key_id: Option<String>,
     grant_id: Option<String>,
     dry_run: Option<bool>,
+}
+
+/// `Recipient` (Nitro Enclaves attestation) is not modelled.
+fn reject_recipient(present: bool) -> Result<(), LocalKmsError> {
+    if present {
+        return Err(LocalKmsError::new(
+            "UnsupportedOperationException",
+            "Recipient (Nitro Enclaves attestation) is not supported by the local KMS.",
+        ));
+    }
+    Ok(())
 }

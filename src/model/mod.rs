@@ -41,3 +41,26 @@ impl ResponseMetadata {
         }
     }
 }
+
+/// Implements [`OperationOutput`](crate::operation::OperationOutput) for outputs
+/// with a `metadata: ResponseMetadata` field.
+macro_rules! operation_output {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl crate::operation::OperationOutput for $ty {
+            fn metadata(&self) -> &ResponseMetadata {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut ResponseMetadata {
+                &mut self.metadata
+            }
+        }
+    )+};
+}
+
+operation_output!(
+    ReEncryptResponse,
+    EncryptResponse,
+    DecryptResponse,
+    GenerateDataKeyResponse,
+    CreateKeyResponse,
+);

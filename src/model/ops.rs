@@ -243,19 +243,6 @@ impl KmsOperation for EncryptRequest {
         })
     }
 
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<EncryptResponse, serde_json::Error> {
-        let mut out: EncryptResponse = serde_json::from_slice(body)?;
-        out.metadata = metadata;
-        Ok(out)
-    }
-
-    fn response_metadata(output: &EncryptResponse) -> Option<&ResponseMetadata> {
-        Some(&output.metadata)
-    }
-
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
@@ -380,19 +367,6 @@ impl KmsOperation for DecryptRequest {
         })
     }
 
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<DecryptResponse, serde_json::Error> {
-        let mut out: DecryptResponse = serde_json::from_slice(body)?;
-        out.metadata = metadata;
-        Ok(out)
-    }
-
-    fn response_metadata(output: &DecryptResponse) -> Option<&ResponseMetadata> {
-        Some(&output.metadata)
-    }
-
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
@@ -507,19 +481,6 @@ impl KmsOperation for CreateKeyRequest {
 
     fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(self)
-    }
-
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<CreateKeyResponse, serde_json::Error> {
-        let mut out: CreateKeyResponse = serde_json::from_slice(body)?;
-        out.metadata = metadata;
-        Ok(out)
-    }
-
-    fn response_metadata(output: &CreateKeyResponse) -> Option<&ResponseMetadata> {
-        Some(&output.metadata)
     }
 
     fn extensions(&self) -> Option<&http::Extensions> {
@@ -644,19 +605,6 @@ impl KmsOperation for GenerateDataKeyRequest {
         serde_json::to_vec(self)
     }
 
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<GenerateDataKeyResponse, serde_json::Error> {
-        let mut out: GenerateDataKeyResponse = serde_json::from_slice(body)?;
-        out.metadata = metadata;
-        Ok(out)
-    }
-
-    fn response_metadata(output: &GenerateDataKeyResponse) -> Option<&ResponseMetadata> {
-        Some(&output.metadata)
-    }
-
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
     }
@@ -686,17 +634,6 @@ impl KmsOperation for GenerateDataKeyWithoutPlaintextRequest {
 
     fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(&self.0)
-    }
-
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<GenerateDataKeyResponse, serde_json::Error> {
-        GenerateDataKeyRequest::from_json(body, metadata)
-    }
-
-    fn response_metadata(output: &GenerateDataKeyResponse) -> Option<&ResponseMetadata> {
-        Some(&output.metadata)
     }
 
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
@@ -751,17 +688,6 @@ impl KmsOperation for DescribeKeyRequest {
 
     fn to_json(&self) -> Result<Vec<u8>, serde_json::Error> {
         serde_json::to_vec(self)
-    }
-
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<CreateKeyResponse, serde_json::Error> {
-        CreateKeyRequest::from_json(body, metadata)
-    }
-
-    fn response_metadata(output: &CreateKeyResponse) -> Option<&ResponseMetadata> {
-        Some(&output.metadata)
     }
 
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {

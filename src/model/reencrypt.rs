@@ -541,21 +541,8 @@ impl KmsOperation for ReEncryptRequest {
         Ok(buf)
     }
 
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<ReEncryptResponse, serde_json::Error> {
-        let mut out: ReEncryptResponse = serde_json::from_slice(body)?;
-        out.metadata = metadata;
-        Ok(out)
-    }
-
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
         Some(&mut self.grant_tokens)
-    }
-
-    fn response_metadata(output: &ReEncryptResponse) -> Option<&ResponseMetadata> {
-        Some(&output.metadata)
     }
 
     fn extensions(&self) -> Option<&http::Extensions> {

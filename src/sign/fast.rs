@@ -66,16 +66,7 @@ pub(crate) fn amz_date(t: SystemTime) -> Option<[u8; 16]> {
     let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = crate::civil::civil_from_days(days);
     if !(1970..=9999).contains(&year) {
         return None;
     }
@@ -87,8 +78,8 @@ pub(crate) fn amz_date(t: SystemTime) -> Option<[u8; 16]> {
         }
     };
     put(&mut out, 0, 4, year as u64);
-    put(&mut out, 4, 2, month as u64);
-    put(&mut out, 6, 2, day as u64);
+    put(&mut out, 4, 2, u64::from(month));
+    put(&mut out, 6, 2, u64::from(day));
     put(&mut out, 9, 2, rem / 3600);
     put(&mut out, 11, 2, (rem / 60) % 60);
     put(&mut out, 13, 2, rem % 60);
@@ -103,7 +94,7 @@ fn hex(bytes: &[u8], out: &mut String) {
     }
 }
 
-/// Signs `req` if it has the protocol layer's shape; returns `false` (and leaves it
+/// Signs `req` (stamped `date`, the `X-Amz-Date` of `time`) if it has the protocol layer's shape; returns `false` (and leaves it
 /// untouched) otherwise, so the caller falls back to the general signer.
 pub(crate) fn try_sign(
     req: &mut Request<Bytes>,
@@ -111,6 +102,7 @@ pub(crate) fn try_sign(
     region: &str,
     service: &str,
     time: SystemTime,
+    date: &[u8; 16],
     cache: &KeyCache,
 ) -> bool {
     if req.method() != Method::POST
@@ -142,10 +134,7 @@ pub(crate) fn try_sign(
     if !valid_scope(region) || !valid_scope(service) {
         return false;
     }
-    let Some(date) = amz_date(time) else {
-        return false;
-    };
-    let date_str = std::str::from_utf8(&date).unwrap_or_default();
+    let date_str = std::str::from_utf8(date).unwrap_or_default();
     let day = &date_str[..8];
 
     // Canonical request.
@@ -200,7 +189,7 @@ pub(crate) fn try_sign(
     auth.push_str(signed_headers);
     auth.push_str(", Signature=");
     auth.push_str(&signature);
-    let (Ok(auth), Ok(date_value)) = (HeaderValue::from_str(&auth), HeaderValue::from_bytes(&date))
+    let (Ok(auth), Ok(date_value)) = (HeaderValue::from_str(&auth), HeaderValue::from_bytes(date))
     else {
         return false;
     };

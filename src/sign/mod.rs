@@ -77,11 +77,18 @@ pub fn sign_request(
     service: &str,
     time: SystemTime,
 ) -> Result<(), SigningError> {
-    check_signable(req, time)?;
-    let h = req.headers_mut();
-    h.remove(http::header::AUTHORIZATION);
-    h.remove("x-amz-date");
-    h.remove("x-amz-security-token");
+    prepare(req, time)?;
+    sign_general(req, credentials, region, service, time)
+}
+
+/// aws-sigv4's general signer, on a request [`prepare`] accepted.
+fn sign_general(
+    req: &mut Request<Bytes>,
+    credentials: &Credentials,
+    region: &str,
+    service: &str,
+    time: SystemTime,
+) -> Result<(), SigningError> {
     let identity: Identity = credentials.clone().into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
@@ -122,31 +129,33 @@ fn sign_with_cache(
     time: SystemTime,
     keys: &fast::KeyCache,
 ) -> Result<(), SigningError> {
-    let h = req.headers_mut();
-    h.remove(http::header::AUTHORIZATION);
-    h.remove("x-amz-date");
-    h.remove("x-amz-security-token");
-    if fast::try_sign(req, credentials, region, service, time, keys) {
+    let date = prepare(req, time)?;
+    if fast::try_sign(req, credentials, region, service, time, &date, keys) {
         return Ok(());
     }
-    sign_request(req, credentials, region, service, time)
+    sign_general(req, credentials, region, service, time)
 }
 
-/// Refuses what aws-sigv4 would panic on: a signing time outside the years
-/// 1970 to 9999 (e.g. after a wild clock-skew correction or a broken clock), and a
-/// request with neither a `host` header nor a URI authority.
-fn check_signable(req: &Request<Bytes>, time: SystemTime) -> Result<(), SigningError> {
-    if fast::amz_date(time).is_none() {
-        return Err(SigningError::new(
+/// Refuses what aws-sigv4 would panic on (a signing time outside the years 1970
+/// to 9999, e.g. after a wild clock-skew correction or a broken clock; a request
+/// with neither a `host` header nor a URI authority), removes the headers a
+/// previous signature left, and returns the `X-Amz-Date` value.
+fn prepare(req: &mut Request<Bytes>, time: SystemTime) -> Result<[u8; 16], SigningError> {
+    let date = fast::amz_date(time).ok_or_else(|| {
+        SigningError::new(
             "the signing time is outside the years 1970 to 9999; check the clock and the clock-skew offset",
-        ));
-    }
+        )
+    })?;
     if !req.headers().contains_key(http::header::HOST) && req.uri().authority().is_none() {
         return Err(SigningError::new(
             "the request has no host: put an EndpointLayer (or an absolute URI) before the SigV4 layer",
         ));
     }
-    Ok(())
+    let h = req.headers_mut();
+    h.remove(http::header::AUTHORIZATION);
+    h.remove("x-amz-date");
+    h.remove("x-amz-security-token");
+    Ok(date)
 }
 
 /// A signer that keeps its derived signing key between calls: the same result as
