@@ -186,9 +186,10 @@ fn error_line(e: &KmsError) -> String {
                 KmsError::UnexpectedResponse(_) => "UnexpectedResponse",
                 _ => "Error",
             };
+            let chain = tower_kms::DisplayChain(e);
             match e.request_id() {
-                Some(id) => format!("{kind}: {e} (request id {id})"),
-                None => format!("{kind}: {e}"),
+                Some(id) => format!("{kind}: {chain} (request id {id})"),
+                None => format!("{kind}: {chain}"),
             }
         }
     }
@@ -256,7 +257,7 @@ mod demo {
         match steps().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("demo failed: {e}");
+                eprintln!("demo failed: {}", tower_kms::DisplayChain(&*e));
                 ExitCode::FAILURE
             }
         }

@@ -36,6 +36,15 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 ///
 /// Every variant that comes from a response carries the HTTP status, the
 /// server's message and the request id ([`ServiceError`]).
+///
+/// The client-side variants are transparent: their `Display` is the inner
+/// error's one phrase and [`source`](StdError::source) is the inner error's
+/// cause, so a chain printer (`anyhow`'s `{:#}`, `tracing`'s error fields,
+/// [`DisplayChain`]) shows every cause exactly once:
+///
+/// ```text
+/// could not connect to KMS: client error (Connect): tcp connect error: Connection refused (os error 111)
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum KmsError {
@@ -206,9 +215,11 @@ impl KmsError {
     /// Folds an error from inside a tower stack back into a [`KmsError`].
     ///
     /// A boxed `KmsError` is unwrapped; hyper and hyper-util errors become
-    /// [`KmsError::Transport`], tower's `Elapsed` and [`TimeoutError`] become
-    /// [`KmsError::Timeout`], anything else is a transport error of kind
-    /// [`TransportKind::Other`].
+    /// [`KmsError::Transport`]; a [`TimeoutError`] becomes [`KmsError::Timeout`] of
+    /// its own kind, and tower's `Elapsed` (from a `tower::timeout` layer of your
+    /// own) a timeout of kind [`TimeoutKind::Unclassified`] with no duration,
+    /// because nothing says which deadline it was; anything else is a transport
+    /// error of kind [`TransportKind::Other`].
     pub fn from_box(err: BoxError) -> Self {
         let err = match err.downcast::<KmsError>() {
             Ok(e) => return *e,
@@ -219,7 +230,9 @@ impl KmsError {
             Err(e) => e,
         };
         if err.is::<tower::timeout::error::Elapsed>() {
-            return Self::Timeout(TimeoutError::new(TimeoutKind::Attempt, None));
+            // tower's own timeout: this crate cannot tell which deadline it was
+            // (a user's layer may wrap one attempt or the whole call), nor how long.
+            return Self::Timeout(TimeoutError::new(TimeoutKind::Unclassified, None));
         }
         let kind = transport_kind(&*err);
         if kind == TransportKind::Connect && chain_has_timed_out(&*err) {
@@ -370,6 +383,37 @@ impl StdError for KmsError {
             Self::Transport(e) => Some(&*e.source),
             _ => None,
         }
+    }
+}
+
+/// Displays an error followed by its [`source`](StdError::source) chain, each
+/// cause once, separated by `": "` (what `anyhow`'s `{:#}` prints).
+///
+/// ```
+/// use tower_kms::error::{DisplayChain, TransportError, TransportKind};
+/// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+/// let err = tower_kms::KmsError::Transport(TransportError::new(TransportKind::Connect, io));
+/// assert_eq!(err.to_string(), "could not connect to KMS");
+/// assert_eq!(DisplayChain(&err).to_string(), "could not connect to KMS: refused");
+/// ```
+#[derive(Clone, Copy)]
+pub struct DisplayChain<'a>(pub &'a (dyn StdError + 'static));
+
+impl fmt::Display for DisplayChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cur = self.0.source();
+        while let Some(e) = cur {
+            write!(f, ": {e}")?;
+            cur = e.source();
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for DisplayChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -554,9 +598,12 @@ impl From<ValidationError> for KmsError {
 }
 
 /// Credentials could not be loaded (see [`KmsError::Credentials`]).
+///
+/// `Display` says only that; what the provider reported is the
+/// [`source`](StdError::source) (print the chain, e.g. with `anyhow`'s `{:#}`).
 #[derive(Debug)]
 pub struct CredentialsError {
-    message: String,
+    message: Option<String>,
     source: Option<BoxError>,
 }
 
@@ -564,7 +611,7 @@ impl CredentialsError {
     /// Creates a credentials error with a message and an optional cause.
     pub fn new(message: impl Into<String>, source: Option<BoxError>) -> Self {
         Self {
-            message: message.into(),
+            message: Some(message.into()),
             source,
         }
     }
@@ -572,19 +619,18 @@ impl CredentialsError {
 
 impl fmt::Display for CredentialsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not load AWS credentials: {}", self.message)
+        f.write_str("could not load AWS credentials")?;
+        match &self.message {
+            Some(m) => write!(f, ": {m}"),
+            None => Ok(()),
+        }
     }
 }
 
 impl From<aws_credential_types::provider::error::CredentialsError> for CredentialsError {
     fn from(e: aws_credential_types::provider::error::CredentialsError) -> Self {
-        let mut message = e.to_string();
-        if let Some(src) = e.source() {
-            message.push_str(": ");
-            message.push_str(&src.to_string());
-        }
         Self {
-            message,
+            message: None,
             source: Some(Box::new(e)),
         }
     }
@@ -607,7 +653,7 @@ impl SigningError {
 
 impl fmt::Display for SigningError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not sign the request: {}", self.source)
+        f.write_str("could not sign the request")
     }
 }
 
@@ -655,13 +701,7 @@ impl fmt::Display for TransportError {
             TransportKind::Body => "the connection broke while reading the KMS response",
             TransportKind::Other => "the request to KMS failed",
         };
-        write!(f, "{what}: {}", self.source)?;
-        let mut src = self.source.source();
-        while let Some(s) = src {
-            write!(f, ": {s}")?;
-            src = s.source();
-        }
-        Ok(())
+        f.write_str(what)
     }
 }
 
@@ -675,6 +715,10 @@ pub enum TimeoutKind {
     Operation,
     /// The default connector's connect timeout.
     Connect,
+    /// A timeout this crate did not set and cannot place: tower's own
+    /// `Elapsed`, from a `tower::timeout` layer in your stack. Its duration is
+    /// unknown. Treated as transient (retried when it fires below the retry layer).
+    Unclassified,
 }
 
 /// A deadline passed (see [`KmsError::Timeout`]).
@@ -707,6 +751,7 @@ impl fmt::Display for TimeoutError {
             TimeoutKind::Attempt => "the attempt timeout",
             TimeoutKind::Operation => "the operation timeout",
             TimeoutKind::Connect => "the connect timeout",
+            TimeoutKind::Unclassified => "a timeout set outside this crate",
         };
         write!(f, "KMS did not answer before {what}")?;
         if let Some(d) = self.after {

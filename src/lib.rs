@@ -98,8 +98,8 @@ pub mod trace;
 pub use builder::ServiceBuilderExt;
 pub use client::{KmsClient, KmsClientBuilder};
 pub use error::{
-    BoxError, ConfigError, CredentialsError, KmsError, ServiceError, SigningError, TimeoutError,
-    TimeoutKind, TransportError, TransportKind, UnexpectedResponse, ValidationError,
+    BoxError, ConfigError, CredentialsError, DisplayChain, KmsError, ServiceError, SigningError,
+    TimeoutError, TimeoutKind, TransportError, TransportKind, UnexpectedResponse, ValidationError,
 };
 pub use model::{
     CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DescribeKeyRequest,

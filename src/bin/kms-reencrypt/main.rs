@@ -150,7 +150,7 @@ fn is_fatal(e: &KmsError) -> bool {
 /// The code and message of a failed record.
 fn describe(e: &KmsError) -> (String, String) {
     if let Some(s) = e.service_error() {
-        let message = s.message.clone().unwrap_or_else(|| e.to_string());
+        let message = s.message.clone().unwrap_or_else(|| chain(e));
         return (s.code.clone(), message);
     }
     let code = match e {
@@ -162,7 +162,12 @@ fn describe(e: &KmsError) -> (String, String) {
         KmsError::Signing(_) => "SigningError",
         _ => "Error",
     };
-    (code.to_owned(), e.to_string())
+    (code.to_owned(), chain(e))
+}
+
+/// The error and its causes, each once.
+fn chain(e: &KmsError) -> String {
+    tower_kms::DisplayChain(e).to_string()
 }
 
 fn build_client(args: &Args) -> Result<KmsClient, String> {
@@ -194,18 +199,22 @@ async fn preflight(client: &KmsClient, args: &Args) -> Result<(), String> {
     req.grant_tokens = args.grant_tokens.clone();
     match client.send(req).await {
         Ok(_) | Err(KmsError::DryRunOperation(_)) => Ok(()),
-        Err(e) if is_fatal(&e) => Err(e.to_string()),
+        Err(e) if is_fatal(&e) => Err(chain(&e)),
         Err(
             e @ (KmsError::NotFound(_)
             | KmsError::Disabled(_)
             | KmsError::KmsInvalidState(_)
             | KmsError::InvalidKeyUsage(_)),
         ) => Err(format!(
-            "destination key {:?} cannot be used: {e}",
-            args.destination_key_id
+            "destination key {:?} cannot be used: {}",
+            args.destination_key_id,
+            chain(&e)
         )),
         Err(e) => {
-            eprintln!("kms-reencrypt: warning: could not check the destination key: {e}");
+            eprintln!(
+                "kms-reencrypt: warning: could not check the destination key: {}",
+                chain(&e)
+            );
             Ok(())
         }
     }
@@ -343,7 +352,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                     }
                     Err(e) if is_fatal(&e) => {
                         let mut slot = fatal.lock().unwrap_or_else(|p| p.into_inner());
-                        slot.get_or_insert_with(|| e.to_string());
+                        slot.get_or_insert_with(|| chain(&e));
                         return Ok(());
                     }
                     Err(e) => {
