@@ -165,9 +165,10 @@ async fn stalls_hit_the_attempt_timeout_then_the_retry_limit() {
             "{stall:?}: {res:?}"
         );
         assert_eq!(n, 3, "{stall:?}");
-        // Three attempts of 300 ms each, bounded by the operation timeout.
+        // Three attempts of 300 ms each: an attempt timeout never fires early, and
+        // the call ends (the generous upper bound only catches a hang, never load).
         assert!(
-            elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
+            elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(60),
             "{elapsed:?}"
         );
     }
@@ -194,7 +195,8 @@ async fn the_operation_timeout_bounds_everything() {
         err.to_string().contains("operation timeout (400 ms)"),
         "{err}"
     );
-    assert!(start.elapsed() < Duration::from_secs(3));
+    // A stall that nothing bounded would hang; the generous bound only catches that.
+    assert!(start.elapsed() < Duration::from_secs(60));
     assert_eq!(server.requests(), 1);
 }
 

@@ -537,3 +537,62 @@ fn recipient_is_refused_as_unsupported() {
         assert_eq!(err.code(), "UnsupportedOperationException", "{op}");
     }
 }
+
+#[tokio::test]
+async fn a_hand_built_stack_corrects_clock_skew_without_wiring() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use tower::{ServiceBuilder, ServiceExt};
+    use tower_kms::ServiceBuilderExt;
+    use tower_kms::endpoint::Endpoint;
+    use tower_kms::sign::SigV4Layer;
+
+    // The server's clock is 20 minutes ahead of ours.
+    let ahead: tower_kms::local::Clock =
+        Arc::new(|| std::time::SystemTime::now() + Duration::from_secs(20 * 60));
+    let local = LocalKms::builder().clock(ahead).build();
+    let key = local
+        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .unwrap();
+    let blob = local
+        .invoke(
+            "Encrypt",
+            json!({ "KeyId": key, "Plaintext": STANDARD.encode(b"skewed") }),
+        )
+        .unwrap()["CiphertextBlob"]
+        .as_str()
+        .map(|b| Bytes::from(STANDARD.decode(b).unwrap()))
+        .unwrap();
+    let sent = Arc::new(AtomicU32::new(0));
+    let counter = sent.clone();
+    let connector = ServiceBuilder::new()
+        .map_request(move |req: http::Request<_>| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            req
+        })
+        .service(local.clone());
+    // Only the crate's ServiceBuilderExt layers, no skew handle shared by hand.
+    let svc = ServiceBuilder::new()
+        .kms_retry(RetryConfig::standard())
+        .kms_json_protocol()
+        .kms_endpoint(Endpoint::from_url("http://127.0.0.1:1").unwrap())
+        .kms_sigv4(SigV4Layer::new(
+            creds(DEFAULT_SECRET_ACCESS_KEY),
+            "us-east-1",
+        ))
+        .service(connector);
+    let out = svc
+        .clone()
+        .oneshot(re(&blob, &key).build().unwrap())
+        .await
+        .unwrap();
+    assert!(out.ciphertext_blob.is_some());
+    assert_eq!(
+        sent.load(Ordering::SeqCst),
+        2,
+        "rejected once, then corrected"
+    );
+    // The next call is signed with the learnt offset from its first attempt.
+    svc.oneshot(re(&blob, &key).build().unwrap()).await.unwrap();
+    assert_eq!(sent.load(Ordering::SeqCst), 3);
+}

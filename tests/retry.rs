@@ -27,16 +27,44 @@ fn client_with(config: RetryConfig) -> (KmsClient, Handle) {
     (kms, handle)
 }
 
+/// A clock that moves one second forward each time it is read, so two signatures
+/// can only share an `X-Amz-Date` if the second attempt was not signed again.
+#[derive(Debug, Default)]
+struct SteppingClock(std::sync::atomic::AtomicU64);
+
+impl tower_kms::sign::Clock for SteppingClock {
+    fn now(&self) -> std::time::SystemTime {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        fixed_time() + Duration::from_secs(n)
+    }
+}
+
+fn header(req: &http::Request<Full<Bytes>>, name: &str) -> String {
+    req.headers()[name].to_str().unwrap().to_owned()
+}
+
 #[tokio::test(start_paused = true)]
 async fn attempts_are_numbered_resigned_and_backed_off() {
-    let (kms, mut handle) = client_with(RetryConfig::standard());
+    let (svc, mut handle) = mock::pair::<http::Request<Full<Bytes>>, http::Response<Full<Bytes>>>();
+    let kms = KmsClient::builder()
+        .region("us-east-1")
+        .credentials_provider(credentials())
+        .clock(SteppingClock::default())
+        .connector(svc)
+        .build()
+        .unwrap();
     let call = tokio::spawn(async move { kms.re_encrypt(minimal_request()).await });
     let mut seen = Vec::new();
     let mut times = Vec::new();
+    let mut dates = Vec::new();
+    let mut signatures = Vec::new();
     for i in 0..3 {
         let (req, send) = handle.next_request().await.unwrap();
         seen.push(*req.extensions().get::<Attempt>().unwrap());
         times.push(Instant::now());
+        dates.push(header(&req, "x-amz-date"));
+        let auth = header(&req, "authorization");
+        signatures.push(auth.rsplit("Signature=").next().unwrap().to_owned());
         if i < 2 {
             send.send_response(json_response(500, r#"{"__type":"KMSInternalException"}"#));
         } else {
@@ -45,6 +73,17 @@ async fn attempts_are_numbered_resigned_and_backed_off() {
     }
     call.await.unwrap().unwrap();
     assert_eq!(seen, [Attempt(1), Attempt(2), Attempt(3)]);
+    // Each attempt is signed afresh: a new X-Amz-Date and a new signature.
+    for i in 1..3 {
+        assert_ne!(dates[i], dates[i - 1], "attempt {} reused the date", i + 1);
+        assert_ne!(
+            signatures[i],
+            signatures[i - 1],
+            "attempt {} reused the signature",
+            i + 1
+        );
+        assert!(dates[i] > dates[i - 1], "{dates:?}");
+    }
     // Full jitter: at most base * 2^(n-1) (1 s, then 2 s).
     assert!(times[1] - times[0] <= Duration::from_secs(1));
     assert!(times[2] - times[1] <= Duration::from_secs(2));
@@ -245,22 +284,34 @@ async fn grant_tokens_from_a_closure_are_fetched_per_request() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn every_call_draws_its_own_jitter() {
-    // Two calls that fail at the same moment must not back off in lockstep.
-    let (kms, mut handle) = client_with(RetryConfig::standard());
-    let mut waits = Vec::new();
-    for _ in 0..2 {
+async fn backoffs_across_calls_are_spread_over_the_full_jitter_range() {
+    // Calls that fail at the same moment must not back off in lockstep: over many
+    // calls, the first backoff (full jitter over [0, 1 s)) covers the whole range.
+    // Tested by its distribution, not by two draws differing: with 200 uniform
+    // draws, an empty tenth of the range has a probability of about 7e-10.
+    const CALLS: usize = 200;
+    let (kms, mut handle) = client_with(RetryConfig::standard().with_quota_capacity(100_000));
+    let mut waits = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
         let k = kms.clone();
         let call = tokio::spawn(async move { k.re_encrypt(minimal_request()).await });
         let (_r, send) = handle.next_request().await.unwrap();
         let t = Instant::now();
         send.send_response(json_response(500, r#"{"__type":"KMSInternalException"}"#));
         let (_r, send) = handle.next_request().await.unwrap();
-        waits.push(Instant::now() - t);
+        waits.push((Instant::now() - t).as_secs_f64());
         send.send_response(json_response(200, "{}"));
         call.await.unwrap().unwrap();
     }
-    assert_ne!(waits[0], waits[1], "identical backoffs: {waits:?}");
+    assert!(waits.iter().all(|w| (0.0..=1.0).contains(w)), "{waits:?}");
+    let mut tenths = [0usize; 10];
+    for w in &waits {
+        tenths[((w * 10.0) as usize).min(9)] += 1;
+    }
+    assert!(tenths.iter().all(|&n| n > 0), "uneven spread: {tenths:?}");
+    let mean = waits.iter().sum::<f64>() / CALLS as f64;
+    // The mean of 200 uniform draws has a standard deviation of 0.02 s.
+    assert!((mean - 0.5).abs() < 0.15, "mean backoff {mean}");
 }
 
 #[tokio::test(start_paused = true)]

@@ -16,8 +16,11 @@
 //! - **Clock skew:** when the server rejects a signature because of the signing
 //!   time (`Signature expired`, `RequestExpired`, `RequestTimeTooSkewed`, or
 //!   `InvalidSignatureException` with a server clock over 4 minutes away), the
-//!   offset from the response's `Date` header is stored in the [`ClockSkew`]
-//!   shared with the signer, and the call is retried once at once (this retry
+//!   offset from the response's `Date` header is stored in the layer's
+//!   [`ClockSkew`], which every request carries in its extensions to the
+//!   [`SigV4`](crate::sign::SigV4) signer below (so any stack with this layer
+//!   above the signer corrects its clock, with no wiring), and the call is
+//!   retried once at once (this retry
 //!   costs no quota and does not count against the attempts, so it happens even
 //!   with `max_attempts = 1`: it corrects the client, it does not retry a fault).
 //!   Offsets over a day are ignored.
@@ -75,31 +78,90 @@ use crate::error::KmsError;
 use crate::operation::{Attempt, KmsOperation};
 use crate::sign::{Clock, ClockSkew};
 
-/// tower's `Retry` with the KMS policy.
-pub type KmsRetry<S> = tower::retry::Retry<KmsRetryPolicy, S>;
+/// Service that retries with [`KmsRetryPolicy`] (tower's `Retry`), and hands its
+/// [`ClockSkew`] to the signer below through each request's extensions; see the
+/// [module docs](self).
+#[derive(Debug, Clone)]
+pub struct KmsRetry<S> {
+    inner: tower::retry::Retry<KmsRetryPolicy, S>,
+    skew: ClockSkew,
+}
+
+impl<S> KmsRetry<S> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        self.inner.get_ref()
+    }
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        self.inner.get_mut()
+    }
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner.into_inner()
+    }
+}
+
+impl<S, Op> tower::Service<Op> for KmsRetry<S>
+where
+    Op: KmsOperation,
+    S: tower::Service<Op, Response = Op::Output, Error = KmsError> + Clone,
+{
+    type Response = Op::Output;
+    type Error = KmsError;
+    type Future = tower::retry::future::ResponseFuture<KmsRetryPolicy, S, Op>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), KmsError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut op: Op) -> Self::Future {
+        // Every attempt (the first, and the clones that retries send) carries
+        // the skew handle, so a signer below applies what this layer learns.
+        if let Some(ext) = op.extensions_mut() {
+            ext.insert(self.skew.clone());
+        }
+        self.inner.call(op)
+    }
+}
 
 /// Layer that applies [`KmsRetryPolicy`]; see the [module docs](self).
+///
+/// Clock-skew correction needs no wiring: the layer has its own [`ClockSkew`]
+/// (or the one given to [`clock_skew`](Self::clock_skew)), puts it in the
+/// extensions of every request it sends, and the [`SigV4`](crate::sign::SigV4)
+/// signer below uses a `ClockSkew` found there in preference to its own.
 #[derive(Debug, Clone)]
 pub struct RetryLayer {
     policy: KmsRetryPolicy,
 }
 
 impl RetryLayer {
-    /// A layer with its own retry quota.
+    /// A layer with its own retry quota and clock-skew handle (judged against
+    /// the system clock).
     pub fn new(config: RetryConfig) -> Self {
         Self {
             policy: KmsRetryPolicy::new(config),
         }
     }
 
-    /// Corrects clock skew through `skew` (share it with the signer's
-    /// [`SigV4Layer::clock_skew`](crate::sign::SigV4Layer::clock_skew)).
+    /// Learns the clock skew into `skew`, measured against `clock` (use the
+    /// signer's clock when it is not the system clock, e.g. a fixed clock in
+    /// tests).
     pub fn clock_skew(mut self, skew: ClockSkew, clock: impl Clock) -> Self {
-        self.policy.skew = Some(SkewCorrection {
+        self.policy.skew = SkewCorrection {
             skew,
             clock: Arc::new(clock),
-        });
+        };
         self
+    }
+
+    /// The clock-skew handle this layer learns into and hands to the signer.
+    pub fn skew(&self) -> &ClockSkew {
+        &self.policy.skew.skew
     }
 
     /// The retry quota shared by every service this layer makes.
@@ -111,7 +173,10 @@ impl RetryLayer {
 impl<S> Layer<S> for RetryLayer {
     type Service = KmsRetry<S>;
     fn layer(&self, inner: S) -> KmsRetry<S> {
-        tower::retry::Retry::new(self.policy.clone(), inner)
+        KmsRetry {
+            skew: self.policy.skew.skew.clone(),
+            inner: tower::retry::Retry::new(self.policy.clone(), inner),
+        }
     }
 }
 
@@ -146,7 +211,7 @@ struct SkewCorrection {
 pub struct KmsRetryPolicy {
     config: Arc<RetryConfig>,
     quota: RetryQuota,
-    skew: Option<SkewCorrection>,
+    skew: SkewCorrection,
     attempt: u32,
     extra_attempts: u32,
     held: u32,
@@ -165,7 +230,10 @@ impl KmsRetryPolicy {
         Self {
             config: Arc::new(config),
             quota,
-            skew: None,
+            skew: SkewCorrection {
+                skew: ClockSkew::default(),
+                clock: Arc::new(crate::sign::SystemClock),
+            },
             attempt: 1,
             extra_attempts: 0,
             held: 0,
@@ -179,7 +247,7 @@ impl KmsRetryPolicy {
     }
 
     fn skew_offset(&self, err: &KmsError) -> Option<i64> {
-        let sk = self.skew.as_ref()?;
+        let sk = &self.skew;
         let e = err.service_error()?;
         let server = e.server_time?;
         let now = sk.clock.now();
@@ -241,9 +309,7 @@ where
         if self.extra_attempts == 0
             && let Some(offset) = self.skew_offset(err)
         {
-            if let Some(sk) = &self.skew {
-                sk.skew.set_offset_millis(offset);
-            }
+            self.skew.skew.set_offset_millis(offset);
             self.extra_attempts += 1;
             self.next_attempt(req);
             return Some(tokio::time::sleep(Duration::ZERO));

@@ -288,7 +288,9 @@ impl SigV4Layer {
         self.edit(|c| c.service = name)
     }
 
-    /// Shares `skew` as the clock offset applied to signing times.
+    /// Shares `skew` as the clock offset applied to signing times of requests
+    /// that carry none: a [`ClockSkew`] in a request's extensions (which the
+    /// [`RetryLayer`](crate::retry::RetryLayer) puts there) wins.
     pub fn clock_skew(self, skew: ClockSkew) -> Self {
         self.edit(|c| c.skew = skew)
     }
@@ -426,7 +428,9 @@ where
                         }
                     };
                     let cfg = &**this.config;
-                    let time = cfg.skew.apply(cfg.clock.now());
+                    // The retry layer's handle, carried by the request, wins.
+                    let skew = req.extensions().get::<ClockSkew>().unwrap_or(&cfg.skew);
+                    let time = skew.apply(cfg.clock.now());
                     if let Err(e) = sign_with_cache(
                         &mut req,
                         &creds,
