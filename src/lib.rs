@@ -62,7 +62,7 @@
 //! | `tracing` | yes | [`trace`]: spans per operation and attempt (no-ops without a subscriber) |
 //! | `aws-config` | no | `KmsClientBuilder::sdk_config`: configure from an `aws_config::SdkConfig` |
 //! | `cli` | no | the `kms-reencrypt` bulk re-encryption tool |
-//! | `local` | no | [`local`]: an in-memory KMS speaking the real wire protocol |
+//! | `local` | no | `tower_kms::local`: an in-memory KMS speaking the real wire protocol |
 //! | `full` | no | all of the above |
 
 #![forbid(unsafe_code)]

@@ -96,7 +96,7 @@
 //! # 3. Use the local KMS
 //!
 //! For semantic tests (real encryption, contexts, key states, grant tokens,
-//! signature checks), plug [`LocalKms`](crate::local::LocalKms) in as the
+//! signature checks), plug `tower_kms::local::LocalKms` (feature `local`) in as the
 //! connector (no sockets), or serve it on 127.0.0.1 for other processes.
 //!
 //! ```
