@@ -8,6 +8,7 @@
 //! use tower_kms::endpoint::Endpoint;
 //! use tower_kms::retry::RetryConfig;
 //! use tower_kms::sign::SigV4Layer;
+//! use tower_kms::user_agent::UserAgent;
 //!
 //! # fn main() -> Result<(), tower_kms::ConfigError> {
 //! let creds = aws_credential_types::Credentials::new("AKID", "SECRET", None, None, "static");
@@ -19,6 +20,7 @@
 //!     .kms_attempt_timeout(Duration::from_secs(5))
 //!     .kms_json_protocol()
 //!     .kms_endpoint(Endpoint::for_region("eu-west-1")?)
+//!     .kms_user_agent(UserAgent::new())
 //!     .kms_sigv4(SigV4Layer::new(creds, "eu-west-1"))
 //!     .service(connector);
 //! # let _ = kms;
@@ -37,6 +39,7 @@ use crate::protocol::JsonProtocolLayer;
 use crate::retry::{RetryConfig, RetryLayer};
 use crate::sign::SigV4Layer;
 use crate::timeout::{AttemptTimeoutLayer, OperationTimeoutLayer};
+use crate::user_agent::{UserAgent, UserAgentLayer};
 
 mod sealed {
     pub trait Sealed {}
@@ -63,6 +66,8 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     fn kms_json_protocol(self) -> ServiceBuilder<Stack<JsonProtocolLayer, L>>;
     /// Adds an [`EndpointLayer`].
     fn kms_endpoint(self, endpoint: Endpoint) -> ServiceBuilder<Stack<EndpointLayer, L>>;
+    /// Adds a [`UserAgentLayer`] (put it above the signer: `x-amz-user-agent` is signed).
+    fn kms_user_agent(self, ua: UserAgent) -> ServiceBuilder<Stack<UserAgentLayer, L>>;
     /// Adds a [`SigV4Layer`].
     fn kms_sigv4(self, layer: SigV4Layer) -> ServiceBuilder<Stack<SigV4Layer, L>>;
 }
@@ -91,6 +96,9 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     }
     fn kms_endpoint(self, endpoint: Endpoint) -> ServiceBuilder<Stack<EndpointLayer, L>> {
         self.layer(EndpointLayer::new(endpoint))
+    }
+    fn kms_user_agent(self, ua: UserAgent) -> ServiceBuilder<Stack<UserAgentLayer, L>> {
+        self.layer(UserAgentLayer::new(ua))
     }
     fn kms_sigv4(self, layer: SigV4Layer) -> ServiceBuilder<Stack<SigV4Layer, L>> {
         self.layer(layer)

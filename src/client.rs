@@ -10,6 +10,7 @@
 //!   │ KmsTimeout         attempt timeout (default 10 s)
 //!   │ JsonProtocol       awsJson1.1 encode / decode, body limit (1 MiB)
 //!   │ SetEndpoint        URI + Host
+//!   │ SetUserAgent       user-agent, x-amz-user-agent (tower-kms, OS, Rust, app name)
 //!   │ SigV4              fresh signature per attempt, clock-skew offset
 //!   ▼ connector          hyper-util + rustls by default (connect timeout 3.1 s)
 //! ```
@@ -43,6 +44,7 @@ use crate::timeout::{
     AttemptTimeoutLayer, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, KmsTimeout,
     OperationTimeoutLayer,
 };
+use crate::user_agent::{UserAgent, UserAgentLayer};
 
 /// A type-erased response body.
 pub type HttpBody = UnsyncBoxBody<Bytes, BoxError>;
@@ -210,6 +212,8 @@ pub struct KmsClientBuilder {
     grant_tokens: Option<SharedGrantTokens>,
     env_error: Option<ConfigError>,
     map_connector: Option<ConnectorMapper>,
+    app_name: Option<String>,
+    exec_env: Option<String>,
 }
 
 type ConnectorMapper = Box<dyn FnOnce(BoxConnector) -> BoxConnector + Send>;
@@ -228,6 +232,7 @@ impl std::fmt::Debug for KmsClientBuilder {
             .field("max_attempts", &self.max_attempts)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("operation_timeout", &self.operation_timeout)
+            .field("app_name", &self.app_name)
             .finish_non_exhaustive()
     }
 }
@@ -373,6 +378,15 @@ impl KmsClientBuilder {
         self
     }
 
+    /// Names the application in the `x-amz-user-agent` header (`app/NAME`), as
+    /// `AWS_SDK_UA_APP_ID` does for the AWS SDKs; KMS records it in CloudTrail.
+    /// At most 50 characters, letters, digits or ``!#$%&'*+-.^_`|~``; anything
+    /// else makes [`build`](Self::build) fail. See [`crate::user_agent`].
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
     /// Adds these grant tokens to every request that takes grant tokens.
     pub fn grant_tokens(self, tokens: Vec<String>) -> Self {
         self.grant_token_source(tokens)
@@ -420,6 +434,9 @@ impl KmsClientBuilder {
         if self.dual_stack.is_none() {
             self.dual_stack = config.use_dual_stack();
         }
+        if self.app_name.is_none() {
+            self.app_name = config.app_name().map(|a| a.as_ref().to_owned());
+        }
         if self.retry.is_none()
             && let Some(r) = config.retry_config()
         {
@@ -448,7 +465,8 @@ impl KmsClientBuilder {
     /// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_KMS` / `AWS_ENDPOINT_URL` (unless
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), `AWS_USE_FIPS_ENDPOINT`,
     /// `AWS_USE_DUALSTACK_ENDPOINT`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`,
-    /// `AWS_NEW_RETRIES_2026`; credentials come from [`EnvironmentCredentials`]
+    /// `AWS_NEW_RETRIES_2026`, `AWS_SDK_UA_APP_ID` (the application name of the
+    /// user agent) and `AWS_EXECUTION_ENV`; credentials come from [`EnvironmentCredentials`]
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
     pub fn env(self) -> Self {
         let mut this = self.env_with(|k| std::env::var(k).ok());
@@ -480,6 +498,12 @@ impl KmsClientBuilder {
                 Ok(cfg) => self.retry = Some(cfg),
                 Err(e) => self.env_error = Some(e),
             }
+        }
+        if self.app_name.is_none() {
+            self.app_name = non_empty("AWS_SDK_UA_APP_ID");
+        }
+        if self.exec_env.is_none() {
+            self.exec_env = non_empty("AWS_EXECUTION_ENV");
         }
         if self.credentials.is_none()
             && let Ok(creds) = EnvironmentCredentials::load_with(&get)
@@ -533,9 +557,17 @@ impl KmsClientBuilder {
         let sigv4 = SigV4Layer::from_shared(provider, region.clone())
             .clock(SharedClock(clock.clone()))
             .clock_skew(skew.clone());
+        let mut user_agent = UserAgent::new();
+        if let Some(env) = self.exec_env {
+            user_agent = user_agent.with_exec_env(env);
+        }
+        if let Some(name) = self.app_name {
+            user_agent = user_agent.with_app_name(name)?;
+        }
         let http: HttpStack = BoxCloneSyncService::new(
             ServiceBuilder::new()
                 .layer(EndpointLayer::new(endpoint.clone()))
+                .layer(UserAgentLayer::new(user_agent))
                 .layer(sigv4)
                 .service(connector),
         );

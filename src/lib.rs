@@ -15,6 +15,7 @@
 //!   │ protocol::JsonProtocolLayer     awsJson1.1: typed request -> http::Request<Bytes>,
 //!   │                                 http::Response -> ReEncryptResponse | KmsError
 //!   │ endpoint::EndpointLayer         region / FIPS / dual-stack / custom URL -> URI + Host
+//!   │ user_agent::UserAgentLayer      user-agent and x-amz-user-agent (client, platform, app)
 //!   │ sign::SigV4Layer                aws-sigv4, credentials from ProvideCredentials
 //!   ▼ connector                       any Service<http::Request<Full<Bytes>>>:
 //!                                     hyper-util + rustls by default, the local KMS, a mock
@@ -94,6 +95,7 @@ pub mod timeout;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod trace;
+pub mod user_agent;
 
 pub use builder::ServiceBuilderExt;
 pub use client::{KmsClient, KmsClientBuilder};

@@ -123,7 +123,7 @@ async fn reencrypt_round_trip_over_loopback() {
         assert_eq!(s.uri, "/");
         assert_eq!(s.host, format!("127.0.0.1:{port}"));
         assert_eq!(s.body, FULL_BODY.as_bytes());
-        assert!(s.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature="));
+        assert!(s.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target;x-amz-user-agent, Signature="));
     }
 }
 

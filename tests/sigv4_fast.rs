@@ -19,6 +19,22 @@ fn request(host: &str, target: &str, body: Vec<u8>) -> http::Request<Bytes> {
         .unwrap()
 }
 
+/// The request with the user-agent layer's headers (either may be absent).
+fn with_user_agent(
+    mut req: http::Request<Bytes>,
+    ua: &Option<String>,
+    amz_ua: &Option<String>,
+) -> http::Request<Bytes> {
+    if let Some(v) = ua {
+        req.headers_mut().insert("user-agent", v.parse().unwrap());
+    }
+    if let Some(v) = amz_ua {
+        req.headers_mut()
+            .insert("x-amz-user-agent", v.parse().unwrap());
+    }
+    req
+}
+
 fn signed_headers(req: &http::Request<Bytes>) -> Vec<(String, String)> {
     let mut v: Vec<_> = req
         .headers()
@@ -55,6 +71,51 @@ proptest! {
         prop_assert_eq!(signed_headers(&fast), signed_headers(&general));
         prop_assert_eq!(signed_headers(&fast2), signed_headers(&general));
     }
+
+    #[test]
+    fn fast_and_general_signatures_are_identical_with_user_agents(
+        target in "TrentService\\.[A-Za-z]{1,20}",
+        body in proptest::collection::vec(any::<u8>(), 0..256),
+        secs in 0u64..4_102_444_800,
+        token in proptest::option::of("[A-Za-z0-9+/=]{1,100}"),
+        ua in proptest::option::of("[a-z]{1,9}/[0-9.]{1,8}( [a-z#/.0-9_-]{1,20}){0,4}"),
+        amz_ua in proptest::option::of("[a-z]{1,9}/[0-9.]{1,8}( [a-z#/.0-9_-]{1,20}){0,6}( app/[A-Za-z0-9_-]{1,50})?"),
+    ) {
+        let creds = Credentials::new(AKID, SECRET, token, None, "prop");
+        let time = UNIX_EPOCH + Duration::from_secs(secs);
+        let host = "kms.eu-west-1.amazonaws.com";
+        let signer = RequestSigner::new("eu-west-1", "kms");
+        let mut fast = with_user_agent(request(host, &target, body.clone()), &ua, &amz_ua);
+        signer.sign(&mut fast, &creds, time).unwrap();
+        let mut general = with_user_agent(request(host, &target, body), &ua, &amz_ua);
+        sign_request(&mut general, &creds, "eu-west-1", "kms", time).unwrap();
+        prop_assert_eq!(signed_headers(&fast), signed_headers(&general));
+    }
+}
+
+#[test]
+fn golden_user_agent_signature_through_the_fast_path() {
+    // botocore's signature (tests/golden/botocore_sign.py), through the fast path.
+    let ua = tower_kms::user_agent::UserAgent::for_tests()
+        .with_app_name("golden-app")
+        .unwrap();
+    let signer = RequestSigner::new("us-east-1", "kms");
+    let mut req = request(
+        "kms.us-east-1.amazonaws.com",
+        "TrentService.ReEncrypt",
+        MINIMAL_BODY.as_bytes().to_vec(),
+    );
+    req.headers_mut()
+        .insert("user-agent", ua.user_agent().clone());
+    req.headers_mut()
+        .insert("x-amz-user-agent", ua.x_amz_user_agent().clone());
+    signer
+        .sign(&mut req, &session_credentials(), fixed_time())
+        .unwrap();
+    assert_eq!(
+        req.headers()["authorization"],
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target;x-amz-user-agent, Signature=107666b44fcd985bd6fee30530fcd23dd01218dcd7a84d275f90ee53bcc5e5ce"
+    );
 }
 
 #[test]

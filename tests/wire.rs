@@ -42,6 +42,7 @@ fn stack(
 
 const FULL_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0dee7387248d0d0acb0826bda6e938486f7448f12c58ec1c94d3df5aabb513db";
 const MINIMAL_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=a4b5250a62ef328b9be5a5ceaf9b4dc44ee5b4b7b8ae69d9a59d1cd31ba78f60";
+const UA_SESSION_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target;x-amz-user-agent, Signature=107666b44fcd985bd6fee30530fcd23dd01218dcd7a84d275f90ee53bcc5e5ce";
 const SESSION_AUTH: &str = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/kms/aws4_request, SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target, Signature=696d7aa2cde8c5d7ce145858383ebd2a6b2d04d7c11a6b157d3759d1dd8b5301";
 
 async fn capture(
@@ -121,6 +122,38 @@ async fn session_credentials_add_the_security_token() {
 }
 
 #[tokio::test]
+async fn user_agent_headers_are_sent_and_signed_like_botocore() {
+    use tower_kms::user_agent::{UserAgent, UserAgentLayer};
+    let (mock, mut handle): (Mock, Handle) = mock::pair();
+    let ua = UserAgent::for_tests().with_app_name("golden-app").unwrap();
+    let mut svc = ServiceBuilder::new()
+        .layer(JsonProtocolLayer::new())
+        .layer(EndpointLayer::new(
+            Endpoint::for_region("us-east-1").unwrap(),
+        ))
+        .layer(UserAgentLayer::new(ua))
+        .layer(SigV4Layer::new(session_credentials(), "us-east-1").clock(FixedClock(fixed_time())))
+        .service(mock);
+    ServiceExt::<ReEncryptRequest>::ready(&mut svc)
+        .await
+        .unwrap();
+    let fut = tokio::spawn(svc.call(minimal_request()));
+    let (req, send) = handle.next_request().await.unwrap();
+    send.send_response(json_response(200, "{}"));
+    fut.await.unwrap().unwrap();
+    assert_eq!(
+        header(&req, "user-agent"),
+        "tower-kms/test os/linux lang/rust/1.95.0"
+    );
+    assert_eq!(
+        header(&req, "x-amz-user-agent"),
+        "tower-kms/test ua/2.1 api/kms/test os/linux lang/rust/1.95.0 app/golden-app"
+    );
+    // Computed by botocore's SigV4Auth (tests/golden/botocore_sign.py).
+    assert_eq!(header(&req, "authorization"), UA_SESSION_AUTH);
+}
+
+#[tokio::test]
 async fn each_call_is_signed_at_its_own_time() {
     // A clock that moves: two calls, two timestamps, two signatures.
     #[derive(Debug)]
@@ -165,14 +198,53 @@ async fn client_builder_wires_the_same_stack() {
         .region("us-east-1")
         .credentials_provider(credentials())
         .clock(FixedClock(fixed_time()))
+        .app_name("wire-test")
         .connector(mock)
         .build()
         .unwrap();
     let call = tokio::spawn(async move { client.re_encrypt(full_request()).await });
     let (req, send) = handle.next_request().await.unwrap();
-    assert_eq!(header(&req, "authorization"), FULL_AUTH);
     send.send_response(json_response(200, "{}"));
     call.await.unwrap().unwrap();
+    // The client tells KMS who it is (the platform part depends on the machine).
+    let ua = tower_kms::user_agent::UserAgent::new()
+        .with_app_name("wire-test")
+        .unwrap();
+    assert_eq!(header(&req, "user-agent"), ua.user_agent());
+    assert_eq!(header(&req, "x-amz-user-agent"), ua.x_amz_user_agent());
+    assert!(header(&req, "x-amz-user-agent").ends_with(" app/wire-test"));
+    // Signed as aws-sigv4's general signer signs the same request.
+    let mut expected = http::Request::post(req.uri().clone())
+        .body(body_bytes(req.body().clone()).await)
+        .unwrap();
+    for name in [
+        "content-type",
+        "host",
+        "x-amz-target",
+        "user-agent",
+        "x-amz-user-agent",
+    ] {
+        expected
+            .headers_mut()
+            .insert(name, req.headers()[name].clone());
+    }
+    tower_kms::sign::sign_request(
+        &mut expected,
+        &credentials(),
+        "us-east-1",
+        "kms",
+        fixed_time(),
+    )
+    .unwrap();
+    assert_eq!(
+        header(&req, "authorization"),
+        expected.headers()["authorization"]
+    );
+    assert!(
+        header(&req, "authorization").contains("x-amz-target;x-amz-user-agent, Signature="),
+        "{}",
+        header(&req, "authorization")
+    );
 }
 
 #[tokio::test]
@@ -281,4 +353,66 @@ async fn map_connector_sees_every_signed_attempt() {
     send.send_response(json_response(200, "{}"));
     call.await.unwrap().unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 2);
+}
+
+/// The `x-amz-user-agent` a client built with `configure` sends.
+async fn sent_user_agent(
+    configure: impl FnOnce(tower_kms::KmsClientBuilder) -> tower_kms::KmsClientBuilder,
+) -> String {
+    let (mock, mut handle): (Mock, Handle) = mock::pair();
+    let client = configure(
+        KmsClient::builder()
+            .region("us-east-1")
+            .credentials_provider(credentials()),
+    )
+    .connector(mock)
+    .build()
+    .unwrap();
+    let call = tokio::spawn(async move { client.re_encrypt(minimal_request()).await });
+    let (req, send) = handle.next_request().await.unwrap();
+    send.send_response(json_response(200, "{}"));
+    call.await.unwrap().unwrap();
+    header(&req, "x-amz-user-agent").to_owned()
+}
+
+#[tokio::test]
+async fn the_application_name_comes_from_code_or_the_environment() {
+    let plain = sent_user_agent(|b| b).await;
+    assert!(!plain.contains(" app/"), "{plain}");
+    let from_env = sent_user_agent(|b| {
+        b.env_with(|k| match k {
+            "AWS_SDK_UA_APP_ID" => Some("from-env".to_owned()),
+            "AWS_EXECUTION_ENV" => Some("AWS_ECS_FARGATE".to_owned()),
+            _ => None,
+        })
+    })
+    .await;
+    assert!(
+        from_env.ends_with(" exec-env/AWS_ECS_FARGATE app/from-env"),
+        "{from_env}"
+    );
+    // Code wins over the environment.
+    let code = sent_user_agent(|b| {
+        b.app_name("from-code")
+            .env_with(|k| (k == "AWS_SDK_UA_APP_ID").then(|| "from-env".to_owned()))
+    })
+    .await;
+    assert!(code.ends_with(" app/from-code"), "{code}");
+    // A name the header cannot carry is a configuration error, not a silent drop.
+    let err = KmsClient::builder()
+        .region("us-east-1")
+        .app_name("two words")
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("application name"), "{err}");
+}
+
+#[cfg(feature = "aws-config")]
+#[tokio::test]
+async fn the_application_name_comes_from_sdk_config() {
+    let sdk = aws_types::SdkConfig::builder()
+        .app_name(aws_types::app_name::AppName::new("sdk-app").unwrap())
+        .build();
+    let ua = sent_user_agent(|b| b.sdk_config(&sdk)).await;
+    assert!(ua.ends_with(" app/sdk-app"), "{ua}");
 }

@@ -1,8 +1,9 @@
 //! A fast path for signing the request shape this crate's protocol layer makes,
 //! with the signing key cached per day, region and credentials.
 //!
-//! The protocol and endpoint layers produce `POST /` requests whose only headers
-//! are `content-type`, `host` and `x-amz-target`. For exactly that shape the
+//! The protocol, endpoint and user-agent layers produce `POST /` requests whose
+//! only headers are `content-type`, `host` and `x-amz-target`, and optionally
+//! `user-agent` (never signed) and `x-amz-user-agent`. For exactly that shape the
 //! canonical request is a fixed template, so this module fills it in directly and
 //! reuses the derived signing key (four HMACs) for the whole UTC day, instead of
 //! running aws-sigv4's general canonicalization per call. The HMAC steps are
@@ -16,13 +17,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
 use bytes::Bytes;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use http::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue, USER_AGENT};
 use http::{Method, Request};
 use sha2::{Digest, Sha256};
 
 const X_AMZ_DATE: &str = "x-amz-date";
 const X_AMZ_TARGET: &str = "x-amz-target";
 const X_AMZ_SECURITY_TOKEN: &str = "x-amz-security-token";
+const X_AMZ_USER_AGENT: &str = "x-amz-user-agent";
 
 /// The derived signing key of one (day, region, service, credentials).
 struct CachedKey {
@@ -105,20 +107,25 @@ pub(crate) fn try_sign(
     date: &[u8; 16],
     cache: &KeyCache,
 ) -> bool {
+    let h = req.headers();
+    let ua = h.get(USER_AGENT);
+    let amz_ua = h.get(X_AMZ_USER_AGENT);
+    // Exactly the expected headers, each once (a repeated header has several values).
+    let expected = 3 + usize::from(ua.is_some()) + usize::from(amz_ua.is_some());
     if req.method() != Method::POST
         || req.uri().path() != "/"
         || req.uri().query().is_some()
-        || req.headers().len() != 3
+        || h.len() != expected
+        || h.keys_len() != expected
     {
         return false;
     }
-    let h = req.headers();
     let (Some(ct), Some(host), Some(target)) =
         (h.get(CONTENT_TYPE), h.get(HOST), h.get(X_AMZ_TARGET))
     else {
         return false;
     };
-    if !(is_simple(ct) && is_simple(host) && is_simple(target)) {
+    if !(is_simple(ct) && is_simple(host) && is_simple(target) && amz_ua.is_none_or(is_simple)) {
         return false;
     }
     let token = credentials.session_token();
@@ -151,10 +158,17 @@ pub(crate) fn try_sign(
     }
     canonical.push_str("\nx-amz-target:");
     canonical.push_str(target.to_str().unwrap_or_default());
-    let signed_headers = if token.is_some() {
-        "content-type;host;x-amz-date;x-amz-security-token;x-amz-target"
-    } else {
-        "content-type;host;x-amz-date;x-amz-target"
+    if let Some(v) = amz_ua {
+        canonical.push_str("\nx-amz-user-agent:");
+        canonical.push_str(v.to_str().unwrap_or_default());
+    }
+    let signed_headers = match (token.is_some(), amz_ua.is_some()) {
+        (true, true) => {
+            "content-type;host;x-amz-date;x-amz-security-token;x-amz-target;x-amz-user-agent"
+        }
+        (true, false) => "content-type;host;x-amz-date;x-amz-security-token;x-amz-target",
+        (false, true) => "content-type;host;x-amz-date;x-amz-target;x-amz-user-agent",
+        (false, false) => "content-type;host;x-amz-date;x-amz-target",
     };
     canonical.push_str("\n\n");
     canonical.push_str(signed_headers);
@@ -250,6 +264,66 @@ fn signing_key(
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn the_user_agent_headers_keep_the_fast_path() {
+        let creds = Credentials::new("AKID", "SECRET", None, None, "t");
+        let t = UNIX_EPOCH + Duration::from_secs(1_440_938_160);
+        let date = amz_date(t).unwrap();
+        let base = || {
+            Request::post("https://kms.us-east-1.amazonaws.com/")
+                .header("content-type", "application/x-amz-json-1.1")
+                .header("host", "kms.us-east-1.amazonaws.com")
+                .header("x-amz-target", "TrentService.ReEncrypt")
+                .body(Bytes::from_static(b"{}"))
+                .unwrap()
+        };
+        let cache = KeyCache::default();
+        let mut req = base();
+        req.headers_mut()
+            .insert(USER_AGENT, HeaderValue::from_static("tower-kms/1 os/linux"));
+        req.headers_mut().insert(
+            X_AMZ_USER_AGENT,
+            HeaderValue::from_static("tower-kms/1 ua/2.1 app/x"),
+        );
+        assert!(try_sign(
+            &mut req,
+            &creds,
+            "us-east-1",
+            "kms",
+            t,
+            &date,
+            &cache
+        ));
+        // A header outside the shape, or a repeated one, falls back.
+        let mut other = base();
+        other
+            .headers_mut()
+            .insert("x-extra", HeaderValue::from_static("1"));
+        assert!(!try_sign(
+            &mut other,
+            &creds,
+            "us-east-1",
+            "kms",
+            t,
+            &date,
+            &cache
+        ));
+        let mut twice = base();
+        twice.headers_mut().append(
+            X_AMZ_TARGET,
+            HeaderValue::from_static("TrentService.Decrypt"),
+        );
+        assert!(!try_sign(
+            &mut twice,
+            &creds,
+            "us-east-1",
+            "kms",
+            t,
+            &date,
+            &cache
+        ));
+    }
 
     #[test]
     fn amz_dates() {

@@ -37,16 +37,26 @@ class FixedDatetime(datetime.datetime):
         return NOW.replace(tzinfo=tz) if tz else NOW
 
 
-def sign(body, token=None):
+# tower_kms::user_agent::UserAgent::for_tests() with app name "golden-app".
+USER_AGENT = "tower-kms/test os/linux lang/rust/1.95.0"
+X_AMZ_USER_AGENT = "tower-kms/test ua/2.1 api/kms/test os/linux lang/rust/1.95.0 app/golden-app"
+
+
+def sign(body, token=None, user_agent=False):
+    headers = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "TrentService.ReEncrypt",
+        "Host": "kms.us-east-1.amazonaws.com",
+    }
+    if user_agent:
+        # botocore, like aws-sigv4, signs x-amz-user-agent but never user-agent.
+        headers["User-Agent"] = USER_AGENT
+        headers["X-Amz-User-Agent"] = X_AMZ_USER_AGENT
     req = AWSRequest(
         method="POST",
         url="https://kms.us-east-1.amazonaws.com/",
         data=body.encode(),
-        headers={
-            "Content-Type": "application/x-amz-json-1.1",
-            "X-Amz-Target": "TrentService.ReEncrypt",
-            "Host": "kms.us-east-1.amazonaws.com",
-        },
+        headers=headers,
     )
     with mock.patch("botocore.auth.datetime.datetime", FixedDatetime):
         SigV4Auth(Credentials(AKID, SECRET, token), "kms", "us-east-1").add_auth(req)
@@ -54,11 +64,12 @@ def sign(body, token=None):
 
 
 print("botocore", botocore.__version__)
-for name, body, token in [
-    ("full", FULL_BODY, None),
-    ("minimal", MINIMAL_BODY, None),
-    ("minimal+session", MINIMAL_BODY, TOKEN),
+for name, body, token, ua in [
+    ("full", FULL_BODY, None, False),
+    ("minimal", MINIMAL_BODY, None, False),
+    ("minimal+session", MINIMAL_BODY, TOKEN, False),
+    ("minimal+session+user-agent", MINIMAL_BODY, TOKEN, True),
 ]:
-    auth, date = sign(body, token)
+    auth, date = sign(body, token, ua)
     print(name, date)
     print(auth)
