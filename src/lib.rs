@@ -108,6 +108,6 @@ pub use model::{
     DryRunModifierType, EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec,
     EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
     GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, Plaintext, ReEncryptRequest,
-    ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
+    ReEncryptRequestBuilder, ReEncryptResponse,
 };
-pub use operation::{Attempt, KmsOperation, OperationOutput};
+pub use operation::{Attempt, KmsOperation, OperationOutput, ResponseMetadata};

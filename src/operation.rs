@@ -5,7 +5,6 @@
 //! implements it, not copying plumbing.
 
 use crate::error::ValidationError;
-use crate::model::ResponseMetadata;
 
 /// A KMS operation: its name, its input (the implementing type) and its output.
 pub trait KmsOperation: Clone + Send + Sized + 'static {
@@ -64,3 +63,23 @@ pub trait OperationOutput: serde::de::DeserializeOwned + Send + 'static {
 /// The protocol layer adds `Attempt(1)` when no retry layer has set it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Attempt(pub u32);
+
+/// Metadata of a KMS response.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseMetadata {
+    /// The `x-amzn-RequestId` header, if present.
+    pub request_id: Option<String>,
+    /// The HTTP status of the response, if it came over HTTP.
+    pub status: Option<http::StatusCode>,
+}
+
+impl ResponseMetadata {
+    /// Metadata with the given request id.
+    pub fn with_request_id(request_id: impl Into<String>) -> Self {
+        Self {
+            request_id: Some(request_id.into()),
+            status: None,
+        }
+    }
+}

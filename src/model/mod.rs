@@ -1,6 +1,6 @@
 //! Request and response types of the KMS operations, with their client-side validation.
 
-mod blob;
+pub(crate) mod blob;
 mod enums;
 mod ops;
 mod reencrypt;
@@ -17,30 +17,12 @@ pub use reencrypt::{
 
 use std::collections::BTreeMap;
 
+pub use crate::operation::ResponseMetadata;
+
 /// An encryption context: non-secret key-value pairs bound to a ciphertext as
 /// additional authenticated data. Kept sorted so the JSON on the wire, and hence
 /// the request signature, is deterministic.
 pub type EncryptionContext = BTreeMap<String, String>;
-
-/// Metadata of a KMS response.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ResponseMetadata {
-    /// The `x-amzn-RequestId` header, if present.
-    pub request_id: Option<String>,
-    /// The HTTP status of the response, if it came over HTTP.
-    pub status: Option<http::StatusCode>,
-}
-
-impl ResponseMetadata {
-    /// Metadata with the given request id.
-    pub fn with_request_id(request_id: impl Into<String>) -> Self {
-        Self {
-            request_id: Some(request_id.into()),
-            status: None,
-        }
-    }
-}
 
 /// Implements [`OperationOutput`](crate::operation::OperationOutput) for outputs
 /// with a `metadata: ResponseMetadata` field.

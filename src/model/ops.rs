@@ -8,9 +8,10 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use super::reencrypt::{MAX_CIPHERTEXT_LEN, MAX_GRANT_TOKEN_LEN, MAX_GRANT_TOKENS, MAX_KEY_ID_LEN};
-use super::{EncryptionAlgorithmSpec, EncryptionContext, ResponseMetadata};
+use super::{EncryptionAlgorithmSpec, EncryptionContext};
 use crate::error::ValidationError;
 use crate::operation::KmsOperation;
+use crate::operation::ResponseMetadata;
 
 /// Extensions carried with an operation (e.g. the retry layer's [`Attempt`](crate::Attempt));
 /// ignored by `PartialEq` and never serialized.
@@ -68,24 +69,13 @@ impl fmt::Debug for Plaintext {
 
 impl Serialize for Plaintext {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use base64::Engine as _;
-        let mut encoded = base64::engine::general_purpose::STANDARD.encode(&self.0);
-        let out = s.serialize_str(&encoded);
-        encoded.zeroize();
-        out
+        super::blob::ser_secret(&self.0, s)
     }
 }
 
 impl<'de> Deserialize<'de> for Plaintext {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use base64::Engine as _;
-        let mut s = String::deserialize(d)?;
-        let out = base64::engine::general_purpose::STANDARD
-            .decode(s.as_bytes())
-            .map(Plaintext)
-            .map_err(|e| serde::de::Error::custom(format_args!("invalid base64 blob: {e}")));
-        s.zeroize();
-        out
+        super::blob::de_secret(d).map(Plaintext)
     }
 }
 

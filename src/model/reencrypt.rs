@@ -1,9 +1,10 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{DryRunModifierType, EncryptionAlgorithmSpec, EncryptionContext, ResponseMetadata};
+use super::{DryRunModifierType, EncryptionAlgorithmSpec, EncryptionContext};
 use crate::error::ValidationError;
 use crate::operation::KmsOperation;
+use crate::operation::ResponseMetadata;
 
 const OP: &str = "ReEncrypt";
 

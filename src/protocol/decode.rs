@@ -5,8 +5,8 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
 use crate::error::{KmsError, ServiceError, UnexpectedResponse};
-use crate::model::ResponseMetadata;
 use crate::operation::KmsOperation;
+use crate::operation::ResponseMetadata;
 
 /// The `x-amzn-RequestId` header, in any case.
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
