@@ -291,6 +291,13 @@ impl KmsClientBuilder {
 
     /// Sends signed requests through `connector` instead of the default
     /// [`HyperConnector`]: the local KMS, a tower-test mock, or your own client.
+    ///
+    /// A [`HyperConnector`] you build yourself is also how to trust a private CA
+    /// or use your own rustls configuration (see
+    /// [`HyperConnectorBuilder`](crate::connector::HyperConnectorBuilder)):
+    /// `.connector(HyperConnector::builder().add_root_certificates_pem(&pem)?.build()?)`.
+    /// [`connect_timeout`](Self::connect_timeout) does not apply to a connector
+    /// given here; set it on that builder.
     pub fn connector<C, B>(mut self, connector: C) -> Self
     where
         C: Service<http::Request<Full<Bytes>>, Response = http::Response<B>>
