@@ -1,6 +1,7 @@
 //! End-to-end tests of the `kms-reencrypt` binary (the `cli` feature) against a
 //! local KMS served on 127.0.0.1: resuming after SIGKILL and a torn last line,
-//! SIGINT, bad input lines, context modes, dry runs and exit statuses.
+//! SIGINT, bad input lines, context modes, dry runs, the command line (usage
+//! errors, `--help`) and exit statuses.
 #![cfg(feature = "cli")]
 
 use std::collections::{BTreeMap, HashSet};
@@ -575,67 +576,116 @@ fn usage_and_configuration_errors_exit_2_without_writing() {
         &k.dst,
     ];
 
-    let o = k.run(&["--help"]);
-    assert_eq!(o.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&o.stdout);
-    for opt in [
-        "--destination-key-id",
-        "--context-mode",
-        "--rate",
-        "--dry-run",
-        "EXIT STATUS",
-    ] {
-        assert!(help.contains(opt), "{opt}");
-    }
-    let bad: &[&[&str]] = &[
-        &[],
-        &["--input", &input, "--destination-key-id", &k.dst], // no --output
-        &["--input", &input, "--output", &output],            // no destination
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--bogus",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--destination-context",
-            "a=b",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--context-mode",
-            "merge",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--concurrency",
-            "0",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--id-field",
-            "status",
-        ],
+    // Refused while parsing, before any KMS call or file: exit 2, clap's
+    // "error: ..." naming the flag at fault, and a pointer to --help.
+    let with = |extra: &[&str]| {
+        let mut a: Vec<String> = ["--output", &output, "--destination-key-id", &k.dst]
+            .map(String::from)
+            .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let strings = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let eleven_tokens: Vec<&str> = (0..11).flat_map(|_| ["--grant-token", "t"]).collect();
+    let bad: Vec<(Vec<String>, &str)> = vec![
+        (vec![], "--output <PATH>"),
+        (
+            strings(&["--input", &input, "--destination-key-id", &k.dst]),
+            "--output <PATH>",
+        ),
+        (
+            strings(&["--input", &input, "--output", &output]),
+            "--destination-key-id <ID>",
+        ),
+        (with(&["--bogus"]), "unexpected argument '--bogus'"),
+        (
+            with(&["--outptu", "x"]),
+            "a similar argument exists: '--output'",
+        ),
+        (with(&["--dry-run=yes"]), "'--dry-run'"),
+        (with(&["--rate"]), "a value is required for '--rate <N>'"),
+        (
+            with(&["--destination-context", "a=b"]),
+            "--destination-context needs --context-mode replace or map",
+        ),
+        (
+            with(&["--context-mode", "merge"]),
+            "invalid value 'merge' for '--context-mode <MODE>'",
+        ),
+        (
+            with(&["--context-mode", "map"]),
+            "required arguments were not provided:\n  --destination-context <K=V>",
+        ),
+        (
+            with(&["--context-mode", "replace", "--destination-context", "ab"]),
+            "for '--destination-context <K=V>': takes KEY=VALUE",
+        ),
+        (
+            with(&["--concurrency", "0"]),
+            "invalid value '0' for '--concurrency <N>': takes a whole number from 1 to 100000",
+        ),
+        (
+            with(&["--concurrency", "-3"]),
+            "invalid value '-3' for '--concurrency <N>'",
+        ),
+        (
+            with(&["--attempt-timeout-ms", "soon"]),
+            "for '--attempt-timeout-ms <MS>'",
+        ),
+        (
+            with(&["--id-field", "status"]),
+            "invalid value 'status' for '--id-field <NAME>': clashes with an output field",
+        ),
+        (
+            with(&["--id-field", "k", "--context-field", "k"]),
+            "--id-field, --ciphertext-field and --context-field must differ",
+        ),
+        (
+            {
+                let mut a = with(&[]);
+                a.extend(strings(&["--input", &output]));
+                a
+            },
+            "--input and --output must be different files",
+        ),
+        (with(&eleven_tokens), "GrantTokens"),
     ];
-    for a in bad {
-        let o = k.run(a);
-        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("kms-reencrypt:"), "{a:?}");
+    for (a, expected) in &bad {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = k.run(&a);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {err}");
+        assert!(err.starts_with("error: "), "{a:?}: {err}");
+        assert!(err.contains(expected), "{a:?}: {expected:?} not in {err}");
+        assert!(err.contains("try '--help'"), "{a:?}: {err}");
+        assert!(o.stdout.is_empty(), "{a:?}");
     }
+    // The KMS_REENCRYPT_* fallbacks are read and checked like the flags.
+    let o = k
+        .cmd(&ok_args)
+        .env("KMS_REENCRYPT_CONCURRENCY", "0")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid value '0' for '--concurrency <N>'"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "tip: the value comes from the environment variable KMS_REENCRYPT_CONCURRENCY"
+        ),
+        "{err}"
+    );
+    // ... and a bad flag is not blamed on its variable.
+    let mut a = ok_args.to_vec();
+    a.extend(["--rate", "0"]);
+    let o = k.cmd(&a).env("KMS_REENCRYPT_RATE", "5").output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value '0' for '--rate <N>'"), "{err}");
+    assert!(!err.contains("KMS_REENCRYPT_RATE"), "{err}");
     assert!(!Path::new(&output).exists());
 
     // An unknown destination key, wrong credentials, no region: caught before any record.
@@ -667,11 +717,97 @@ fn usage_and_configuration_errors_exit_2_without_writing() {
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "hello\n");
     std::fs::remove_file(&output).unwrap();
 
-    let o = k.run(&ok_args);
+    // A flag wins over its environment variable (this one would be refused).
+    let mut a = ok_args.to_vec();
+    a.extend(["--rate", "100000"]);
+    let o = k.cmd(&a).env("KMS_REENCRYPT_RATE", "0").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     check_all(&k, &records(&output), 5, |i| {
         source_ctx(i).unwrap_or_default()
     });
+}
+
+#[test]
+fn help_and_version_go_to_stdout_with_status_0() {
+    let run = |flag: &str| {
+        let o = Command::new(BIN).arg(flag).env_clear().output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{flag}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{flag}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let help = run("--help");
+    assert_eq!(run("-h"), help, "-h and --help print the same text");
+
+    // The sections, in this order.
+    let sections = [
+        "kms-reencrypt: re-encrypt stored KMS ciphertexts",
+        "\nUsage: kms-reencrypt [OPTIONS] --output <PATH> --destination-key-id <ID>\n",
+        "\nInput and output:\n",
+        "\nKMS request:\n",
+        "\nThroughput and resilience:\n",
+        "\nEnvironment:\n",
+        "\nOutput records ",
+        "\nExit status:\n",
+    ];
+    let at: Vec<usize> = sections
+        .iter()
+        .map(|s| {
+            help.find(s)
+                .unwrap_or_else(|| panic!("{s:?} not in\n{help}"))
+        })
+        .collect();
+    assert!(at.is_sorted(), "sections out of order: {at:?}\n{help}");
+
+    // Every flag, with its value and default where it has one.
+    for flag in [
+        "-h, --help",
+        "-V, --version",
+        "--input <PATH>",
+        "--output <PATH>",
+        "--id-field <NAME>",
+        "--ciphertext-field <NAME>",
+        "--context-field <NAME>",
+        "--sync-interval-ms <MS>",
+        "--destination-key-id <ID>",
+        "--source-key-id <ID>",
+        "--context-mode <MODE>",
+        "--destination-context <K=V>",
+        "--grant-token <TOKEN>",
+        "--dry-run",
+        "--concurrency <N>",
+        "--threads <N>",
+        "--rate <N>",
+        "--max-attempts <N>",
+        "--attempt-timeout-ms <MS>",
+        "--operation-timeout-ms <MS>",
+    ] {
+        assert!(
+            help.contains(&format!("  {flag} ")),
+            "{flag} not in\n{help}"
+        );
+    }
+    for text in [
+        "[default: id]",
+        "[default: 200]",
+        "(default keep)",
+        "[env: KMS_REENCRYPT_CONCURRENCY] [default: 64]",
+        "[env: KMS_REENCRYPT_THREADS] [default: 1]",
+        "[env: KMS_REENCRYPT_RATE]",
+        "AWS_MAX_ATTEMPTS or 3",
+        "AWS_REGION, AWS_ENDPOINT_URL_KMS",
+        "repeatable",
+    ] {
+        assert!(help.contains(text), "{text:?} not in\n{help}");
+    }
+    let exit = &help[help.find("\nExit status:\n").unwrap()..];
+    for code in ["0    ", "1    ", "2    ", "130  ", "143 for SIGTERM"] {
+        assert!(exit.contains(code), "exit status {code:?} not in\n{exit}");
+    }
+
+    assert_eq!(
+        run("--version"),
+        format!("kms-reencrypt {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// Throughput against the local KMS on loopback, client CPU per record from
