@@ -8,13 +8,13 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tower_kms::local::{LocalKms, LocalKmsServer, RequestLog};
+use tower_kms::local::{LocalKms, LocalKmsServer, RequestHook, RequestLog};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kms-reencrypt");
 
@@ -24,12 +24,87 @@ struct Kms {
     url: String,
     src: String,
     dst: String,
+    gate: Option<Arc<Gate>>,
     _server: LocalKmsServer,
     _rt: tokio::runtime::Runtime,
 }
 
+impl Drop for Kms {
+    fn drop(&mut self) {
+        // Before the server and its runtime go: a held request blocks its worker.
+        self.open_gate();
+    }
+}
+
 fn kms() -> Kms {
     kms_with(LocalKms::new())
+}
+
+/// A local KMS that answers the first `limit` ReEncrypt requests and holds every
+/// later one until [`Kms::open_gate`]: a run under test stops at a known point and
+/// can be interrupted there however slowly this machine runs, instead of racing
+/// it to the end of its input.
+fn kms_gated(limit: usize) -> Kms {
+    let gate = Arc::new(Gate {
+        state: Mutex::new(GateState {
+            limit,
+            passed: 0,
+            open: false,
+        }),
+        opened: Condvar::new(),
+    });
+    let hook: RequestHook = {
+        let gate = gate.clone();
+        Arc::new(move |log: &RequestLog| {
+            if log.operation == "ReEncrypt" {
+                gate.pass();
+            }
+        })
+    };
+    let mut k = kms_with(LocalKms::builder().on_request(hook).build());
+    k.gate = Some(gate);
+    k
+}
+
+struct Gate {
+    state: Mutex<GateState>,
+    opened: Condvar,
+}
+
+struct GateState {
+    limit: usize,
+    passed: usize,
+    open: bool,
+}
+
+impl Gate {
+    /// Called by the server before it answers a ReEncrypt. Past the limit it
+    /// blocks the server's only worker thread, so every later request waits too.
+    fn pass(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.passed += 1;
+        // Bounded, so a test that never opens the gate fails rather than hangs.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while s.passed > s.limit && !s.open {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s = self
+                .opened
+                .wait_timeout(s, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn open(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .open = true;
+        self.opened.notify_all();
+    }
 }
 
 fn kms_with(local: LocalKms) -> Kms {
@@ -55,6 +130,7 @@ fn kms_with(local: LocalKms) -> Kms {
         local,
         src,
         dst,
+        gate: None,
         _server: server,
         _rt: rt,
     }
@@ -132,6 +208,13 @@ impl Kms {
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
+
+    /// Lets held and later ReEncrypt requests through (see [`kms_gated`]).
+    fn open_gate(&self) {
+        if let Some(gate) = &self.gate {
+            gate.open();
+        }
+    }
 }
 
 struct Dir(PathBuf);
@@ -173,14 +256,19 @@ fn line_count(path: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// Waits until `path` has at least `lines` lines, panicking if the child ends first.
+/// Waits until `path` has at least `lines` lines, polling (another process writes
+/// it) against a deadline generous for a loaded machine; panics if the child ends
+/// first. That the child cannot end first is up to the caller (see [`kms_gated`]).
 fn wait_for_lines(child: &mut Child, path: &str, lines: usize) {
-    let start = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
     while line_count(path) < lines {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("finished before it could be interrupted: {status}");
+            panic!("ended before writing {lines} lines: {status}");
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no progress");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("fewer than {lines} lines after 120 s: {}", line_count(path));
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -211,7 +299,8 @@ fn check_all(k: &Kms, out: &[Value], n: usize, expected: impl Fn(usize) -> Ctx) 
 
 #[test]
 fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
-    let k = kms();
+    // The run cannot finish before it is killed: record 301 onwards wait.
+    let k = kms_gated(300);
     let dir = Dir::new("kill");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 3000;
@@ -243,8 +332,9 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(status.code().is_none(), "killed by a signal: {status}");
+    k.open_gate();
     let partial = records(&output).len();
-    assert!(partial >= 300 && partial < n, "{partial}");
+    assert_eq!(partial, 300, "the gate let exactly 300 records through");
 
     // A record cut short by a crash: must be dropped, not taken for a result.
     let mut f = std::fs::OpenOptions::new()
@@ -278,7 +368,8 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
 
 #[test]
 fn sigint_finishes_in_flight_records_then_exits_130() {
-    let k = kms();
+    // Record 101 onwards wait until the signal is sent, so it comes mid-run.
+    let k = kms_gated(100);
     let dir = Dir::new("int");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 1500;
@@ -303,11 +394,13 @@ fn sigint_finishes_in_flight_records_then_exits_130() {
             .unwrap()
             .success()
     );
+    // The held records are in flight: the run finishes them, then stops.
+    k.open_gate();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
     let partial = records(&output).len();
-    assert!(partial < n, "{partial}");
+    assert!((100..n).contains(&partial), "{partial}");
 
     let o = k.run(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
