@@ -1,19 +1,20 @@
 //! End-to-end tests of the `kms-reencrypt` binary (the `cli` feature) against a
 //! local KMS served on 127.0.0.1: resuming after SIGKILL and a torn last line,
-//! SIGINT, bad input lines, context modes, dry runs and exit statuses.
+//! SIGINT, bad input lines, context modes, dry runs, the command line (usage
+//! errors, `--help`) and exit statuses.
 #![cfg(feature = "cli")]
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
-use tower_kms::local::{LocalKms, LocalKmsServer, RequestLog};
+use tower_kms::local::{LocalKms, LocalKmsServer, RequestHook, RequestLog};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kms-reencrypt");
 
@@ -23,12 +24,87 @@ struct Kms {
     url: String,
     src: String,
     dst: String,
+    gate: Option<Arc<Gate>>,
     _server: LocalKmsServer,
     _rt: tokio::runtime::Runtime,
 }
 
+impl Drop for Kms {
+    fn drop(&mut self) {
+        // Before the server and its runtime go: a held request blocks its worker.
+        self.open_gate();
+    }
+}
+
 fn kms() -> Kms {
     kms_with(LocalKms::new())
+}
+
+/// A local KMS that answers the first `limit` ReEncrypt requests and holds every
+/// later one until [`Kms::open_gate`]: a run under test stops at a known point and
+/// can be interrupted there however slowly this machine runs, instead of racing
+/// it to the end of its input.
+fn kms_gated(limit: usize) -> Kms {
+    let gate = Arc::new(Gate {
+        state: Mutex::new(GateState {
+            limit,
+            passed: 0,
+            open: false,
+        }),
+        opened: Condvar::new(),
+    });
+    let hook: RequestHook = {
+        let gate = gate.clone();
+        Arc::new(move |log: &RequestLog| {
+            if log.operation == "ReEncrypt" {
+                gate.pass();
+            }
+        })
+    };
+    let mut k = kms_with(LocalKms::builder().on_request(hook).build());
+    k.gate = Some(gate);
+    k
+}
+
+struct Gate {
+    state: Mutex<GateState>,
+    opened: Condvar,
+}
+
+struct GateState {
+    limit: usize,
+    passed: usize,
+    open: bool,
+}
+
+impl Gate {
+    /// Called by the server before it answers a ReEncrypt. Past the limit it
+    /// blocks the server's only worker thread, so every later request waits too.
+    fn pass(&self) {
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.passed += 1;
+        // Bounded, so a test that never opens the gate fails rather than hangs.
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while s.passed > s.limit && !s.open {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            s = self
+                .opened
+                .wait_timeout(s, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn open(&self) {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .open = true;
+        self.opened.notify_all();
+    }
 }
 
 fn kms_with(local: LocalKms) -> Kms {
@@ -54,6 +130,7 @@ fn kms_with(local: LocalKms) -> Kms {
         local,
         src,
         dst,
+        gate: None,
         _server: server,
         _rt: rt,
     }
@@ -131,6 +208,13 @@ impl Kms {
     fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
+
+    /// Lets held and later ReEncrypt requests through (see [`kms_gated`]).
+    fn open_gate(&self) {
+        if let Some(gate) = &self.gate {
+            gate.open();
+        }
+    }
 }
 
 struct Dir(PathBuf);
@@ -172,14 +256,19 @@ fn line_count(path: &str) -> usize {
         .unwrap_or(0)
 }
 
-/// Waits until `path` has at least `lines` lines, panicking if the child ends first.
+/// Waits until `path` has at least `lines` lines, polling (another process writes
+/// it) against a deadline generous for a loaded machine; panics if the child ends
+/// first. That the child cannot end first is up to the caller (see [`kms_gated`]).
 fn wait_for_lines(child: &mut Child, path: &str, lines: usize) {
-    let start = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
     while line_count(path) < lines {
         if let Some(status) = child.try_wait().unwrap() {
-            panic!("finished before it could be interrupted: {status}");
+            panic!("ended before writing {lines} lines: {status}");
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no progress");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("fewer than {lines} lines after 120 s: {}", line_count(path));
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
 }
@@ -210,7 +299,8 @@ fn check_all(k: &Kms, out: &[Value], n: usize, expected: impl Fn(usize) -> Ctx) 
 
 #[test]
 fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
-    let k = kms();
+    // The run cannot finish before it is killed: record 301 onwards wait.
+    let k = kms_gated(300);
     let dir = Dir::new("kill");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 3000;
@@ -242,8 +332,9 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(status.code().is_none(), "killed by a signal: {status}");
+    k.open_gate();
     let partial = records(&output).len();
-    assert!(partial >= 300 && partial < n, "{partial}");
+    assert_eq!(partial, 300, "the gate let exactly 300 records through");
 
     // A record cut short by a crash: must be dropped, not taken for a result.
     let mut f = std::fs::OpenOptions::new()
@@ -277,7 +368,8 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
 
 #[test]
 fn sigint_finishes_in_flight_records_then_exits_130() {
-    let k = kms();
+    // Record 101 onwards wait until the signal is sent, so it comes mid-run.
+    let k = kms_gated(100);
     let dir = Dir::new("int");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 1500;
@@ -302,11 +394,13 @@ fn sigint_finishes_in_flight_records_then_exits_130() {
             .unwrap()
             .success()
     );
+    // The held records are in flight: the run finishes them, then stops.
+    k.open_gate();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
     assert!(stderr(&o).contains("interrupted"), "{}", stderr(&o));
     let partial = records(&output).len();
-    assert!(partial < n, "{partial}");
+    assert!((100..n).contains(&partial), "{partial}");
 
     let o = k.run(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
@@ -575,67 +669,116 @@ fn usage_and_configuration_errors_exit_2_without_writing() {
         &k.dst,
     ];
 
-    let o = k.run(&["--help"]);
-    assert_eq!(o.status.code(), Some(0));
-    let help = String::from_utf8_lossy(&o.stdout);
-    for opt in [
-        "--destination-key-id",
-        "--context-mode",
-        "--rate",
-        "--dry-run",
-        "EXIT STATUS",
-    ] {
-        assert!(help.contains(opt), "{opt}");
-    }
-    let bad: &[&[&str]] = &[
-        &[],
-        &["--input", &input, "--destination-key-id", &k.dst], // no --output
-        &["--input", &input, "--output", &output],            // no destination
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--bogus",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--destination-context",
-            "a=b",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--context-mode",
-            "merge",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--concurrency",
-            "0",
-        ],
-        &[
-            "--output",
-            &output,
-            "--destination-key-id",
-            &k.dst,
-            "--id-field",
-            "status",
-        ],
+    // Refused while parsing, before any KMS call or file: exit 2, clap's
+    // "error: ..." naming the flag at fault, and a pointer to --help.
+    let with = |extra: &[&str]| {
+        let mut a: Vec<String> = ["--output", &output, "--destination-key-id", &k.dst]
+            .map(String::from)
+            .to_vec();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let strings = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let eleven_tokens: Vec<&str> = (0..11).flat_map(|_| ["--grant-token", "t"]).collect();
+    let bad: Vec<(Vec<String>, &str)> = vec![
+        (vec![], "--output <PATH>"),
+        (
+            strings(&["--input", &input, "--destination-key-id", &k.dst]),
+            "--output <PATH>",
+        ),
+        (
+            strings(&["--input", &input, "--output", &output]),
+            "--destination-key-id <ID>",
+        ),
+        (with(&["--bogus"]), "unexpected argument '--bogus'"),
+        (
+            with(&["--outptu", "x"]),
+            "a similar argument exists: '--output'",
+        ),
+        (with(&["--dry-run=yes"]), "'--dry-run'"),
+        (with(&["--rate"]), "a value is required for '--rate <N>'"),
+        (
+            with(&["--destination-context", "a=b"]),
+            "--destination-context needs --context-mode replace or map",
+        ),
+        (
+            with(&["--context-mode", "merge"]),
+            "invalid value 'merge' for '--context-mode <MODE>'",
+        ),
+        (
+            with(&["--context-mode", "map"]),
+            "required arguments were not provided:\n  --destination-context <K=V>",
+        ),
+        (
+            with(&["--context-mode", "replace", "--destination-context", "ab"]),
+            "for '--destination-context <K=V>': takes KEY=VALUE",
+        ),
+        (
+            with(&["--concurrency", "0"]),
+            "invalid value '0' for '--concurrency <N>': takes a whole number from 1 to 100000",
+        ),
+        (
+            with(&["--concurrency", "-3"]),
+            "invalid value '-3' for '--concurrency <N>'",
+        ),
+        (
+            with(&["--attempt-timeout-ms", "soon"]),
+            "for '--attempt-timeout-ms <MS>'",
+        ),
+        (
+            with(&["--id-field", "status"]),
+            "invalid value 'status' for '--id-field <NAME>': clashes with an output field",
+        ),
+        (
+            with(&["--id-field", "k", "--context-field", "k"]),
+            "--id-field, --ciphertext-field and --context-field must differ",
+        ),
+        (
+            {
+                let mut a = with(&[]);
+                a.extend(strings(&["--input", &output]));
+                a
+            },
+            "--input and --output must be different files",
+        ),
+        (with(&eleven_tokens), "GrantTokens"),
     ];
-    for a in bad {
-        let o = k.run(a);
-        assert_eq!(o.status.code(), Some(2), "{a:?}: {}", stderr(&o));
-        assert!(stderr(&o).contains("kms-reencrypt:"), "{a:?}");
+    for (a, expected) in &bad {
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let o = k.run(&a);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{a:?}: {err}");
+        assert!(err.starts_with("error: "), "{a:?}: {err}");
+        assert!(err.contains(expected), "{a:?}: {expected:?} not in {err}");
+        assert!(err.contains("try '--help'"), "{a:?}: {err}");
+        assert!(o.stdout.is_empty(), "{a:?}");
     }
+    // The KMS_REENCRYPT_* fallbacks are read and checked like the flags.
+    let o = k
+        .cmd(&ok_args)
+        .env("KMS_REENCRYPT_CONCURRENCY", "0")
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("invalid value '0' for '--concurrency <N>'"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "tip: the value comes from the environment variable KMS_REENCRYPT_CONCURRENCY"
+        ),
+        "{err}"
+    );
+    // ... and a bad flag is not blamed on its variable.
+    let mut a = ok_args.to_vec();
+    a.extend(["--rate", "0"]);
+    let o = k.cmd(&a).env("KMS_REENCRYPT_RATE", "5").output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value '0' for '--rate <N>'"), "{err}");
+    assert!(!err.contains("KMS_REENCRYPT_RATE"), "{err}");
     assert!(!Path::new(&output).exists());
 
     // An unknown destination key, wrong credentials, no region: caught before any record.
@@ -667,11 +810,97 @@ fn usage_and_configuration_errors_exit_2_without_writing() {
     assert_eq!(std::fs::read_to_string(&output).unwrap(), "hello\n");
     std::fs::remove_file(&output).unwrap();
 
-    let o = k.run(&ok_args);
+    // A flag wins over its environment variable (this one would be refused).
+    let mut a = ok_args.to_vec();
+    a.extend(["--rate", "100000"]);
+    let o = k.cmd(&a).env("KMS_REENCRYPT_RATE", "0").output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     check_all(&k, &records(&output), 5, |i| {
         source_ctx(i).unwrap_or_default()
     });
+}
+
+#[test]
+fn help_and_version_go_to_stdout_with_status_0() {
+    let run = |flag: &str| {
+        let o = Command::new(BIN).arg(flag).env_clear().output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{flag}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{flag}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let help = run("--help");
+    assert_eq!(run("-h"), help, "-h and --help print the same text");
+
+    // The sections, in this order.
+    let sections = [
+        "kms-reencrypt: re-encrypt stored KMS ciphertexts",
+        "\nUsage: kms-reencrypt [OPTIONS] --output <PATH> --destination-key-id <ID>\n",
+        "\nInput and output:\n",
+        "\nKMS request:\n",
+        "\nThroughput and resilience:\n",
+        "\nEnvironment:\n",
+        "\nOutput records ",
+        "\nExit status:\n",
+    ];
+    let at: Vec<usize> = sections
+        .iter()
+        .map(|s| {
+            help.find(s)
+                .unwrap_or_else(|| panic!("{s:?} not in\n{help}"))
+        })
+        .collect();
+    assert!(at.is_sorted(), "sections out of order: {at:?}\n{help}");
+
+    // Every flag, with its value and default where it has one.
+    for flag in [
+        "-h, --help",
+        "-V, --version",
+        "--input <PATH>",
+        "--output <PATH>",
+        "--id-field <NAME>",
+        "--ciphertext-field <NAME>",
+        "--context-field <NAME>",
+        "--sync-interval-ms <MS>",
+        "--destination-key-id <ID>",
+        "--source-key-id <ID>",
+        "--context-mode <MODE>",
+        "--destination-context <K=V>",
+        "--grant-token <TOKEN>",
+        "--dry-run",
+        "--concurrency <N>",
+        "--threads <N>",
+        "--rate <N>",
+        "--max-attempts <N>",
+        "--attempt-timeout-ms <MS>",
+        "--operation-timeout-ms <MS>",
+    ] {
+        assert!(
+            help.contains(&format!("  {flag} ")),
+            "{flag} not in\n{help}"
+        );
+    }
+    for text in [
+        "[default: id]",
+        "[default: 200]",
+        "(default keep)",
+        "[env: KMS_REENCRYPT_CONCURRENCY] [default: 64]",
+        "[env: KMS_REENCRYPT_THREADS] [default: 1]",
+        "[env: KMS_REENCRYPT_RATE]",
+        "AWS_MAX_ATTEMPTS or 3",
+        "AWS_REGION, AWS_ENDPOINT_URL_KMS",
+        "repeatable",
+    ] {
+        assert!(help.contains(text), "{text:?} not in\n{help}");
+    }
+    let exit = &help[help.find("\nExit status:\n").unwrap()..];
+    for code in ["0    ", "1    ", "2    ", "130  ", "143 for SIGTERM"] {
+        assert!(exit.contains(code), "exit status {code:?} not in\n{exit}");
+    }
+
+    assert_eq!(
+        run("--version"),
+        format!("kms-reencrypt {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 /// Throughput against the local KMS on loopback, client CPU per record from

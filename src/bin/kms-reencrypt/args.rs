@@ -1,72 +1,39 @@
-//! The command line: parsing, validation and the `--help` text.
+//! The command line: flags, validation and the `--help` text, with clap's derive
+//! API. Help is laid out by hand (clap is built without `wrap_help`), so the
+//! explanations keep their line breaks.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{CommandFactory as _, Parser, ValueEnum};
 use tower_kms::{EncryptionContext, ReEncryptRequest};
 
-/// One line, printed with usage errors.
-pub(crate) const USAGE: &str = "usage: kms-reencrypt --destination-key-id ID --output PATH \
-[--input PATH] [OPTIONS]  (see --help)";
+const IO: &str = "Input and output";
+const REQUEST: &str = "KMS request";
+const THROUGHPUT: &str = "Throughput and resilience";
 
-/// The `--help` text.
-pub(crate) const HELP: &str = "\
+/// Above the usage line.
+const ABOUT: &str = "\
 kms-reencrypt: re-encrypt stored KMS ciphertexts under another key, in bulk.
 
 Reads JSON Lines (one record per line: an id, a base64 ciphertext and optionally
 its encryption context), calls KMS ReEncrypt for each record and appends one JSON
 line per input record to --output. Killed at any point and run again with the same
 arguments, it continues where it stopped: records already in the output are
-skipped, nothing is lost or written twice.
+skipped, nothing is lost or written twice.";
 
-USAGE:
-    kms-reencrypt --destination-key-id ID --output PATH [--input PATH] [OPTIONS]
-
-INPUT AND OUTPUT:
-    --input PATH              JSON Lines to read; `-` or absent: standard input
-    --output PATH             JSON Lines to append results to (required; the
-                              resume state: use the same PATH to continue a run)
-    --id-field NAME           field with the record id (default `id`); ids are
-                              non-empty strings or numbers, unique in the input
-    --ciphertext-field NAME   field with the base64 ciphertext (default `ciphertext`)
-    --context-field NAME      field with the encryption context, an object of
-                              strings; absent or null: no context (default `context`)
-    --sync-interval-ms MS     fsync the output at least this often (default 200)
-
-KMS REQUEST:
-    --destination-key-id ID   key to re-encrypt under (key id, ARN, alias) (required)
-    --source-key-id ID        key the ciphertexts must be under (default: inferred)
-    --context-mode MODE       destination encryption context (default keep):
-                                keep     the record's own context
-                                replace  exactly the --destination-context pairs
-                                map      the record's context, with the
-                                         --destination-context pairs added/overriding
-    --destination-context K=V a destination context pair (repeatable; replace/map)
-    --grant-token TOKEN       grant token sent with every request (repeatable, max 10)
-    --dry-run                 ask KMS whether each record would succeed (DryRun);
-                              writes `dry_run` records, no ciphertexts; use another
-                              --output for the real run
-
-THROUGHPUT AND RESILIENCE:
-    --concurrency N           requests in flight at most (default 64)
-    --threads N               runtime threads for the KMS client (default 1: one
-                              core signs and drives tens of thousands of requests
-                              per second; more threads add cross-thread wake-ups)
-    --rate N                  KMS requests per second at most, retries included,
-                              over the whole run (default: unlimited). Set it below
-                              your account's ReEncrypt quota in the region.
-    --max-attempts N          attempts per record, 1 = no retries (default
-                              AWS_MAX_ATTEMPTS or 3)
-    --attempt-timeout-ms MS   deadline of each attempt (default 10000; 0 = none)
-    --operation-timeout-ms MS deadline over all attempts of a record (default
-                              30000; 0 = none)
-
+/// Below the options.
+const AFTER_HELP: &str = "\
+Environment:
     Region, endpoint and credentials come from the standard environment variables
     (AWS_REGION, AWS_ENDPOINT_URL_KMS, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-    AWS_SESSION_TOKEN, ...).
+    AWS_SESSION_TOKEN, ...). --concurrency, --threads and --rate fall back to the
+    KMS_REENCRYPT_* variables shown above (the flag wins): they set how hard a run
+    pushes, never what it writes, so a resumed run may change them.
 
-OUTPUT RECORDS (one line each, in completion order; `line` is the input line):
+Output records (one line each, in completion order; `line` is the input line):
     {\"id\":\"a\",\"line\":1,\"status\":\"ok\",\"ciphertext\":\"...\",\"context\":{...},
      \"key_id\":\"arn:...\",\"source_key_id\":\"arn:...\"}
     {\"id\":\"b\",\"line\":2,\"status\":\"failed\",\"code\":\"InvalidCiphertextException\",
@@ -80,7 +47,7 @@ OUTPUT RECORDS (one line each, in completion order; `line` is the input line):
     Errors that say the configuration is wrong rather than the record (credentials,
     signature, unreachable endpoint) stop the run without recording that record.
 
-EXIT STATUS:
+Exit status:
     0    every record succeeded (this run and earlier runs on the same output)
     1    at least one record failed
     2    usage, configuration or I/O error; the run stopped (run again to continue)
@@ -88,11 +55,10 @@ EXIT STATUS:
          and written; run again to continue. A second signal exits at once.
 
 While stderr is a terminal a progress line shows records done, failed, rate and ETA;
-a summary is printed on stderr at the end.
-";
+a summary is printed on stderr at the end.";
 
 /// How the destination encryption context is formed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum ContextMode {
     /// The record's own context.
     Keep,
@@ -143,189 +109,367 @@ pub(crate) struct Fields {
     pub(crate) context: String,
 }
 
-/// What the command line asks for.
-#[derive(Debug)]
-pub(crate) enum Command {
-    Run(Box<Args>),
-    Help,
+/// The flags as clap parses them; [`Cli::validate`] checks what spans several
+/// flags and turns them into [`Args`].
+///
+/// Help strings are `help = ..` rather than doc comments, and nothing has a long
+/// help (no possible values with help either): `-h` and `--help` print the same
+/// two-column text. Spec values (`[default: ..]`) go at the end of the last line,
+/// so the `[env: ..]` notes are written by hand on a line of their own.
+#[derive(Debug, Parser)]
+// No ArgGroup of all the flags: clap would print it as the usage line of some errors.
+#[group(skip)]
+#[command(
+    name = "kms-reencrypt",
+    version,
+    about = ABOUT,
+    // Not the doc comment above: one help for `-h` and `--help`.
+    long_about = None,
+    after_help = AFTER_HELP,
+    // A later flag replaces an earlier one (`kms-reencrypt --rate 100 "$@"` in a
+    // wrapper script); repeatable flags still add up.
+    args_override_self = true
+)]
+struct Cli {
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = IO,
+        help = "JSON Lines to read; `-` or absent: standard input"
+    )]
+    input: Option<PathBuf>,
+
+    #[arg(
+        long,
+        value_name = "PATH",
+        help_heading = IO,
+        help = "JSON Lines to append results to (required); it is also\n\
+                the resume state: use the same PATH to continue a run"
+    )]
+    output: PathBuf,
+
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "id",
+        value_parser = field_name,
+        help_heading = IO,
+        help = "field with the record id; ids are non-empty strings or\n\
+                numbers, unique in the input"
+    )]
+    id_field: String,
+
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "ciphertext",
+        value_parser = field_name,
+        help_heading = IO,
+        help = "field with the base64 ciphertext"
+    )]
+    ciphertext_field: String,
+
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "context",
+        value_parser = field_name,
+        help_heading = IO,
+        help = "field with the encryption context, an object of strings;\n\
+                absent or null: no context"
+    )]
+    context_field: String,
+
+    #[arg(
+        long,
+        value_name = "MS",
+        default_value = "200",
+        value_parser = whole::<u64, 1, 60_000>,
+        allow_negative_numbers = true,
+        help_heading = IO,
+        help = "fsync the output at least this often"
+    )]
+    sync_interval_ms: u64,
+
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = REQUEST,
+        help = "key to re-encrypt under (key id, ARN, alias) (required)"
+    )]
+    destination_key_id: String,
+
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = REQUEST,
+        help = "key the ciphertexts must be under (default: inferred)"
+    )]
+    source_key_id: Option<String>,
+
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_enum,
+        default_value_t = ContextMode::Keep,
+        hide_default_value = true,
+        hide_possible_values = true,
+        help_heading = REQUEST,
+        help = "destination encryption context (default keep):\n  \
+                keep     the record's own context\n  \
+                replace  exactly the --destination-context pairs\n  \
+                map      the record's context, with the\n           \
+                --destination-context pairs added/overriding"
+    )]
+    context_mode: ContextMode,
+
+    #[arg(
+        long,
+        value_name = "K=V",
+        value_parser = pair,
+        required_if_eq("context_mode", "map"),
+        help_heading = REQUEST,
+        help = "a destination context pair (repeatable; replace/map)"
+    )]
+    destination_context: Vec<(String, String)>,
+
+    #[arg(
+        long = "grant-token",
+        value_name = "TOKEN",
+        help_heading = REQUEST,
+        help = "grant token sent with every request (repeatable, max 10)"
+    )]
+    grant_tokens: Vec<String>,
+
+    #[arg(
+        long,
+        help_heading = REQUEST,
+        help = "ask KMS whether each record would succeed (DryRun);\n\
+                writes `dry_run` records, no ciphertexts; use another\n\
+                --output for the real run"
+    )]
+    dry_run: bool,
+
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "64",
+        env = "KMS_REENCRYPT_CONCURRENCY",
+        hide_env = true,
+        value_parser = whole::<usize, 1, 100_000>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "requests in flight at most\n[env: KMS_REENCRYPT_CONCURRENCY]"
+    )]
+    concurrency: usize,
+
+    #[arg(
+        long,
+        value_name = "N",
+        default_value = "1",
+        env = "KMS_REENCRYPT_THREADS",
+        hide_env = true,
+        value_parser = whole::<usize, 1, 256>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "runtime threads for the KMS client (1: one core signs and\n\
+                drives tens of thousands of requests per second; more\n\
+                threads add cross-thread wake-ups)\n\
+                [env: KMS_REENCRYPT_THREADS]"
+    )]
+    threads: usize,
+
+    #[arg(
+        long,
+        value_name = "N",
+        env = "KMS_REENCRYPT_RATE",
+        hide_env = true,
+        value_parser = whole::<u64, 1, 10_000_000>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "KMS requests per second at most, retries included, over\n\
+                the whole run (default: unlimited). Set it below your\n\
+                account's ReEncrypt quota in the region.\n\
+                [env: KMS_REENCRYPT_RATE]"
+    )]
+    rate: Option<u64>,
+
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = whole::<u32, 1, 100>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "attempts per record, 1 = no retries (default\n\
+                AWS_MAX_ATTEMPTS or 3)"
+    )]
+    max_attempts: Option<u32>,
+
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = whole::<u64, 0, 86_400_000>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "deadline of each attempt (default 10000; 0 = none)"
+    )]
+    attempt_timeout_ms: Option<u64>,
+
+    #[arg(
+        long,
+        value_name = "MS",
+        value_parser = whole::<u64, 0, 86_400_000>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "deadline over all attempts of a record (default\n\
+                30000; 0 = none)"
+    )]
+    operation_timeout_ms: Option<u64>,
 }
 
-fn number<T>(flag: &str, v: &str, min: T, max: T) -> Result<T, String>
-where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
-{
-    v.parse::<T>()
+/// A whole number from `MIN` to `MAX`.
+fn whole<T: TryFrom<u64>, const MIN: u64, const MAX: u64>(v: &str) -> Result<T, String> {
+    v.parse::<u64>()
         .ok()
-        .filter(|n| *n >= min && *n <= max)
-        .ok_or_else(|| format!("{flag} takes a whole number from {min} to {max}, got {v:?}"))
+        .filter(|n| (MIN..=MAX).contains(n))
+        .and_then(|n| T::try_from(n).ok())
+        .ok_or_else(|| format!("takes a whole number from {MIN} to {MAX}"))
 }
 
-fn millis(flag: &str, v: &str) -> Result<Option<Duration>, String> {
-    let ms: u64 = number(flag, v, 0, 86_400_000)?;
-    Ok((ms > 0).then(|| Duration::from_millis(ms)))
+/// `KEY=VALUE`, with a non-empty key.
+fn pair(v: &str) -> Result<(String, String), String> {
+    match v.split_once('=') {
+        None => Err("takes KEY=VALUE".into()),
+        Some(("", _)) => Err("the key is empty (takes KEY=VALUE)".into()),
+        Some((k, val)) => Ok((k.to_owned(), val.to_owned())),
+    }
 }
 
-/// Parses the arguments (without the program name).
-pub(crate) fn parse(raw: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
-    let mut input = None;
-    let mut output = None;
-    let mut destination_key_id = None;
-    let mut source_key_id = None;
-    let mut context_mode = None;
-    let mut destination_context = EncryptionContext::new();
-    let mut grant_tokens = Vec::new();
-    let mut dry_run = false;
-    let mut concurrency = 64;
-    let mut threads = 1;
-    let mut rate = None;
-    let mut fields = Fields {
-        id: "id".into(),
-        ciphertext: "ciphertext".into(),
-        context: "context".into(),
-    };
-    let mut max_attempts = None;
-    let mut attempt_timeout = None;
-    let mut operation_timeout = None;
-    let mut sync_interval = Duration::from_millis(200);
+/// A record field name: not empty, not one the tool writes itself.
+fn field_name(v: &str) -> Result<String, String> {
+    if v.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if RESERVED_FIELDS.contains(&v) {
+        return Err(format!(
+            "clashes with an output field ({})",
+            RESERVED_FIELDS.join(", ")
+        ));
+    }
+    Ok(v.to_owned())
+}
 
-    let mut it = raw.into_iter();
-    while let Some(arg) = it.next() {
-        let arg = arg
-            .into_string()
-            .map_err(|a| format!("argument {a:?} is not valid UTF-8"))?;
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
-            _ => (arg.clone(), None),
-        };
-        let mut value = || -> Result<String, String> {
-            if let Some(v) = inline.clone() {
-                return Ok(v);
-            }
-            it.next()
-                .ok_or_else(|| format!("{flag} needs a value"))?
-                .into_string()
-                .map_err(|a| format!("{flag}: {a:?} is not valid UTF-8"))
-        };
-        match flag.as_str() {
-            "-h" | "--help" => return Ok(Command::Help),
-            "--input" => {
-                let v = value()?;
-                input = (v != "-").then(|| PathBuf::from(v));
-            }
-            "--output" => output = Some(PathBuf::from(value()?)),
-            "--destination-key-id" => destination_key_id = Some(value()?),
-            "--source-key-id" => source_key_id = Some(value()?),
-            "--context-mode" => {
-                let v = value()?;
-                context_mode = Some(match v.as_str() {
-                    "keep" => ContextMode::Keep,
-                    "replace" => ContextMode::Replace,
-                    "map" => ContextMode::Map,
-                    _ => {
-                        return Err(format!(
-                            "--context-mode takes keep, replace or map, got {v:?}"
-                        ));
-                    }
-                });
-            }
-            "--destination-context" => {
-                let v = value()?;
-                let (k, val) = v
-                    .split_once('=')
-                    .ok_or_else(|| format!("--destination-context takes KEY=VALUE, got {v:?}"))?;
-                if k.is_empty() {
-                    return Err(format!("--destination-context: empty key in {v:?}"));
-                }
-                destination_context.insert(k.to_owned(), val.to_owned());
-            }
-            "--grant-token" => grant_tokens.push(value()?),
-            "--dry-run" if inline.is_none() => dry_run = true,
-            "--concurrency" => concurrency = number(&flag, &value()?, 1, 100_000)?,
-            "--threads" => threads = number(&flag, &value()?, 1, 256)?,
-            "--rate" => rate = Some(number(&flag, &value()?, 1u64, 10_000_000)?),
-            "--id-field" => fields.id = value()?,
-            "--ciphertext-field" => fields.ciphertext = value()?,
-            "--context-field" => fields.context = value()?,
-            "--max-attempts" => max_attempts = Some(number(&flag, &value()?, 1u32, 100)?),
-            "--attempt-timeout-ms" => attempt_timeout = Some(millis(&flag, &value()?)?),
-            "--operation-timeout-ms" => operation_timeout = Some(millis(&flag, &value()?)?),
-            "--sync-interval-ms" => {
-                sync_interval = Duration::from_millis(number(&flag, &value()?, 1u64, 60_000)?);
-            }
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
+/// `0` means no deadline.
+fn millis(ms: Option<u64>) -> Option<Option<Duration>> {
+    ms.map(|ms| (ms > 0).then(|| Duration::from_millis(ms)))
+}
 
-    let output = output.ok_or("--output PATH is required (it is also the resume state)")?;
-    let destination_key_id = destination_key_id.ok_or("--destination-key-id is required")?;
-    let context_mode = context_mode.unwrap_or(ContextMode::Keep);
-    if context_mode == ContextMode::Keep && !destination_context.is_empty() {
-        return Err(
-            "--destination-context needs --context-mode replace or map (keep copies the \
-             source context)"
-                .into(),
-        );
-    }
-    if context_mode == ContextMode::Map && destination_context.is_empty() {
-        return Err("--context-mode map needs at least one --destination-context K=V".into());
-    }
-    for (name, flag) in [
-        (&fields.id, "--id-field"),
-        (&fields.ciphertext, "--ciphertext-field"),
-        (&fields.context, "--context-field"),
-    ] {
-        if name.is_empty() {
-            return Err(format!("{flag} must not be empty"));
-        }
-        if RESERVED_FIELDS.contains(&name.as_str()) {
-            return Err(format!(
-                "{flag} {name:?} clashes with an output field ({})",
-                RESERVED_FIELDS.join(", ")
+impl Cli {
+    /// Checks what spans several flags.
+    fn validate(self) -> Result<Args, clap::Error> {
+        let usage = |kind, msg: &str| Cli::command().error(kind, msg);
+        let destination_context: EncryptionContext = self.destination_context.into_iter().collect();
+        if self.context_mode == ContextMode::Keep && !destination_context.is_empty() {
+            return Err(usage(
+                ErrorKind::ArgumentConflict,
+                "--destination-context needs --context-mode replace or map (keep copies \
+                 the source context)",
             ));
         }
-    }
-    if fields.id == fields.ciphertext
-        || fields.id == fields.context
-        || fields.ciphertext == fields.context
-    {
-        return Err("--id-field, --ciphertext-field and --context-field must differ".into());
-    }
-    if let Some(input) = &input
-        && same_file(input, &output)
-    {
-        return Err("--input and --output must be different files".into());
-    }
-    // Let the library check what it can (key id lengths, grant tokens, context) now,
-    // rather than once per record.
-    ReEncryptRequest::builder()
-        .ciphertext_blob(vec![0u8])
-        .destination_key_id(destination_key_id.clone())
-        .set_source_key_id(source_key_id.clone())
-        .set_grant_tokens(grant_tokens.clone())
-        .set_destination_encryption_context(
-            (!destination_context.is_empty()).then(|| destination_context.clone()),
-        )
-        .build()
-        .map_err(|e| e.to_string())?;
+        let fields = Fields {
+            id: self.id_field,
+            ciphertext: self.ciphertext_field,
+            context: self.context_field,
+        };
+        if fields.id == fields.ciphertext
+            || fields.id == fields.context
+            || fields.ciphertext == fields.context
+        {
+            return Err(usage(
+                ErrorKind::ArgumentConflict,
+                "--id-field, --ciphertext-field and --context-field must differ",
+            ));
+        }
+        let input = self.input.filter(|p| p.as_os_str() != "-");
+        if let Some(input) = &input
+            && same_file(input, &self.output)
+        {
+            return Err(usage(
+                ErrorKind::ArgumentConflict,
+                "--input and --output must be different files",
+            ));
+        }
+        // Let the library check what it can (key id lengths, grant tokens, context)
+        // now, rather than once per record.
+        ReEncryptRequest::builder()
+            .ciphertext_blob(vec![0u8])
+            .destination_key_id(self.destination_key_id.clone())
+            .set_source_key_id(self.source_key_id.clone())
+            .set_grant_tokens(self.grant_tokens.clone())
+            .set_destination_encryption_context(
+                (!destination_context.is_empty()).then(|| destination_context.clone()),
+            )
+            .build()
+            .map_err(|e| usage(ErrorKind::ValueValidation, &e.to_string()))?;
 
-    Ok(Command::Run(Box::new(Args {
-        input,
-        output,
-        destination_key_id,
-        source_key_id,
-        context_mode,
-        destination_context,
-        grant_tokens,
-        dry_run,
-        concurrency,
-        threads,
-        rate,
-        fields,
-        max_attempts,
-        attempt_timeout,
-        operation_timeout,
-        sync_interval,
-    })))
+        Ok(Args {
+            input,
+            output: self.output,
+            destination_key_id: self.destination_key_id,
+            source_key_id: self.source_key_id,
+            context_mode: self.context_mode,
+            destination_context,
+            grant_tokens: self.grant_tokens,
+            dry_run: self.dry_run,
+            concurrency: self.concurrency,
+            threads: self.threads,
+            rate: self.rate,
+            fields,
+            max_attempts: self.max_attempts,
+            attempt_timeout: millis(self.attempt_timeout_ms),
+            operation_timeout: millis(self.operation_timeout_ms),
+            sync_interval: Duration::from_millis(self.sync_interval_ms),
+        })
+    }
+}
+
+/// Parses the arguments (without the program name). `--help` and `--version`
+/// come back as errors too: [`clap::Error::print`] writes them to standard output
+/// and [`clap::Error::exit_code`] is 0 for them, 2 for usage errors.
+pub(crate) fn parse(raw: impl IntoIterator<Item = OsString>) -> Result<Args, clap::Error> {
+    let raw: Vec<OsString> = raw.into_iter().collect();
+    let argv = std::iter::once(OsString::from("kms-reencrypt")).chain(raw.iter().cloned());
+    Cli::try_parse_from(argv)
+        .map_err(|e| env_tip(e, &raw))?
+        .validate()
+}
+
+/// Adds "tip: the value comes from KMS_REENCRYPT_.." to an invalid value of a
+/// flag that was not on the command line: clap names the flag either way.
+fn env_tip(mut e: clap::Error, raw: &[OsString]) -> clap::Error {
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return e;
+    };
+    let flag = arg.split(' ').next().unwrap_or_default().to_owned();
+    let given = raw.iter().any(|r| {
+        r.to_str()
+            .is_some_and(|r| r == flag || r.strip_prefix(&flag).is_some_and(|v| v.starts_with('=')))
+    });
+    let var = Cli::command()
+        .get_arguments()
+        .find(|a| a.get_long().map(|l| format!("--{l}")).as_deref() == Some(flag.as_str()))
+        .and_then(|a| a.get_env().map(|v| v.to_string_lossy().into_owned()));
+    if let Some(var) = var
+        && !given
+        && std::env::var_os(&var).is_some()
+    {
+        let tip = format!("the value comes from the environment variable {var}");
+        e.insert(
+            ContextKind::Suggested,
+            ContextValue::StyledStrs(vec![tip.into()]),
+        );
+    }
+    e
 }
 
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
@@ -348,8 +492,20 @@ pub(crate) fn rate(per_second: u64) -> (u64, Duration) {
 mod tests {
     use super::*;
 
-    fn args(v: &[&str]) -> Result<Command, String> {
+    fn args(v: &[&str]) -> Result<Args, clap::Error> {
         parse(v.iter().map(OsString::from))
+    }
+
+    fn kind(v: &[&str]) -> ErrorKind {
+        args(v).expect_err("should be refused").kind()
+    }
+
+    const BASE: [&str; 4] = ["--output", "o", "--destination-key-id", "k"];
+
+    fn with<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut v = BASE.to_vec();
+        v.extend_from_slice(extra);
+        v
     }
 
     #[test]
@@ -360,18 +516,159 @@ mod tests {
     }
 
     #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_and_values() {
+        let a = args(&BASE).unwrap();
+        assert_eq!(a.input, None);
+        assert_eq!(a.context_mode, ContextMode::Keep);
+        assert_eq!(
+            (a.fields.id.as_str(), a.fields.ciphertext.as_str()),
+            ("id", "ciphertext")
+        );
+        assert_eq!(a.fields.context, "context");
+        assert_eq!(a.sync_interval, Duration::from_millis(200));
+        assert_eq!(
+            (a.max_attempts, a.attempt_timeout, a.operation_timeout),
+            (None, None, None)
+        );
+        assert!(!a.dry_run);
+
+        let a = args(&with(&[
+            "--input=-",
+            "--attempt-timeout-ms",
+            "0",
+            "--operation-timeout-ms=2500",
+            "--max-attempts",
+            "1",
+            "--rate",
+            "7",
+            "--concurrency",
+            "3",
+            "--threads",
+            "2",
+            "--dry-run",
+        ]))
+        .unwrap();
+        assert_eq!(a.input, None, "`-` is standard input");
+        assert_eq!(a.attempt_timeout, Some(None), "0 = no deadline");
+        assert_eq!(a.operation_timeout, Some(Some(Duration::from_millis(2500))));
+        assert_eq!((a.max_attempts, a.rate), (Some(1), Some(7)));
+        assert_eq!((a.concurrency, a.threads), (3, 2));
+        assert!(a.dry_run);
+    }
+
+    #[test]
+    fn repeatable_flags_add_up_and_others_take_the_last_value() {
+        let a = args(&with(&[
+            "--context-mode",
+            "replace",
+            "--destination-context",
+            "a=1",
+            "--destination-context=b=x=y",
+            "--grant-token",
+            "t1",
+            "--grant-token",
+            "t2",
+            "--concurrency",
+            "5",
+            "--concurrency",
+            "6",
+            "--output",
+            "p",
+        ]))
+        .unwrap();
+        assert_eq!(a.grant_tokens, ["t1", "t2"]);
+        let pairs: Vec<_> = a.destination_context.iter().collect();
+        assert_eq!(
+            pairs,
+            [(&"a".into(), &"1".into()), (&"b".into(), &"x=y".into())]
+        );
+        assert_eq!(a.concurrency, 6);
+        assert_eq!(a.output, PathBuf::from("p"));
+    }
+
+    #[test]
     fn validation() {
-        let base = ["--output", "o", "--destination-key-id", "k"];
-        assert!(matches!(args(&base), Ok(Command::Run(_))));
-        assert!(args(&["--destination-key-id", "k"]).is_err());
-        let mut v = base.to_vec();
-        v.extend(["--destination-context", "a=b"]);
-        assert!(args(&v).is_err(), "keep with pairs");
-        v.extend(["--context-mode=map"]);
-        assert!(matches!(args(&v), Ok(Command::Run(_))));
-        let mut v = base.to_vec();
-        v.extend(["--id-field", "line"]);
-        assert!(args(&v).is_err());
-        assert!(matches!(args(&["--help"]), Ok(Command::Help)));
+        assert_eq!(
+            kind(&["--destination-key-id", "k"]),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert_eq!(kind(&["--output", "o"]), ErrorKind::MissingRequiredArgument);
+        assert_eq!(
+            kind(&with(&["--destination-context", "a=b"])),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(
+            kind(&with(&[
+                "--context-mode",
+                "keep",
+                "--destination-context",
+                "a=b"
+            ])),
+            ErrorKind::ArgumentConflict
+        );
+        assert!(
+            args(&with(&[
+                "--destination-context",
+                "a=b",
+                "--context-mode=map"
+            ]))
+            .is_ok()
+        );
+        assert_eq!(
+            kind(&with(&["--context-mode", "map"])),
+            ErrorKind::MissingRequiredArgument
+        );
+        assert!(
+            args(&with(&["--context-mode", "replace"])).is_ok(),
+            "replace with nothing"
+        );
+        assert_eq!(
+            kind(&with(&["--context-mode", "merge"])),
+            ErrorKind::InvalidValue
+        );
+        for bad in ["a", "=b"] {
+            let mut v = with(&["--context-mode", "replace", "--destination-context"]);
+            v.push(bad);
+            assert_eq!(kind(&v), ErrorKind::ValueValidation, "{bad}");
+        }
+        for (flag, bad) in [
+            ("--concurrency", "0"),
+            ("--concurrency", "100001"),
+            ("--threads", "257"),
+            ("--rate", "x"),
+            ("--max-attempts", "101"),
+            ("--attempt-timeout-ms", "86400001"),
+            ("--sync-interval-ms", "0"),
+            ("--id-field", "line"),
+            ("--context-field", ""),
+        ] {
+            assert_eq!(
+                kind(&with(&[flag, bad])),
+                ErrorKind::ValueValidation,
+                "{flag} {bad}"
+            );
+        }
+        assert_eq!(
+            kind(&with(&["--id-field", "x", "--context-field", "x"])),
+            ErrorKind::ArgumentConflict
+        );
+        assert_eq!(kind(&with(&["--input", "o"])), ErrorKind::ArgumentConflict);
+        let tokens: Vec<&str> = (0..11).flat_map(|_| ["--grant-token", "t"]).collect();
+        assert_eq!(
+            kind(&with(&tokens)),
+            ErrorKind::ValueValidation,
+            "more than 10"
+        );
+        assert_eq!(kind(&with(&["--dry-run=yes"])), ErrorKind::TooManyValues);
+        assert_eq!(kind(&with(&["--bogus"])), ErrorKind::UnknownArgument);
+        assert_eq!(kind(&with(&["--rate"])), ErrorKind::InvalidValue);
+        assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);
+        assert_eq!(kind(&["-h"]), ErrorKind::DisplayHelp);
+        assert_eq!(kind(&["--version"]), ErrorKind::DisplayVersion);
     }
 }

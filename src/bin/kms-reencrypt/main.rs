@@ -73,7 +73,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_kms::connector::HyperConnector;
 use tower_kms::{EncryptRequest, KmsClient, KmsError, TimeoutKind, TransportKind};
 
-use crate::args::{Args, Command};
+use crate::args::Args;
 use crate::input::{Item, Job, Reader};
 use crate::output::{IdHasher, Record};
 
@@ -92,14 +92,12 @@ pub(crate) struct Stats {
 
 fn main() -> ExitCode {
     let args = match args::parse(std::env::args_os().skip(1)) {
-        Ok(Command::Help) => {
-            print!("{}", args::HELP);
-            return ExitCode::SUCCESS;
-        }
-        Ok(Command::Run(a)) => Arc::new(*a),
-        Err(msg) => {
-            eprintln!("kms-reencrypt: {msg}\n{}", args::USAGE);
-            return ExitCode::from(2);
+        Ok(a) => Arc::new(a),
+        Err(e) => {
+            // `--help` and `--version` to stdout with status 0, usage errors to
+            // stderr with status 2. A closed stdout (`--help | head`) is no error.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
     // One thread by default: the client's per-request work is a few tens of
