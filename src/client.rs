@@ -214,6 +214,7 @@ pub struct KmsClientBuilder {
     map_connector: Option<ConnectorMapper>,
     app_name: Option<String>,
     exec_env: Option<String>,
+    ca_bundle: Option<std::path::PathBuf>,
 }
 
 type ConnectorMapper = Box<dyn FnOnce(BoxConnector) -> BoxConnector + Send>;
@@ -378,6 +379,18 @@ impl KmsClientBuilder {
         self
     }
 
+    /// Trusts the certificates of the PEM file at `path` as root certificates
+    /// too (a private CA of a TLS-terminating endpoint or a corporate proxy), as
+    /// the AWS CLI's `AWS_CA_BUNDLE` does; [`env`](Self::env) reads that
+    /// variable. Applies to the default connector only (for your own, see
+    /// [`HyperConnectorBuilder::add_root_certificates_pem`](crate::connector::HyperConnectorBuilder));
+    /// an unreadable or certificate-less file makes [`build`](Self::build) fail,
+    /// and so does a build without a rustls feature.
+    pub fn ca_bundle(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.ca_bundle = Some(path.into());
+        self
+    }
+
     /// Sets the default connector's connect timeout (default 3.1 s); ignored with a
     /// custom connector.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
@@ -473,7 +486,8 @@ impl KmsClientBuilder {
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), `AWS_USE_FIPS_ENDPOINT`,
     /// `AWS_USE_DUALSTACK_ENDPOINT`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`,
     /// `AWS_NEW_RETRIES_2026`, `AWS_SDK_UA_APP_ID` (the application name of the
-    /// user agent) and `AWS_EXECUTION_ENV`; credentials come from [`EnvironmentCredentials`]
+    /// user agent), `AWS_EXECUTION_ENV` and `AWS_CA_BUNDLE` (see
+    /// [`ca_bundle`](Self::ca_bundle)); credentials come from [`EnvironmentCredentials`]
     /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
     pub fn env(self) -> Self {
         let mut this = self.env_with(|k| std::env::var(k).ok());
@@ -512,6 +526,9 @@ impl KmsClientBuilder {
         if self.exec_env.is_none() {
             self.exec_env = non_empty("AWS_EXECUTION_ENV");
         }
+        if self.ca_bundle.is_none() {
+            self.ca_bundle = non_empty("AWS_CA_BUNDLE").map(Into::into);
+        }
         if self.credentials.is_none()
             && let Ok(creds) = EnvironmentCredentials::load_with(&get)
         {
@@ -546,11 +563,15 @@ impl KmsClientBuilder {
         };
         let connector = match self.connector {
             Some(c) => c,
-            None => box_connector(
-                HyperConnector::builder()
-                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT))
-                    .build()?,
-            ),
+            None => {
+                let builder = HyperConnector::builder()
+                    .connect_timeout(self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT));
+                let builder = match &self.ca_bundle {
+                    Some(path) => with_ca_bundle(builder, path)?,
+                    None => builder,
+                };
+                box_connector(builder.build()?)
+            }
         };
         let connector = match self.map_connector {
             Some(f) => f(connector),
@@ -611,6 +632,30 @@ impl KmsClientBuilder {
             skew,
         })
     }
+}
+
+#[cfg(any(feature = "rustls-ring", feature = "rustls-aws-lc"))]
+fn with_ca_bundle(
+    builder: crate::connector::HyperConnectorBuilder,
+    path: &std::path::Path,
+) -> Result<crate::connector::HyperConnectorBuilder, ConfigError> {
+    let pem = std::fs::read(path).map_err(|e| {
+        ConfigError::new(format!("cannot read the CA bundle {}: {e}", path.display()))
+    })?;
+    builder
+        .add_root_certificates_pem(&pem)
+        .map_err(|e| ConfigError::new(format!("the CA bundle {}: {}", path.display(), e.message())))
+}
+
+#[cfg(not(any(feature = "rustls-ring", feature = "rustls-aws-lc")))]
+fn with_ca_bundle(
+    _builder: crate::connector::HyperConnectorBuilder,
+    path: &std::path::Path,
+) -> Result<crate::connector::HyperConnectorBuilder, ConfigError> {
+    Err(ConfigError::new(format!(
+        "a CA bundle ({}) needs HTTPS: enable the rustls-ring or rustls-aws-lc feature",
+        path.display()
+    )))
 }
 
 #[derive(Debug)]

@@ -187,13 +187,14 @@ impl KmsError {
 
     /// Whether the error is transient: a server-side fault that may pass (HTTP 500, 502, 503,
     /// 504, `KMSInternalException`, `DependencyTimeoutException`, `KeyUnavailableException`),
-    /// a transport failure or an attempt timeout.
+    /// a transport failure (except a rejected TLS certificate, see
+    /// [`TransportError::is_certificate_error`]) or an attempt timeout.
     pub fn is_transient(&self) -> bool {
         match self {
             Self::DependencyTimeout(_) | Self::KeyUnavailable(_) | Self::KmsInternal(_) => true,
             Self::Unknown(e) => is_transient_status(e.status),
             Self::UnexpectedResponse(e) => is_transient_status(e.status),
-            Self::Transport(_) => true,
+            Self::Transport(t) => !t.is_certificate_error(),
             Self::Timeout(t) => t.kind != TimeoutKind::Operation,
             _ => false,
         }
@@ -691,6 +692,36 @@ impl TransportError {
     pub fn kind(&self) -> TransportKind {
         self.kind
     }
+
+    /// Whether the server's TLS certificate was rejected (an unknown issuer, a
+    /// name it is not valid for, an expired certificate, ...). Retrying cannot
+    /// help, so such an error is not [transient](KmsError::is_transient): fix
+    /// the trust settings (see [`crate::connector`]) or the endpoint.
+    pub fn is_certificate_error(&self) -> bool {
+        #[cfg(any(feature = "rustls-ring", feature = "rustls-aws-lc"))]
+        {
+            let mut cur: Option<&(dyn StdError + 'static)> = Some(&*self.source);
+            while let Some(e) = cur {
+                // hyper-rustls wraps the rustls error in io::Errors, whose
+                // source() skips what they wrap: open them with get_ref.
+                let mut inner: &(dyn StdError + 'static) = e;
+                while let Some(wrapped) = inner
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(|io| io.get_ref())
+                {
+                    inner = wrapped;
+                }
+                if matches!(
+                    inner.downcast_ref::<rustls::Error>(),
+                    Some(rustls::Error::InvalidCertificate(_))
+                ) {
+                    return true;
+                }
+                cur = e.source();
+            }
+        }
+        false
+    }
 }
 
 impl fmt::Display for TransportError {
@@ -775,6 +806,13 @@ impl ConfigError {
         Self {
             message: message.into(),
         }
+    }
+}
+
+impl ConfigError {
+    /// What is wrong, without the "invalid KMS client configuration" prefix.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 

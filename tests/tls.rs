@@ -142,9 +142,6 @@ fn client_builder(url: &str) -> KmsClientBuilder {
             None,
             "test",
         ))
-        // A certificate error is a connect error, which is retryable: one
-        // attempt keeps the failing cases short.
-        .max_attempts(1)
 }
 
 fn client(url: &str, connector: HyperConnector) -> KmsClient {
@@ -229,9 +226,14 @@ fn rustls_cause(err: &KmsError) -> Option<rustls::Error> {
 /// Asserts a connect error caused by a certificate error that `expected` accepts.
 fn assert_certificate_rejected(err: &KmsError, expected: fn(&CertificateError) -> bool) {
     match err {
-        KmsError::Transport(t) => assert_eq!(t.kind(), TransportKind::Connect, "{err:?}"),
+        KmsError::Transport(t) => {
+            assert_eq!(t.kind(), TransportKind::Connect, "{err:?}");
+            assert!(t.is_certificate_error(), "{err:?}");
+        }
         other => panic!("expected a transport error, got {other:?}"),
     }
+    // Retrying cannot fix a certificate: the call fails at once.
+    assert!(!err.is_retryable(), "{err:?}");
     match rustls_cause(err) {
         Some(rustls::Error::InvalidCertificate(c)) => assert!(expected(&c), "{c:?}"),
         other => panic!(
@@ -512,4 +514,37 @@ fn a_corrupt_der_is_a_config_error_without_panicking() {
             "a certificate cut at byte {cut} was accepted"
         );
     }
+}
+
+#[tokio::test]
+async fn aws_ca_bundle_adds_a_private_ca_to_the_default_connector() {
+    let ca = Ca::new("tower-kms test CA");
+    let server = serve(ca.leaf(&["127.0.0.1"])).await;
+    let dir = std::env::temp_dir().join(format!("tower-kms-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bundle = dir.join("ca-bundle.pem");
+    std::fs::write(&bundle, ca.pem()).unwrap();
+    let path = bundle.to_str().unwrap().to_owned();
+    let kms = client_builder(&server.url)
+        .env_with(|k| (k == "AWS_CA_BUNDLE").then(|| path.clone()))
+        .build()
+        .unwrap();
+    round_trip(&server, &kms).await.unwrap();
+    // A file that is not there, or holds no certificate, is a configuration error.
+    let missing = client_builder(&server.url)
+        .ca_bundle(dir.join("missing.pem"))
+        .build()
+        .unwrap_err();
+    assert!(
+        missing.message().contains("cannot read the CA bundle"),
+        "{missing}"
+    );
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "no certificate here\n").unwrap();
+    let err = client_builder(&server.url)
+        .ca_bundle(&empty)
+        .build()
+        .unwrap_err();
+    assert!(err.message().contains("no certificate found"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
