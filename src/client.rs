@@ -38,7 +38,9 @@ use crate::model::{ReEncryptRequest, ReEncryptResponse};
 use crate::operation::KmsOperation;
 use crate::protocol::{DEFAULT_BODY_LIMIT, JsonProtocol, JsonProtocolLayer};
 use crate::retry::{KmsRetry, RetryConfig, RetryLayer, RetryQuota};
-use crate::sign::{Clock, ClockSkew, EnvironmentCredentials, SigV4Layer, SystemClock};
+use crate::sign::{
+    Clock, ClockSkew, CredentialsCache, EnvironmentCredentials, SigV4Layer, SystemClock,
+};
 use crate::timeout::{
     AttemptTimeoutLayer, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, KmsTimeout,
     OperationTimeoutLayer,
@@ -199,6 +201,7 @@ pub struct KmsClientBuilder {
     fips: Option<bool>,
     dual_stack: Option<bool>,
     credentials: Option<SharedCredentialsProvider>,
+    credentials_cache: Option<CredentialsCache>,
     clock: Option<Arc<dyn Clock>>,
     connector: Option<BoxConnector>,
     body_limit: Option<usize>,
@@ -222,6 +225,7 @@ impl std::fmt::Debug for KmsClientBuilder {
             .field("fips", &self.fips)
             .field("dual_stack", &self.dual_stack)
             .field("credentials", &self.credentials)
+            .field("credentials_cache", &self.credentials_cache)
             .field("custom_connector", &self.connector.is_some())
             .field("map_connector", &self.map_connector.is_some())
             .field("retry", &self.retry)
@@ -265,16 +269,43 @@ impl KmsClientBuilder {
     /// static credentials; `aws-config`'s providers plug in too). Default:
     /// [`EnvironmentCredentials`].
     ///
-    /// Providers that fetch credentials (anything but a plain `Credentials`
-    /// value) are wrapped in [`CachedCredentials`](crate::sign::CachedCredentials),
-    /// so they are asked again only shortly before the credentials expire.
+    /// Whatever the provider, the client caches it through its
+    /// [`credentials_cache`](Self::credentials_cache) (lazy by default: asked once,
+    /// again in the background shortly before the credentials expire, never by two
+    /// callers at once, with a 5 s load timeout). If `provider` caches already, e.g.
+    /// a [`CachedCredentials`](crate::sign::CachedCredentials) you share with other
+    /// clients, add `.credentials_cache(CredentialsCache::no_cache())` so it is not
+    /// cached twice.
     pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
-        let any: &dyn std::any::Any = &provider;
-        self.credentials = Some(if any.is::<aws_credential_types::Credentials>() {
-            SharedCredentialsProvider::new(provider)
-        } else {
-            SharedCredentialsProvider::new(crate::sign::CachedCredentials::new(provider))
-        });
+        self.credentials = Some(SharedCredentialsProvider::new(provider));
+        self
+    }
+
+    /// Sets how the client caches the credentials provider (see
+    /// [`CredentialsCache`]; the AWS SDKs call it the identity cache). Default:
+    /// [`CredentialsCache::lazy()`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_kms::KmsClient;
+    /// use tower_kms::sign::CredentialsCache;
+    ///
+    /// # fn main() -> Result<(), tower_kms::ConfigError> {
+    /// let kms = KmsClient::builder()
+    ///     .region("us-east-1")
+    ///     .credentials_cache(
+    ///         CredentialsCache::lazy()
+    ///             .load_timeout(Duration::from_secs(1))
+    ///             .refresh_before(Duration::from_secs(600)),
+    ///     )
+    ///     .build()?;
+    /// # let _ = kms;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "identity_cache")]
+    pub fn credentials_cache(mut self, cache: impl Into<CredentialsCache>) -> Self {
+        self.credentials_cache = Some(cache.into());
         self
     }
 
@@ -386,10 +417,10 @@ impl KmsClientBuilder {
     }
 
     /// Takes what an `aws_config::SdkConfig` says, for values still unset: region,
-    /// credentials provider (cached with [`CachedCredentials`](crate::sign::CachedCredentials)),
-    /// endpoint URL, FIPS and dual-stack, retry (`max_attempts`, initial and maximum
-    /// backoff; adaptive mode is served as standard) and timeouts (connect,
-    /// operation, operation attempt). Feature `aws-config`.
+    /// credentials provider (cached by the client's credentials cache), endpoint URL, FIPS and dual-stack, retry
+    /// (`max_attempts`, initial and maximum backoff; adaptive mode is served as
+    /// standard) and timeouts (connect, operation, operation attempt). Feature
+    /// `aws-config`.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), tower_kms::ConfigError> {
@@ -404,12 +435,8 @@ impl KmsClientBuilder {
         if self.region.is_none() {
             self.region = config.region().map(|r| r.as_ref().to_owned());
         }
-        if self.credentials.is_none()
-            && let Some(p) = config.credentials_provider()
-        {
-            self.credentials = Some(SharedCredentialsProvider::new(
-                crate::sign::CachedCredentials::from_shared(p),
-            ));
+        if self.credentials.is_none() {
+            self.credentials = config.credentials_provider();
         }
         if self.endpoint_url.is_none() {
             self.endpoint_url = config.endpoint_url().map(str::to_owned);
@@ -449,7 +476,8 @@ impl KmsClientBuilder {
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`), `AWS_USE_FIPS_ENDPOINT`,
     /// `AWS_USE_DUALSTACK_ENDPOINT`, `AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`,
     /// `AWS_NEW_RETRIES_2026`; credentials come from [`EnvironmentCredentials`]
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), cached
+    /// like any provider (see [`credentials_cache`](Self::credentials_cache)).
     pub fn env(self) -> Self {
         let mut this = self.env_with(|k| std::env::var(k).ok());
         if this.credentials.is_none() {
@@ -530,6 +558,7 @@ impl KmsClientBuilder {
         let provider = self
             .credentials
             .unwrap_or_else(|| SharedCredentialsProvider::new(EnvironmentCredentials::new()));
+        let provider = self.credentials_cache.unwrap_or_default().wrap(provider)?;
         let sigv4 = SigV4Layer::from_shared(provider, region.clone())
             .clock(SharedClock(clock.clone()))
             .clock_skew(skew.clone());
