@@ -283,7 +283,8 @@ impl KmsClientBuilder {
 
     /// Sets how the client caches the credentials provider (see
     /// [`CredentialsCache`]; the AWS SDKs call it the identity cache). Default:
-    /// [`CredentialsCache::lazy()`].
+    /// [`CredentialsCache::lazy()`], or the identity cache of an `SdkConfig` given
+    /// to [`sdk_config`](Self::sdk_config).
     ///
     /// ```
     /// use std::time::Duration;
@@ -417,10 +418,22 @@ impl KmsClientBuilder {
     }
 
     /// Takes what an `aws_config::SdkConfig` says, for values still unset: region,
-    /// credentials provider (cached by the client's credentials cache), endpoint URL, FIPS and dual-stack, retry
+    /// credentials provider, identity cache, endpoint URL, FIPS and dual-stack, retry
     /// (`max_attempts`, initial and maximum backoff; adaptive mode is served as
     /// standard) and timeouts (connect, operation, operation attempt). Feature
     /// `aws-config`.
+    ///
+    /// The identity cache (`SdkConfig::identity_cache`, which `aws_config` sets to
+    /// `IdentityCache::lazy()` for behavior versions from 2024-03-28 on) is used as
+    /// the client's credentials cache unless [`credentials_cache`](Self::credentials_cache)
+    /// is set: the client drives it as an SDK client would, on the SdkConfig's time
+    /// source and sleep implementation (Tokio's if it has none), so its load timeout
+    /// and buffer time apply. Limitation: there is no SDK orchestrator here, so the
+    /// cache gets an empty per-request `ConfigBag` and inert stand-ins for the
+    /// endpoint resolver, retry strategy and signer; the SDK's `lazy()` and
+    /// `no_cache()` need none of them, and a custom cache that fails its validation
+    /// with these components makes [`build`](Self::build) fail. Without an identity
+    /// cache in the SdkConfig, the client's lazy cache is used.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), tower_kms::ConfigError> {
@@ -437,6 +450,11 @@ impl KmsClientBuilder {
         }
         if self.credentials.is_none() {
             self.credentials = config.credentials_provider();
+        }
+        if self.credentials_cache.is_none() {
+            self.credentials_cache =
+                crate::sign::identity_cache::SdkIdentityCache::from_sdk_config(config)
+                    .map(CredentialsCache::sdk);
         }
         if self.endpoint_url.is_none() {
             self.endpoint_url = config.endpoint_url().map(str::to_owned);

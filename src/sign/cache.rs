@@ -599,6 +599,10 @@ impl std::error::Error for RefreshLost {}
 ///   Use it when the provider caches already, e.g. your own [`CachedCredentials`]
 ///   shared with other clients, so it is not cached twice.
 ///
+/// With [`sdk_config`](crate::KmsClientBuilder::sdk_config) (feature
+/// `aws-config`), the `SdkConfig`'s identity cache is the client's credentials
+/// cache unless one is set in code; see that method for how it is driven.
+///
 /// ```
 /// use std::time::Duration;
 /// use tower_kms::KmsClient;
@@ -623,6 +627,8 @@ pub struct CredentialsCache {
 enum CacheKind {
     Lazy(LazyCredentialsCache),
     NoCache,
+    #[cfg(feature = "aws-config")]
+    Sdk(super::identity_cache::SdkIdentityCache),
 }
 
 impl Default for CredentialsCache {
@@ -646,6 +652,13 @@ impl CredentialsCache {
         }
     }
 
+    #[cfg(feature = "aws-config")]
+    pub(crate) fn sdk(cache: super::identity_cache::SdkIdentityCache) -> Self {
+        Self {
+            kind: CacheKind::Sdk(cache),
+        }
+    }
+
     /// `provider`, cached as this setting says.
     pub(crate) fn wrap(
         &self,
@@ -656,6 +669,8 @@ impl CredentialsCache {
                 CachedCredentials::with_settings(provider, *settings),
             ),
             CacheKind::NoCache => provider,
+            #[cfg(feature = "aws-config")]
+            CacheKind::Sdk(cache) => SharedCredentialsProvider::new(cache.wrap(provider)?),
         })
     }
 }

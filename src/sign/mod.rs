@@ -43,6 +43,8 @@
 mod cache;
 mod credentials;
 mod fast;
+#[cfg(feature = "aws-config")]
+pub(crate) mod identity_cache;
 
 pub use cache::{
     CachedCredentials, CredentialsCache, DEFAULT_LOAD_TIMEOUT, DEFAULT_REFRESH_BEFORE,
