@@ -39,7 +39,9 @@ use crate::model::{ReEncryptRequest, ReEncryptResponse};
 use crate::operation::KmsOperation;
 use crate::protocol::{DEFAULT_BODY_LIMIT, JsonProtocol, JsonProtocolLayer};
 use crate::retry::{KmsRetry, RetryConfig, RetryLayer, RetryQuota};
-use crate::sign::{Clock, ClockSkew, EnvironmentCredentials, SigV4Layer, SystemClock};
+use crate::sign::{
+    Clock, ClockSkew, CredentialsCache, EnvironmentCredentials, SigV4Layer, SystemClock,
+};
 use crate::timeout::{
     AttemptTimeoutLayer, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OPERATION_TIMEOUT, KmsTimeout,
     OperationTimeoutLayer,
@@ -201,6 +203,7 @@ pub struct KmsClientBuilder {
     fips: Option<bool>,
     dual_stack: Option<bool>,
     credentials: Option<SharedCredentialsProvider>,
+    credentials_cache: Option<CredentialsCache>,
     clock: Option<Arc<dyn Clock>>,
     connector: Option<BoxConnector>,
     body_limit: Option<usize>,
@@ -227,6 +230,7 @@ impl std::fmt::Debug for KmsClientBuilder {
             .field("fips", &self.fips)
             .field("dual_stack", &self.dual_stack)
             .field("credentials", &self.credentials)
+            .field("credentials_cache", &self.credentials_cache)
             .field("custom_connector", &self.connector.is_some())
             .field("map_connector", &self.map_connector.is_some())
             .field("retry", &self.retry)
@@ -271,16 +275,44 @@ impl KmsClientBuilder {
     /// static credentials; `aws-config`'s providers plug in too). Default:
     /// [`EnvironmentCredentials`].
     ///
-    /// Providers that fetch credentials (anything but a plain `Credentials`
-    /// value) are wrapped in [`CachedCredentials`](crate::sign::CachedCredentials),
-    /// so they are asked again only shortly before the credentials expire.
+    /// Whatever the provider, the client caches it through its
+    /// [`credentials_cache`](Self::credentials_cache) (lazy by default: asked once,
+    /// again in the background shortly before the credentials expire, never by two
+    /// callers at once, with a 5 s load timeout). If `provider` caches already, e.g.
+    /// a [`CachedCredentials`](crate::sign::CachedCredentials) you share with other
+    /// clients, add `.credentials_cache(CredentialsCache::no_cache())` so it is not
+    /// cached twice.
     pub fn credentials_provider(mut self, provider: impl ProvideCredentials + 'static) -> Self {
-        let any: &dyn std::any::Any = &provider;
-        self.credentials = Some(if any.is::<aws_credential_types::Credentials>() {
-            SharedCredentialsProvider::new(provider)
-        } else {
-            SharedCredentialsProvider::new(crate::sign::CachedCredentials::new(provider))
-        });
+        self.credentials = Some(SharedCredentialsProvider::new(provider));
+        self
+    }
+
+    /// Sets how the client caches the credentials provider (see
+    /// [`CredentialsCache`]; the AWS SDKs call it the identity cache). Default:
+    /// [`CredentialsCache::lazy()`], or the identity cache of an `SdkConfig` given
+    /// to [`sdk_config`](Self::sdk_config).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_kms::KmsClient;
+    /// use tower_kms::sign::CredentialsCache;
+    ///
+    /// # fn main() -> Result<(), tower_kms::ConfigError> {
+    /// let kms = KmsClient::builder()
+    ///     .region("us-east-1")
+    ///     .credentials_cache(
+    ///         CredentialsCache::lazy()
+    ///             .load_timeout(Duration::from_secs(1))
+    ///             .refresh_before(Duration::from_secs(600)),
+    ///     )
+    ///     .build()?;
+    /// # let _ = kms;
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[doc(alias = "identity_cache")]
+    pub fn credentials_cache(mut self, cache: impl Into<CredentialsCache>) -> Self {
+        self.credentials_cache = Some(cache.into());
         self
     }
 
@@ -420,10 +452,22 @@ impl KmsClientBuilder {
     }
 
     /// Takes what an `aws_config::SdkConfig` says, for values still unset: region,
-    /// credentials provider (cached with [`CachedCredentials`](crate::sign::CachedCredentials)),
-    /// endpoint URL, FIPS and dual-stack, retry (`max_attempts`, initial and maximum
-    /// backoff; adaptive mode is served as standard) and timeouts (connect,
-    /// operation, operation attempt). Feature `aws-config`.
+    /// credentials provider, identity cache, endpoint URL, FIPS and dual-stack, retry
+    /// (`max_attempts`, initial and maximum backoff; adaptive mode is served as
+    /// standard) and timeouts (connect, operation, operation attempt). Feature
+    /// `aws-config`.
+    ///
+    /// The identity cache (`SdkConfig::identity_cache`, which `aws_config` sets to
+    /// `IdentityCache::lazy()` for behavior versions from 2024-03-28 on) is used as
+    /// the client's credentials cache unless [`credentials_cache`](Self::credentials_cache)
+    /// is set: the client drives it as an SDK client would, on the SdkConfig's time
+    /// source and sleep implementation (Tokio's if it has none), so its load timeout
+    /// and buffer time apply. Limitation: there is no SDK orchestrator here, so the
+    /// cache gets an empty per-request `ConfigBag` and inert stand-ins for the
+    /// endpoint resolver, retry strategy and signer; the SDK's `lazy()` and
+    /// `no_cache()` need none of them, and a custom cache that fails its validation
+    /// with these components makes [`build`](Self::build) fail. Without an identity
+    /// cache in the SdkConfig, the client's lazy cache is used.
     ///
     /// ```no_run
     /// # async fn run() -> Result<(), tower_kms::ConfigError> {
@@ -438,12 +482,13 @@ impl KmsClientBuilder {
         if self.region.is_none() {
             self.region = config.region().map(|r| r.as_ref().to_owned());
         }
-        if self.credentials.is_none()
-            && let Some(p) = config.credentials_provider()
-        {
-            self.credentials = Some(SharedCredentialsProvider::new(
-                crate::sign::CachedCredentials::from_shared(p),
-            ));
+        if self.credentials.is_none() {
+            self.credentials = config.credentials_provider();
+        }
+        if self.credentials_cache.is_none() {
+            self.credentials_cache =
+                crate::sign::identity_cache::SdkIdentityCache::from_sdk_config(config)
+                    .map(CredentialsCache::sdk);
         }
         if self.endpoint_url.is_none() {
             self.endpoint_url = config.endpoint_url().map(str::to_owned);
@@ -488,7 +533,8 @@ impl KmsClientBuilder {
     /// `AWS_NEW_RETRIES_2026`, `AWS_SDK_UA_APP_ID` (the application name of the
     /// user agent), `AWS_EXECUTION_ENV` and `AWS_CA_BUNDLE` (see
     /// [`ca_bundle`](Self::ca_bundle)); credentials come from [`EnvironmentCredentials`]
-    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`).
+    /// (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), cached
+    /// like any provider (see [`credentials_cache`](Self::credentials_cache)).
     pub fn env(self) -> Self {
         let mut this = self.env_with(|k| std::env::var(k).ok());
         if this.credentials.is_none() {
@@ -582,6 +628,7 @@ impl KmsClientBuilder {
         let provider = self
             .credentials
             .unwrap_or_else(|| SharedCredentialsProvider::new(EnvironmentCredentials::new()));
+        let provider = self.credentials_cache.unwrap_or_default().wrap(provider)?;
         let sigv4 = SigV4Layer::from_shared(provider, region.clone())
             .clock(SharedClock(clock.clone()))
             .clock_skew(skew.clone());

@@ -1,4 +1,4 @@
-//! Credential providers and the clock used for signing.
+//! The environment credential provider and the clock used for signing.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,6 +10,12 @@ use aws_credential_types::provider::{ProvideCredentials, error::CredentialsError
 
 /// Reads credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and the
 /// optional `AWS_SESSION_TOKEN` each time they are asked for.
+///
+/// A [`KmsClient`](crate::KmsClient) caches this provider like any other (see
+/// [`CredentialsCache`](super::CredentialsCache)): it reads the environment at the
+/// first call and again in the background every 15 minutes (the credentials carry
+/// no expiry). To read it on every attempt, build the client with
+/// [`CredentialsCache::no_cache()`](super::CredentialsCache::no_cache).
 ///
 /// For profiles, SSO, web identity, ECS or IMDS, use a provider from `aws-config`
 /// instead: any [`ProvideCredentials`] plugs in.
@@ -52,74 +58,6 @@ impl ProvideCredentials for EnvironmentCredentials {
         Self: 'a,
     {
         future::ProvideCredentials::ready(Self::load_with(|k| std::env::var(k).ok()))
-    }
-}
-
-/// Caches the credentials of another provider until shortly before they expire,
-/// so an expensive provider (SSO, web identity, ECS, IMDS) is not called per
-/// request. Concurrent callers share one refresh.
-///
-/// ```
-/// use aws_credential_types::Credentials;
-/// use tower_kms::sign::CachedCredentials;
-/// let cached = CachedCredentials::new(Credentials::new("AKID", "SECRET", None, None, "static"));
-/// # let _ = cached;
-/// ```
-#[derive(Debug, Clone)]
-pub struct CachedCredentials {
-    inner: aws_credential_types::provider::SharedCredentialsProvider,
-    cached: Arc<tokio::sync::Mutex<Option<Cached>>>,
-    refresh_before: Duration,
-}
-
-/// Cached credentials and when to refresh them (`None`: they do not expire).
-type Cached = (Credentials, Option<SystemTime>);
-
-impl CachedCredentials {
-    /// Caches `provider`'s credentials, refreshing them 5 minutes before they expire.
-    pub fn new(provider: impl ProvideCredentials + 'static) -> Self {
-        Self::from_shared(aws_credential_types::provider::SharedCredentialsProvider::new(provider))
-    }
-
-    /// Like [`new`](Self::new) for an already shared provider.
-    pub fn from_shared(
-        provider: aws_credential_types::provider::SharedCredentialsProvider,
-    ) -> Self {
-        Self {
-            inner: provider,
-            cached: Arc::new(tokio::sync::Mutex::new(None)),
-            refresh_before: Duration::from_secs(300),
-        }
-    }
-
-    async fn load(&self) -> aws_credential_types::provider::Result {
-        let mut slot = self.cached.lock().await;
-        let now = SystemTime::now();
-        if let Some((c, refresh_at)) = slot.as_ref()
-            && refresh_at.is_none_or(|at| now < at)
-        {
-            return Ok(c.clone());
-        }
-        let creds = self.inner.provide_credentials().await?;
-        // Refresh `refresh_before` ahead of expiry; credentials that arrive with less
-        // time than that left are kept for half of what they have, so a provider
-        // that hands out short-lived credentials is not called on every request.
-        let refresh_at = creds.expiry().map(|exp| match exp.duration_since(now) {
-            Ok(left) if left > self.refresh_before => exp - self.refresh_before,
-            Ok(left) => now + left / 2,
-            Err(_) => now,
-        });
-        *slot = Some((creds.clone(), refresh_at));
-        Ok(creds)
-    }
-}
-
-impl ProvideCredentials for CachedCredentials {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::new(self.load())
     }
 }
 

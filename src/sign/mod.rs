@@ -6,6 +6,11 @@
 //! every attempt. Session credentials add `X-Amz-Security-Token`. The layer hands
 //! the signed request to the connector as `http::Request<Full<Bytes>>`.
 //!
+//! The layer asks its provider on every call and caches nothing: give it a
+//! [`CachedCredentials`] around a provider that fetches (SSO, web identity, ECS,
+//! IMDS). A [`KmsClient`](crate::KmsClient) does that by default; see
+//! [`CredentialsCache`].
+//!
 //! ```
 //! use aws_credential_types::Credentials;
 //! use bytes::Bytes;
@@ -35,12 +40,17 @@
 //! # }
 //! ```
 
+mod cache;
 mod credentials;
 mod fast;
+#[cfg(feature = "aws-config")]
+pub(crate) mod identity_cache;
 
-pub use credentials::{
-    CachedCredentials, Clock, ClockSkew, EnvironmentCredentials, FixedClock, SystemClock,
+pub use cache::{
+    CachedCredentials, CredentialsCache, DEFAULT_LOAD_TIMEOUT, DEFAULT_REFRESH_BEFORE,
+    LazyCredentialsCache,
 };
+pub use credentials::{Clock, ClockSkew, EnvironmentCredentials, FixedClock, SystemClock};
 
 use std::fmt;
 use std::future::Future;
