@@ -524,7 +524,8 @@ async fn a_hung_provider_fails_a_client_call_after_the_load_timeout() {
     let err = kms.re_encrypt(minimal_request()).await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert!(matches!(err, KmsError::Credentials(_)), "{err:?}");
-    assert!(err.to_string().contains("timed out"), "{err}");
+    let chain = tower_kms::DisplayChain(&err).to_string();
+    assert!(chain.contains("timed out"), "{chain}");
     assert_eq!(requests.load(Ordering::SeqCst), 0);
     assert_eq!(script.calls(), 1);
 

@@ -277,7 +277,8 @@ async fn an_sdk_lazy_cache_runs_on_its_own_timeout_and_partition() {
     let err = kms.re_encrypt(minimal_request()).await.unwrap_err();
     assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert!(matches!(err, KmsError::Credentials(_)), "{err:?}");
-    assert!(err.to_string().contains("timed out"), "{err}");
+    let chain = tower_kms::DisplayChain(&err).to_string();
+    assert!(chain.contains("timed out"), "{chain}");
 }
 
 #[tokio::test(start_paused = true)]
