@@ -12,19 +12,133 @@
 //! "sourceContext"?: {..}, "destinationContext"?: {..}}`. Response:
 //! `{"ciphertext": base64, "keyId": str, "sourceKeyId": str}` or
 //! `{"error": code, "message": str, "requestId"?: str}` with the status from
-//! [`status_for`].
+//! [`status_for`]. `GET /stats` shows what the audit layer counted.
+//!
+//! ## Your own layers around the client, kept in axum state
+//!
+//! The client is a `tower::Service<ReEncryptRequest>` with `Error = KmsError`,
+//! so the application's own middleware wraps it with `ServiceBuilder` (here a
+//! concurrency limit shared by every handler, and a small audit layer of our
+//! own, [`AuditLayer`]). Boxing the result in a `BoxCloneSyncService` gives a
+//! type that is `Clone + Send + Sync` and can be *named* in the state struct
+//! ([`Kms`]). Each handler clones it out of the state and calls `oneshot`, which
+//! waits for readiness (the concurrency limit) before calling.
+//!
+//! Keep every layer's error `KmsError` (tower's `ConcurrencyLimit` passes the
+//! inner error through) so the boxed type needs no `map_err`; closures in
+//! `map_err` are where rustc's "implementation of FnOnce is not general enough"
+//! usually comes from. To bound a whole call, use the crate's
+//! `ServiceBuilderExt::kms_operation_timeout` (errors stay `KmsError`) rather
+//! than `tower::timeout` (errors become `BoxError`).
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use tower_kms::{KmsClient, KmsError, ReEncryptRequest};
+use tower::limit::ConcurrencyLimitLayer;
+use tower::util::BoxCloneSyncService;
+use tower::{Layer, Service, ServiceBuilder, ServiceExt};
+use tower_kms::{KmsClient, KmsError, ReEncryptRequest, ReEncryptResponse};
+
+/// The KMS service in the router state: the client behind this application's
+/// own layers, boxed to one nameable `Clone + Send + Sync` type.
+pub type Kms = BoxCloneSyncService<ReEncryptRequest, ReEncryptResponse, KmsError>;
+
+/// The router state.
+#[derive(Clone)]
+pub struct AppState {
+    kms: Kms,
+    stats: Stats,
+}
+
+/// Calls at most this many ReEncrypts at once over all handlers.
+pub const MAX_CONCURRENT_KMS_CALLS: usize = 32;
+
+/// Counters of the audit layer.
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    calls: Arc<AtomicU64>,
+    failures: Arc<AtomicU64>,
+}
+
+/// A small layer of our own: counts calls and failures (a stand-in for audit
+/// logging or metrics).
+#[derive(Debug, Clone)]
+pub struct AuditLayer {
+    stats: Stats,
+}
+
+impl<S> Layer<S> for AuditLayer {
+    type Service = Audit<S>;
+    fn layer(&self, inner: S) -> Audit<S> {
+        Audit {
+            inner,
+            stats: self.stats.clone(),
+        }
+    }
+}
+
+/// The service of [`AuditLayer`].
+#[derive(Debug, Clone)]
+pub struct Audit<S> {
+    inner: S,
+    stats: Stats,
+}
+
+impl<S> Service<ReEncryptRequest> for Audit<S>
+where
+    S: Service<ReEncryptRequest, Response = ReEncryptResponse, Error = KmsError>,
+    S::Future: Send + 'static,
+{
+    type Response = ReEncryptResponse;
+    type Error = KmsError;
+    type Future = Pin<Box<dyn Future<Output = Result<ReEncryptResponse, KmsError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), KmsError>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: ReEncryptRequest) -> Self::Future {
+        self.stats.calls.fetch_add(1, Ordering::Relaxed);
+        let failures = self.stats.failures.clone();
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let out = fut.await;
+            if out.is_err() {
+                failures.fetch_add(1, Ordering::Relaxed);
+            }
+            out
+        })
+    }
+}
+
+/// The state: `client` wrapped in this application's layers.
+pub fn state(client: KmsClient) -> AppState {
+    let stats = Stats::default();
+    let kms = ServiceBuilder::new()
+        // The first layer sees the request first: count every call, even one
+        // that then waits for a slot.
+        .layer(AuditLayer {
+            stats: stats.clone(),
+        })
+        .layer(ConcurrencyLimitLayer::new(MAX_CONCURRENT_KMS_CALLS))
+        .service(client);
+    AppState {
+        kms: BoxCloneSyncService::new(kms),
+        stats,
+    }
+}
 
 /// The JSON body of `POST /reencrypt`.
 #[derive(Debug, Deserialize)]
@@ -90,7 +204,14 @@ fn api_error(
         .into_response()
 }
 
-async fn reencrypt(State(kms): State<KmsClient>, Json(body): Json<ReEncryptBody>) -> Response {
+async fn stats(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "calls": state.stats.calls.load(Ordering::Relaxed),
+        "failures": state.stats.failures.load(Ordering::Relaxed),
+    }))
+}
+
+async fn reencrypt(State(state): State<AppState>, Json(body): Json<ReEncryptBody>) -> Response {
     let blob = match STANDARD.decode(body.ciphertext.as_bytes()) {
         Ok(b) => b,
         Err(e) => {
@@ -120,7 +241,8 @@ async fn reencrypt(State(kms): State<KmsClient>, Json(body): Json<ReEncryptBody>
             );
         }
     };
-    match kms.re_encrypt(req).await {
+    // A clone of the shared stack; oneshot waits for a concurrency slot first.
+    match state.kms.oneshot(req).await {
         Ok(out) => Json(ReEncrypted {
             ciphertext: out
                 .ciphertext_blob
@@ -146,11 +268,12 @@ async fn reencrypt(State(kms): State<KmsClient>, Json(body): Json<ReEncryptBody>
     }
 }
 
-/// The router, with the client in its state.
+/// The router, with the client (behind this application's layers) in its state.
 pub fn app(kms: KmsClient) -> Router {
     Router::new()
         .route("/reencrypt", post(reencrypt))
-        .with_state(kms)
+        .route("/stats", get(stats))
+        .with_state(state(kms))
 }
 
 #[tokio::main]
@@ -171,7 +294,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let kms = KmsClient::builder()
             .region("us-east-1")
-            .credentials_provider(aws_credential_types::Credentials::new(
+            .credentials_provider(tower_kms::Credentials::new(
                 "test", "test", None, None, "local",
             ))
             .connector(local.clone())

@@ -97,6 +97,7 @@ pub mod timeout;
 pub mod trace;
 pub mod user_agent;
 
+pub use aws_credential_types::Credentials;
 pub use builder::ServiceBuilderExt;
 pub use client::{KmsClient, KmsClientBuilder};
 pub use error::{

@@ -115,5 +115,68 @@ async fn reencrypt_endpoint_over_http() {
         "{body}"
     );
     assert!(body["requestId"].is_string());
+    // The application's own audit layer saw every call that reached the client
+    // (the two bad inputs were refused before it).
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
+    let stats_url = url.replace("/reencrypt", "/stats");
+    let resp = client.get(stats_url.parse().unwrap()).await.unwrap();
+    let stats: Value =
+        serde_json::from_slice(&resp.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(stats, json!({"calls": 5, "failures": 4}), "{stats}");
     kms_server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_concurrency_limit_is_shared_by_all_handlers() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::ServiceExt;
+
+    // A connector that records how many calls are in flight at once.
+    let local = LocalKms::new();
+    let key = local
+        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .unwrap();
+    let blob = local
+        .invoke("Encrypt", json!({"KeyId": key, "Plaintext": "aGVsbG8="}))
+        .unwrap()["CiphertextBlob"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (now, peak) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (n, p) = (now.clone(), peak.clone());
+    let connector = tower::service_fn(move |req: http::Request<Full<bytes::Bytes>>| {
+        let (local, n, p) = (local.clone(), n.clone(), p.clone());
+        async move {
+            let in_flight = n.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(in_flight, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            let out = local.oneshot(req).await;
+            n.fetch_sub(1, Ordering::SeqCst);
+            out
+        }
+    });
+    let kms = KmsClient::builder()
+        .region("us-east-1")
+        .credentials_provider(tower_kms::Credentials::new("test", "test", None, None, "t"))
+        .connector(connector)
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/reencrypt", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, example::app(kms)).await.unwrap() });
+    let calls = (0..100).map(|_| {
+        let url = url.clone();
+        let body = json!({"ciphertext": blob, "destinationKeyId": key});
+        tokio::spawn(async move { post(&url, body).await })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        let (status, body) = call.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    let peak = peak.load(Ordering::SeqCst);
+    assert!(
+        (1..=example::MAX_CONCURRENT_KMS_CALLS).contains(&peak),
+        "{peak} calls in flight at once"
+    );
 }

@@ -38,19 +38,26 @@ fn base() -> tower_kms::ReEncryptRequestBuilder {
 
 #[tokio::test]
 async fn invalid_requests_fail_with_field_and_rule_and_send_nothing() {
+    // A missing destination is required; an empty one must not be empty.
+    let missing = ReEncryptRequest::builder()
+        .ciphertext_blob(vec![1])
+        .build()
+        .unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "invalid ReEncrypt request: DestinationKeyId is required"
+    );
+    let empty = base().destination_key_id("").build().unwrap_err();
+    assert_eq!(
+        empty.to_string(),
+        "invalid ReEncrypt request: DestinationKeyId must not be empty (a key id, key ARN, alias name or alias ARN)"
+    );
     let long_id = "k".repeat(2049);
     let cases: Vec<(ReEncryptRequest, &str, &str)> = vec![
         (
-            ReEncryptRequest::builder()
-                .ciphertext_blob(vec![1])
-                .build_unchecked(),
-            "DestinationKeyId",
-            "is required",
-        ),
-        (
             base().destination_key_id("").build_unchecked(),
             "DestinationKeyId",
-            "is required",
+            "must not be empty",
         ),
         (
             base().destination_key_id(long_id.clone()).build_unchecked(),

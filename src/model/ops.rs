@@ -208,7 +208,11 @@ impl KmsOperation for EncryptRequest {
 
     fn validate(&self) -> Result<(), ValidationError> {
         if self.key_id.is_empty() {
-            return Err(ValidationError::new(Self::NAME, "KeyId", "is required"));
+            return Err(ValidationError::new(
+                Self::NAME,
+                "KeyId",
+                "must not be empty",
+            ));
         }
         check_common(Self::NAME, Some(&self.key_id), &self.grant_tokens)?;
         let n = self.plaintext.len();
@@ -539,7 +543,7 @@ impl GenerateDataKeyRequest {
 
     fn check(&self, op: &'static str) -> Result<(), ValidationError> {
         if self.key_id.is_empty() {
-            return Err(ValidationError::new(op, "KeyId", "is required"));
+            return Err(ValidationError::new(op, "KeyId", "must not be empty"));
         }
         check_common(op, Some(&self.key_id), &self.grant_tokens)?;
         match (&self.key_spec, self.number_of_bytes) {
@@ -671,7 +675,11 @@ impl KmsOperation for DescribeKeyRequest {
 
     fn validate(&self) -> Result<(), ValidationError> {
         if self.key_id.is_empty() {
-            return Err(ValidationError::new(Self::NAME, "KeyId", "is required"));
+            return Err(ValidationError::new(
+                Self::NAME,
+                "KeyId",
+                "must not be empty",
+            ));
         }
         check_common(Self::NAME, Some(&self.key_id), &self.grant_tokens)
     }

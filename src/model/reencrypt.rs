@@ -156,7 +156,10 @@ impl ReEncryptRequest {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let err = |field, rule: String| Err(ValidationError::new(OP, field, rule));
         if self.destination_key_id.is_empty() {
-            return err("DestinationKeyId", "is required".into());
+            return err(
+                "DestinationKeyId",
+                "must not be empty (a key id, key ARN, alias name or alias ARN)".into(),
+            );
         }
         check_key_id("DestinationKeyId", &self.destination_key_id)?;
         if let Some(id) = &self.source_key_id {

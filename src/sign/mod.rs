@@ -46,6 +46,7 @@ mod fast;
 #[cfg(feature = "aws-config")]
 pub(crate) mod identity_cache;
 
+pub use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 pub use cache::{
     CachedCredentials, CredentialsCache, DEFAULT_LOAD_TIMEOUT, DEFAULT_REFRESH_BEFORE,
     LazyCredentialsCache,
@@ -60,7 +61,6 @@ use std::task::{Context, Poll, ready};
 use std::time::SystemTime;
 
 use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
