@@ -203,6 +203,37 @@ async fn auth_cases(t: &Transport) {
             .contains("Host")
     );
 
+    // The signing date must be signed too: drop x-amz-date from SignedHeaders.
+    let r = t
+        .send(with_signed_headers(
+            signed(&url, "ListKeys", body, &Sig::default()),
+            |list| list.replace(";x-amz-date", ""),
+        ))
+        .await;
+    check_headers(&r);
+    assert_eq!(
+        r.err(400, "InvalidSignatureException")["message"],
+        "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+    );
+
+    // A signed header whose value is not UTF-8 is refused, not decoded lossily.
+    let mut req = signed(&url, "ListKeys", body, &Sig::default());
+    req.headers_mut()
+        .insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+    let r = t
+        .send(with_signed_headers(req, |list| format!("{list};x-odd")))
+        .await;
+    check_headers(&r);
+    assert_eq!(
+        r.err(400, "IncompleteSignatureException")["message"],
+        "The value of the signed header 'x-odd' is not valid UTF-8."
+    );
+    // The same value in an unsigned header is fine.
+    let mut req = signed(&url, "ListKeys", body, &Sig::default());
+    req.headers_mut()
+        .insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+    t.send(req).await.ok();
+
     // Malformed Authorization.
     let mut req = signed(&url, "ListKeys", body, &Sig::default());
     req.headers_mut().insert(
@@ -243,6 +274,22 @@ async fn auth_cases(t: &Transport) {
         .insert("content-type", HeaderValue::from_static("application/json"));
     sign_again(&mut req, body);
     t.send(req).await.err(400, "UnknownOperationException");
+}
+
+/// Rewrites the `SignedHeaders=` list of the request's Authorization header.
+fn with_signed_headers(
+    mut req: Request<Full<Bytes>>,
+    edit: impl FnOnce(&str) -> String,
+) -> Request<Full<Bytes>> {
+    let auth = req.headers()["authorization"].to_str().unwrap().to_string();
+    let start = auth.find("SignedHeaders=").unwrap() + "SignedHeaders=".len();
+    let end = start + auth[start..].find(',').unwrap();
+    let list = edit(&auth[start..end]);
+    assert_ne!(list, auth[start..end], "the edit changed nothing");
+    let forged = format!("{}{list}{}", &auth[..start], &auth[end..]);
+    req.headers_mut()
+        .insert("authorization", HeaderValue::from_str(&forged).unwrap());
+    req
 }
 
 /// Re-signs after headers were changed.
