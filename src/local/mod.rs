@@ -13,8 +13,10 @@
 //!
 //! * in-process, as a [`tower::Service`] over `http::Request`s — plug it in
 //!   as the HTTP connector of a KMS client, no sockets involved;
-//! * over a real socket with [`LocalKms::serve`], which runs a hyper server
-//!   on a `tokio::net::TcpListener`.
+//! * over a real socket with [`LocalKms::serve`], which runs hyper's
+//!   HTTP/1.1 server on a `tokio::net::TcpListener`, or
+//!   [`LocalKms::serve_with`] and a [`ServerConfig`] for its limits (header,
+//!   body and idle timeouts, a connection cap, the shutdown grace period).
 //!
 //! Operations: `CreateKey`, `DescribeKey`, `ListKeys`, `EnableKey`,
 //! `DisableKey`, `ScheduleKeyDeletion`, `CancelKeyDeletion`, `CreateAlias`,
@@ -91,7 +93,7 @@ mod store;
 mod time;
 
 pub use error::LocalKmsError;
-pub use server::LocalKmsServer;
+pub use server::{LocalKmsServer, ServerConfig, ServerStats};
 
 use crypto::{KeyMaterial, KeySpec, random_array, uuid_v4};
 use ops::Ops;
@@ -327,9 +329,18 @@ where
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),
-        Err(e) => Err(LocalKmsError::serialization(format!(
-            "Could not read the request body: {e}"
-        ))),
+        Err(e) => match e.downcast_ref::<server::BodyTimeout>() {
+            Some(t) => Err(LocalKmsError::new(
+                "RequestTimeoutException",
+                format!(
+                    "The request body was not received within {} ms.",
+                    t.0.as_millis()
+                ),
+            )),
+            None => Err(LocalKmsError::serialization(format!(
+                "Could not read the request body: {e}"
+            ))),
+        },
     }
 }
 
