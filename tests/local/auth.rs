@@ -354,6 +354,41 @@ async fn injected_clock_exact_messages() {
     }
 }
 
+/// Any injected clock works: the `Date` header is clamped to what HTTP
+/// dates can say (years 1970 to 9999) instead of panicking, and a signed
+/// request is still judged against the injected time.
+#[tokio::test]
+async fn date_header_for_clocks_outside_the_http_date_range() {
+    let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    for (clock, date) in [
+        (last, "Fri, 31 Dec 9999 23:59:59 GMT"),
+        (
+            last + Duration::from_secs(1),
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ),
+        (
+            last + Duration::from_secs(1_000_000 * 365 * 86_400),
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ),
+        (UNIX_EPOCH, "Thu, 01 Jan 1970 00:00:00 GMT"),
+        (
+            UNIX_EPOCH - Duration::from_secs(1),
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+        ),
+        (
+            UNIX_EPOCH - Duration::from_secs(1_000 * 365 * 86_400),
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+        ),
+    ] {
+        let kms = LocalKms::builder().clock(Arc::new(move || clock)).build();
+        let t = Transport::in_process(&kms);
+        let r = t.call("ListKeys", json!({})).await;
+        check_headers(&r);
+        r.err(400, "InvalidSignatureException");
+        assert_eq!(r.headers["date"], date, "{clock:?}");
+    }
+}
+
 #[tokio::test]
 async fn configured_credentials_replace_default() {
     let kms = LocalKms::builder()
