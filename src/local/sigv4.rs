@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 use aws_lc_rs::{constant_time, digest, hmac};
 use http::{HeaderMap, Method, Uri};
 
-use super::crypto::hex;
 use super::error::LocalKmsError;
 use super::time::{format_amz_date, parse_amz_date};
 
@@ -18,7 +17,7 @@ pub(crate) const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Hex SHA-256.
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    hex(digest::digest(&digest::SHA256, data).as_ref())
+    hex::encode(digest::digest(&digest::SHA256, data))
 }
 
 fn incomplete(message: impl Into<String>) -> LocalKmsError {
@@ -292,7 +291,7 @@ pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str)
 
 /// Hex HMAC-SHA256 of the string to sign.
 pub(crate) fn signature(key: &hmac::Key, string_to_sign: &str) -> String {
-    hex(hmac::sign(key, string_to_sign.as_bytes()).as_ref())
+    hex::encode(hmac::sign(key, string_to_sign.as_bytes()))
 }
 
 /// Everything needed to check a request's signature.
