@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
-use tower_kms::{KmsClient, KmsError, ReEncryptRequest};
+use tower_kms::{KeySpec, KeyUsageType, KmsClient, KmsError, ReEncryptRequest};
 
 /// The JSON body of `POST /reencrypt`.
 #[derive(Debug, Deserialize)]
@@ -160,7 +160,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (KmsClient::from_env()?, None)
     } else {
         let local = tower_kms::local::LocalKms::new();
-        let key = local.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")?;
+        let key = local.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)?;
         let blob = local.invoke(
             "Encrypt",
             serde_json::json!({"KeyId": key, "Plaintext": "aGVsbG8="}),

@@ -27,6 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tower_kms::local::{LocalKms, RequestLog, ServerConfig};
+use tower_kms::{KeySpec, KeyUsageType};
 
 /// The port the example listens on by default.
 const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
@@ -183,7 +184,7 @@ async fn main() -> ExitCode {
         }
     };
     let demo_key = if args.demo_key {
-        match kms.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT") {
+        match kms.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt) {
             Ok(arn) => Some(arn),
             Err(e) => {
                 eprintln!("error: {e}");

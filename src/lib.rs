@@ -105,7 +105,7 @@ pub use model::{
     CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DescribeKeyRequest,
     DryRunModifierType, EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec,
     EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
-    GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, Plaintext, ReEncryptRequest,
-    ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
+    GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, KeySpec, KeyState, KeyUsageType,
+    Plaintext, ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse, ResponseMetadata,
 };
 pub use operation::{Attempt, KmsOperation, OperationOutput};

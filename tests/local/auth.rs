@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::json;
 use tower::ServiceExt;
 use tower_kms::local::LocalKms;
+use tower_kms::{KeySpec, KeyUsageType};
 
 const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
@@ -426,7 +427,7 @@ async fn configured_credentials_replace_default() {
         .await
         .err(400, "InvalidSignatureException");
     let arn = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     assert!(arn.starts_with("arn:aws:kms:eu-central-1:444455556666:key/"));
 }
@@ -511,7 +512,7 @@ impl Rng {
 async fn garbage_never_panics() {
     let kms = LocalKms::new();
     let key = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let t = Transport::in_process(&kms);
     let url = t.url();
