@@ -214,6 +214,11 @@ async fn dropping_the_handle_stops_the_server() {
     let addr = server.local_addr();
     let mut idle = TcpStream::connect(addr).await.unwrap();
     eventually("the connection", || server.stats().open_connections == 1).await;
+    let debug = format!("{server:?}");
+    assert!(
+        debug.starts_with("LocalKmsServer") && debug.contains("open_connections: 1"),
+        "{debug}"
+    );
     drop(server);
     // The accept loop sees the dropped sender, closes the listener and the
     // idle connection.

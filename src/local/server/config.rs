@@ -27,11 +27,12 @@ use std::time::Duration;
 ///   is nginx's `client_body_timeout`, but counted for the whole body rather
 ///   than between two reads, so a client trickling one byte at a time cannot
 ///   stretch it.
-/// * 120 s idle is above the 90 s after which hyper-util's pool, this
-///   crate's connector ([`DEFAULT_POOL_IDLE_TIMEOUT`](crate::connector::DEFAULT_POOL_IDLE_TIMEOUT))
-///   and the AWS SDKs for Rust and Go drop an idle connection themselves, so
-///   with those clients the client always closes first and never races the
-///   server's close with a new request.
+/// * 120 s idle is above the 90 s after which clients drop an idle pooled
+///   connection themselves: hyper-util's pool (the AWS SDK for Rust builds
+///   on it), this crate's connector
+///   ([`DEFAULT_POOL_IDLE_TIMEOUT`](crate::connector::DEFAULT_POOL_IDLE_TIMEOUT))
+///   and Go's `net/http` transport. With them the client always closes
+///   first, so a new request never races the server's close.
 /// * 4096 connections is more than a parallel test suite opens and, at a few
 ///   tens of KiB per idle connection, a bounded amount of memory. At the cap
 ///   an idle connection is closed to make room (see

@@ -10,6 +10,7 @@
 //! [`TokioTimer`]) is kept only as a backstop set to idle plus header time,
 //! the longest a head can take under these rules.
 
+use std::fmt;
 use std::future::{Future, poll_fn};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::{Pin, pin};
@@ -42,7 +43,6 @@ use conn::{DeadlineBody, Phase, Registration, Registry, ResponseBody, Tracker, W
 /// Dropping it without calling [`shutdown`](Self::shutdown) also stops
 /// accepting connections; open ones then finish in the background within the
 /// [shutdown grace period](ServerConfig::shutdown_grace).
-#[derive(Debug)]
 #[must_use = "dropping the server handle shuts the server down"]
 pub struct LocalKmsServer {
     local_addr: SocketAddr,
@@ -62,6 +62,16 @@ pub struct ServerStats {
     pub idle_connections: usize,
     /// Requests whose head was read and whose response is not written yet.
     pub requests_in_flight: usize,
+}
+
+impl fmt::Debug for LocalKmsServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LocalKmsServer")
+            .field("local_addr", &self.local_addr)
+            .field("stopping", &self.shutdown.is_none())
+            .field("stats", &self.stats())
+            .finish()
+    }
 }
 
 impl LocalKmsServer {
