@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 use tower::limit::ConcurrencyLimitLayer;
 use tower::util::BoxCloneSyncService;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt};
-use tower_kms::{KmsClient, KmsError, ReEncryptRequest, ReEncryptResponse};
+use tower_kms::{KeySpec, KeyUsageType, KmsClient, KmsError, ReEncryptRequest, ReEncryptResponse};
 
 /// The KMS service in the router state: the client behind this application's
 /// own layers, boxed to one nameable `Clone + Send + Sync` type.
@@ -283,7 +283,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (KmsClient::from_env()?, None)
     } else {
         let local = tower_kms::local::LocalKms::new();
-        let key = local.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")?;
+        let key = local.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)?;
         let blob = local.invoke(
             "Encrypt",
             serde_json::json!({"KeyId": key, "Plaintext": "aGVsbG8="}),

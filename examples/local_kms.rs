@@ -3,7 +3,12 @@
 //! ```text
 //! cargo run --example local_kms -- [--listen 127.0.0.1:4599] [--region us-east-1]
 //!     [--credentials AKID:SECRET]... [--no-demo-key]
+//!     [--header-read-timeout-ms MS] [--body-read-timeout-ms MS]
+//!     [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS]
 //! ```
+//!
+//! `--help` lists every flag with its default (the server limits are those of
+//! `tower_kms::local::ServerConfig`).
 //!
 //! Any AWS SDK or CLI works against it:
 //!
@@ -19,27 +24,62 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tower_kms::local::{LocalKms, RequestLog};
+use tower_kms::local::{LocalKms, RequestLog, ServerConfig};
+use tower_kms::{KeySpec, KeyUsageType};
 
 /// The port the example listens on by default.
 const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
 
-const USAGE: &str = "usage: local_kms [--listen 127.0.0.1:PORT] [--region REGION] [--credentials AKID:SECRET]... [--no-demo-key]";
+const USAGE: &str = "usage: local_kms [--listen 127.0.0.1:PORT] [--region REGION] [--credentials AKID:SECRET]... [--no-demo-key] [--header-read-timeout-ms MS] [--body-read-timeout-ms MS] [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS]";
+
+fn help() -> String {
+    let ms = |d: Duration| d.as_millis();
+    format!(
+        "{USAGE}
+
+A local AWS KMS over HTTP/1.1, logging one line per request.
+
+  --listen IP:PORT              address to listen on (default {DEFAULT_LISTEN})
+  --region REGION               region of the ARNs and of SigV4 (default us-east-1)
+  --credentials AKID:SECRET     accept this pair; repeatable (default test:test)
+  --no-demo-key                 do not create a symmetric key at start
+  --header-read-timeout-ms MS   first byte of a request to the end of its head (default {})
+  --body-read-timeout-ms MS     end of the head to the end of the body; then 408 (default {})
+  --idle-timeout-ms MS          close a connection with no request after this (default {})
+  --max-connections N           connections served at once; at the cap the longest idle
+                                one is closed for a newcomer (default {})
+  --shutdown-grace-ms MS        on Ctrl-C, time given to requests in flight (default {})
+  -h, --help                    this help",
+        ms(ServerConfig::DEFAULT_HEADER_READ_TIMEOUT),
+        ms(ServerConfig::DEFAULT_BODY_READ_TIMEOUT),
+        ms(ServerConfig::DEFAULT_IDLE_TIMEOUT),
+        ServerConfig::DEFAULT_MAX_CONNECTIONS,
+        ms(ServerConfig::DEFAULT_SHUTDOWN_GRACE),
+    )
+}
 
 struct Args {
     listen: SocketAddr,
     region: Option<String>,
     credentials: Vec<(String, String)>,
     demo_key: bool,
+    server: ServerConfig,
 }
 
-fn parse(args: &[String]) -> Result<Args, String> {
+enum Parsed {
+    Run(Args),
+    Help,
+}
+
+fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut out = Args {
         listen: DEFAULT_LISTEN.parse().expect("valid default"),
         region: None,
         credentials: Vec::new(),
         demo_key: true,
+        server: ServerConfig::new(),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -47,6 +87,10 @@ fn parse(args: &[String]) -> Result<Args, String> {
             it.next()
                 .cloned()
                 .ok_or_else(|| format!("{flag} needs a value"))
+        };
+        let number = |v: String| {
+            v.parse::<u64>()
+                .map_err(|_| format!("{flag} takes a whole number, got {v:?}"))
         };
         match flag.as_str() {
             "--listen" => {
@@ -65,22 +109,48 @@ fn parse(args: &[String]) -> Result<Args, String> {
                 out.credentials.push((id.to_owned(), secret.to_owned()));
             }
             "--no-demo-key" => out.demo_key = false,
-            "-h" | "--help" => return Err(String::new()),
+            "--header-read-timeout-ms" => {
+                let ms = number(value()?)?;
+                out.server = out.server.header_read_timeout(Duration::from_millis(ms));
+            }
+            "--body-read-timeout-ms" => {
+                let ms = number(value()?)?;
+                out.server = out.server.body_read_timeout(Duration::from_millis(ms));
+            }
+            "--idle-timeout-ms" => {
+                let ms = number(value()?)?;
+                out.server = out.server.idle_timeout(Duration::from_millis(ms));
+            }
+            "--max-connections" => {
+                let n = number(value()?)?;
+                let n = usize::try_from(n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| format!("--max-connections takes 1 or more, got {n}"))?;
+                out.server = out.server.max_connections(n);
+            }
+            "--shutdown-grace-ms" => {
+                let ms = number(value()?)?;
+                out.server = out.server.shutdown_grace(Duration::from_millis(ms));
+            }
+            "-h" | "--help" => return Ok(Parsed::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(out)
+    Ok(Parsed::Run(out))
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args = match parse(&args) {
-        Ok(a) => a,
+        Ok(Parsed::Run(a)) => a,
+        Ok(Parsed::Help) => {
+            println!("{}", help());
+            return ExitCode::SUCCESS;
+        }
         Err(msg) => {
-            if !msg.is_empty() {
-                eprintln!("error: {msg}");
-            }
+            eprintln!("error: {msg}");
             eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
@@ -114,7 +184,7 @@ async fn main() -> ExitCode {
         }
     };
     let demo_key = if args.demo_key {
-        match kms.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT") {
+        match kms.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt) {
             Ok(arn) => Some(arn),
             Err(e) => {
                 eprintln!("error: {e}");
@@ -125,7 +195,7 @@ async fn main() -> ExitCode {
         None
     };
     let region = kms.region().to_owned();
-    let server = kms.serve(listener);
+    let server = kms.serve_with(listener, args.server);
     println!("local KMS at {} (region {region})", server.endpoint_url());
     if let Some(arn) = demo_key {
         println!("demo key {arn}");

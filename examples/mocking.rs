@@ -7,7 +7,8 @@ use http_body_util::Full;
 use tower::{Service, ServiceExt};
 use tower_kms::local::LocalKms;
 use tower_kms::{
-    EncryptRequest, KmsClient, KmsError, ReEncryptRequest, ReEncryptResponse, ServiceError,
+    EncryptRequest, KeySpec, KeyUsageType, KmsClient, KmsError, ReEncryptRequest,
+    ReEncryptResponse, ServiceError,
 };
 use tower_test::mock;
 
@@ -61,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. The local KMS: real cryptography and KMS's rules, no sockets.
     let local = LocalKms::new();
-    let key = local.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")?;
+    let key = local.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)?;
     let kms = KmsClient::builder()
         .region("us-east-1")
         .credentials_provider(aws_credential_types::Credentials::new(

@@ -14,6 +14,7 @@ use http_body_util::Full;
 use tower::ServiceExt;
 use tower_kms::local::LocalKms;
 use tower_kms::{EncryptRequest, KmsClient, ReEncryptRequest};
+use tower_kms::{KeySpec, KeyUsageType};
 use tracing_subscriber::fmt::format::FmtSpan;
 
 #[tokio::main(flavor = "current_thread")]
@@ -27,7 +28,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
 
     let local = LocalKms::new();
-    let key = local.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")?;
+    let key = local.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)?;
     // The connector fails the first ReEncrypt with a 500, then forwards to the local KMS.
     let failed_once = Arc::new(AtomicBool::new(false));
     let connector = tower::service_fn(move |req: http::Request<Full<Bytes>>| {

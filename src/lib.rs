@@ -108,7 +108,7 @@ pub use model::{
     CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DescribeKeyRequest,
     DryRunModifierType, EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec,
     EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
-    GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, Plaintext, ReEncryptRequest,
-    ReEncryptRequestBuilder, ReEncryptResponse,
+    GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, KeySpec, KeyState, KeyUsageType,
+    Plaintext, ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse,
 };
 pub use operation::{Attempt, KmsOperation, OperationOutput, ResponseMetadata};

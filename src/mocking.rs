@@ -104,10 +104,10 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! use tower_kms::local::LocalKms;
-//! use tower_kms::{EncryptRequest, KmsClient, KmsError, ReEncryptRequest};
+//! use tower_kms::{EncryptRequest, KeySpec, KeyUsageType, KmsClient, KmsError, ReEncryptRequest};
 //!
 //! let local = LocalKms::new();
-//! let key = local.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").unwrap();
+//! let key = local.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).unwrap();
 //! let kms = KmsClient::builder()
 //!     .region("us-east-1")
 //!     .credentials_provider(aws_credential_types::Credentials::new("test", "test", None, None, "local"))

@@ -10,6 +10,7 @@ use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
 use tower_kms::KmsClient;
 use tower_kms::local::{LocalKms, LocalKmsServer};
+use tower_kms::{KeySpec, KeyUsageType};
 
 async fn post(url: &str, body: Value) -> (u16, Value) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>();
@@ -45,10 +46,10 @@ async fn reencrypt_endpoint_over_http() {
     tokio::spawn(async move { axum::serve(listener, example::app(kms)).await.unwrap() });
 
     let a = local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let b = local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let enc = local
         .invoke(
@@ -103,7 +104,7 @@ async fn reencrypt_endpoint_over_http() {
         assert_eq!(status, want_status, "{req} -> {body}");
         assert_eq!(body["error"], want_code, "{req} -> {body}");
     }
-    local.invoke("DisableKey", json!({"KeyId": b})).unwrap();
+    local.disable_key(&b).unwrap();
     let (status, body) = post(
         &url,
         json!({"ciphertext": blob, "destinationKeyId": b, "sourceContext": {"t": "1"}}),
@@ -135,7 +136,10 @@ async fn the_concurrency_limit_is_shared_by_all_handlers() {
     // A connector that records how many calls are in flight at once.
     let local = LocalKms::new();
     let key = local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(
+            tower_kms::KeySpec::SymmetricDefault,
+            tower_kms::KeyUsageType::EncryptDecrypt,
+        )
         .unwrap();
     let blob = local
         .invoke("Encrypt", json!({"KeyId": key, "Plaintext": "aGVsbG8="}))

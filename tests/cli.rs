@@ -15,6 +15,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tower_kms::local::{LocalKms, LocalKmsServer, RequestHook, RequestLog};
+use tower_kms::{KeySpec, KeyUsageType};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kms-reencrypt");
 
@@ -120,10 +121,10 @@ fn kms_with(local: LocalKms) -> Kms {
             .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap())
     });
     let src = local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let dst = local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     Kms {
         url: server.endpoint_url(),

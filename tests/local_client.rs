@@ -14,8 +14,8 @@ use tower_kms::local::{
 use tower_kms::retry::RetryConfig;
 use tower_kms::sign::FixedClock;
 use tower_kms::{
-    DecryptRequest, DryRunModifierType, EncryptRequest, EncryptionAlgorithmSpec, KmsClient,
-    KmsError, ReEncryptRequest,
+    DecryptRequest, DryRunModifierType, EncryptRequest, EncryptionAlgorithmSpec, KeySpec, KeyState,
+    KeyUsageType, KmsClient, KmsError, ReEncryptRequest,
 };
 
 fn creds(secret: &str) -> aws_credential_types::Credentials {
@@ -51,7 +51,7 @@ fn client(
 }
 
 impl Env {
-    fn key(&self, spec: &str, usage: &str) -> String {
+    fn key(&self, spec: KeySpec, usage: KeyUsageType) -> String {
         self.local.create_key(spec, usage).unwrap()
     }
     fn invoke(&self, op: &str, body: Value) -> Value {
@@ -76,8 +76,8 @@ fn re(blob: &Bytes, dest: &str) -> tower_kms::ReEncryptRequestBuilder {
 async fn source_key_is_inferred_and_contexts_are_honoured() {
     let e = env().await;
     let (a, b) = (
-        e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
-        e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
+        e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt),
+        e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt),
     );
     let blob = e.encrypt(&a, &[("app", "x")]).await;
     // No SourceKeyId: KMS finds the key in the blob.
@@ -133,10 +133,9 @@ async fn source_key_is_inferred_and_contexts_are_honoured() {
     assert!(matches!(err, KmsError::IncorrectKey(_)), "{err:?}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
     // Aliases work as key ids.
-    e.invoke(
-        "CreateAlias",
-        json!({"AliasName": "alias/dest", "TargetKeyId": b.rsplit('/').next().unwrap()}),
-    );
+    e.local
+        .create_alias("alias/dest", b.rsplit('/').next().unwrap())
+        .unwrap();
     let out = e
         .kms
         .re_encrypt(
@@ -166,9 +165,9 @@ async fn source_key_is_inferred_and_contexts_are_honoured() {
 #[tokio::test]
 async fn key_state_and_usage_rules() {
     let e = env().await;
-    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
-    let b = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
-    let sign = e.key("ECC_NIST_P256", "SIGN_VERIFY");
+    let a = e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
+    let b = e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
+    let sign = e.key(KeySpec::EccNistP256, KeyUsageType::SignVerify);
     let blob = e.encrypt(&a, &[]).await;
 
     let err = e
@@ -178,7 +177,7 @@ async fn key_state_and_usage_rules() {
         .unwrap_err();
     assert!(matches!(err, KmsError::InvalidKeyUsage(_)), "{err:?}");
 
-    e.invoke("DisableKey", json!({"KeyId": b}));
+    e.local.disable_key(&b).unwrap();
     let err = e
         .kms
         .re_encrypt(re(&blob, &b).build().unwrap())
@@ -186,9 +185,9 @@ async fn key_state_and_usage_rules() {
         .unwrap_err();
     assert!(matches!(err, KmsError::Disabled(_)), "{err:?}");
     assert_eq!(err.status().map(|s| s.as_u16()), Some(409));
-    e.invoke("EnableKey", json!({"KeyId": b}));
+    e.local.enable_key(&b).unwrap();
 
-    e.invoke("DisableKey", json!({"KeyId": a}));
+    e.local.disable_key(&a).unwrap();
     let err = e
         .kms
         .re_encrypt(re(&blob, &b).build().unwrap())
@@ -198,12 +197,9 @@ async fn key_state_and_usage_rules() {
         matches!(err, KmsError::Disabled(_)),
         "source disabled: {err:?}"
     );
-    e.invoke("EnableKey", json!({"KeyId": a}));
+    e.local.enable_key(&a).unwrap();
 
-    e.invoke(
-        "ScheduleKeyDeletion",
-        json!({"KeyId": b, "PendingWindowInDays": 7}),
-    );
+    e.local.schedule_key_deletion(&b, 7).unwrap();
     let err = e
         .kms
         .re_encrypt(re(&blob, &b).build().unwrap())
@@ -217,8 +213,8 @@ async fn key_state_and_usage_rules() {
 #[tokio::test]
 async fn asymmetric_keys_need_ids_and_algorithms() {
     let e = env().await;
-    let sym = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
-    let rsa = e.key("RSA_2048", "ENCRYPT_DECRYPT");
+    let sym = e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
+    let rsa = e.key(KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt);
     // Encrypt outside KMS with the public key from GetPublicKey.
     let public = e.invoke("GetPublicKey", json!({"KeyId": rsa}));
     let der = STANDARD
@@ -308,7 +304,7 @@ async fn asymmetric_keys_need_ids_and_algorithms() {
 #[tokio::test]
 async fn grant_tokens_and_dry_run() {
     let e = env().await;
-    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let a = e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
     let blob = e.encrypt(&a, &[]).await;
     let grant = e.invoke(
         "CreateGrant",
@@ -353,7 +349,7 @@ async fn grant_tokens_and_dry_run() {
 #[tokio::test]
 async fn signatures_are_checked_and_clock_skew_is_corrected() {
     let e = env().await;
-    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let a = e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
     let blob = e.encrypt(&a, &[]).await;
 
     let wrong = client(&e.server, creds("not-the-secret")).build().unwrap();
@@ -408,10 +404,10 @@ async fn in_process_connector_and_many_parallel_calls() {
         .unwrap();
     let (a, b) = (
         local
-            .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+            .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
             .unwrap(),
         local
-            .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+            .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
             .unwrap(),
     );
     let mut tasks = Vec::new();
@@ -460,7 +456,7 @@ async fn more_operations_through_the_same_layers() {
         DescribeKeyRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
     };
     let e = env().await;
-    let a = e.key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT");
+    let a = e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
     let dk = e
         .kms
         .send(GenerateDataKeyRequest::new(&a).encryption_context("p", "q"))
@@ -504,7 +500,10 @@ async fn more_operations_through_the_same_layers() {
     let d = e.kms.send(DescribeKeyRequest::new(&a)).await.unwrap();
     let meta = d.key_metadata.unwrap();
     assert_eq!(meta.arn.as_deref(), Some(a.as_str()));
-    assert_eq!(meta.key_state.as_deref(), Some("Enabled"));
+    assert_eq!(meta.key_state, Some(KeyState::Enabled));
+    assert_eq!(meta.key_spec, Some(KeySpec::SymmetricDefault));
+    assert_eq!(meta.key_usage, Some(KeyUsageType::EncryptDecrypt));
+    assert!(meta.creation_date.is_some() && meta.deletion_date.is_none());
     let err = e
         .kms
         .send(DescribeKeyRequest::new("alias/none"))
@@ -518,7 +517,7 @@ async fn more_operations_through_the_same_layers() {
 fn recipient_is_refused_as_unsupported() {
     let local = LocalKms::new();
     let key = local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let enc = local
         .invoke("Encrypt", json!({"KeyId": key, "Plaintext": "aGk="}))
@@ -552,7 +551,10 @@ async fn a_hand_built_stack_corrects_clock_skew_without_wiring() {
         Arc::new(|| std::time::SystemTime::now() + Duration::from_secs(20 * 60));
     let local = LocalKms::builder().clock(ahead).build();
     let key = local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(
+            tower_kms::KeySpec::SymmetricDefault,
+            tower_kms::KeyUsageType::EncryptDecrypt,
+        )
         .unwrap();
     let blob = local
         .invoke(

@@ -152,11 +152,17 @@ fn client(url: &str, connector: HyperConnector) -> KmsClient {
 async fn round_trip(server: &Server, kms: &KmsClient) -> Result<(), KmsError> {
     let a = server
         .local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(
+            tower_kms::KeySpec::SymmetricDefault,
+            tower_kms::KeyUsageType::EncryptDecrypt,
+        )
         .unwrap();
     let b = server
         .local
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(
+            tower_kms::KeySpec::SymmetricDefault,
+            tower_kms::KeyUsageType::EncryptDecrypt,
+        )
         .unwrap();
     let blob = kms
         .send(EncryptRequest::new(&a, b"over TLS".to_vec()))

@@ -60,59 +60,26 @@ pub(crate) fn random_vec(len: usize) -> Result<Vec<u8>, LocalKmsError> {
     Ok(out)
 }
 
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 0xf)] as char);
-    }
-    s
-}
-
-/// Random UUID version 4 (raw bytes and canonical text).
+/// Random UUID version 4 (raw bytes and canonical text): random bytes from
+/// aws-lc-rs, the version and variant bits and the text form from `uuid`.
 pub(crate) fn uuid_v4() -> Result<([u8; 16], String), LocalKmsError> {
-    let mut b: [u8; 16] = random_array()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    Ok((b, format_uuid(&b)))
+    let id = uuid::Builder::from_random_bytes(random_array()?).into_uuid();
+    Ok((id.into_bytes(), format_uuid(id.as_bytes())))
 }
 
 /// `8-4-4-4-12` lower-case hex.
 pub(crate) fn format_uuid(b: &[u8; 16]) -> String {
-    let h = hex(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    uuid::Uuid::from_bytes(*b).hyphenated().to_string()
 }
 
-/// Parses the canonical `8-4-4-4-12` text form (either case).
+/// Parses the canonical `8-4-4-4-12` text form (either case) only: `uuid`
+/// also reads the simple, braced and URN forms, which are 32, 38 and 45
+/// characters long and no KMS key id.
 pub(crate) fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let b = s.as_bytes();
-    if b.len() != 36 {
+    if s.len() != 36 {
         return None;
     }
-    let mut out = [0u8; 16];
-    let mut nibbles = 0usize;
-    for (i, &c) in b.iter().enumerate() {
-        if matches!(i, 8 | 13 | 18 | 23) {
-            if c != b'-' {
-                return None;
-            }
-            continue;
-        }
-        let v = (c as char).to_digit(16)? as u8;
-        let byte = &mut out[nibbles / 2];
-        *byte = (*byte << 4) | v;
-        nibbles += 1;
-    }
-    Some(out)
+    uuid::Uuid::try_parse(s).ok().map(uuid::Uuid::into_bytes)
 }
 
 /// Canonical encoding of an encryption context for use as AAD: the pair count
@@ -361,7 +328,7 @@ impl KeyMaterial {
                 let key = LessSafeKey::new(
                     UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| internal("AES key"))?,
                 );
-                let material_id = hex(&random_array::<32>()?);
+                let material_id = hex::encode(random_array::<32>()?);
                 Ok(Self::Symmetric { key, material_id })
             }
             KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
@@ -584,6 +551,20 @@ mod tests {
             "1234abcd-12ab-34cd-56ef-1234567890ab"
         );
         assert_ne!(uuid_v4().unwrap().1, s);
+        // Other forms `uuid` reads are not key ids.
+        for other in [
+            "1234abcd12ab34cd56ef1234567890ab",
+            "{1234abcd-12ab-34cd-56ef-1234567890ab}",
+            "urn:uuid:1234abcd-12ab-34cd-56ef-1234567890ab",
+            "1234abcd-12ab-34cd-56ef-1234567890a\u{e9}",
+            "",
+        ] {
+            assert_eq!(parse_uuid(other), None, "{other}");
+        }
+        // The version and variant bits are set on any random bytes.
+        let (raw, _) = uuid_v4().unwrap();
+        assert_eq!(raw[6] >> 4, 4);
+        assert_eq!(raw[8] >> 6, 0b10);
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub(crate) fn status_for(code: &str) -> StatusCode {
         "KMSInternalException" | "KeyUnavailableException" => StatusCode::INTERNAL_SERVER_ERROR,
         "DependencyTimeoutException" => StatusCode::SERVICE_UNAVAILABLE,
         "RequestEntityTooLargeException" => StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestTimeoutException" => StatusCode::REQUEST_TIMEOUT,
         _ => StatusCode::BAD_REQUEST,
     }
 }
@@ -117,6 +118,7 @@ mod tests {
         assert_eq!(status_for("KMSInternalException"), 500);
         assert_eq!(status_for("KeyUnavailableException"), 500);
         assert_eq!(status_for("DependencyTimeoutException"), 503);
+        assert_eq!(status_for("RequestTimeoutException"), 408);
         for c in [
             "IncorrectKeyException",
             "InvalidCiphertextException",

@@ -13,14 +13,26 @@
 //!
 //! * in-process, as a [`tower::Service`] over `http::Request`s — plug it in
 //!   as the HTTP connector of a KMS client, no sockets involved;
-//! * over a real socket with [`LocalKms::serve`], which runs a hyper server
-//!   on a `tokio::net::TcpListener`.
+//! * over a real socket with [`LocalKms::serve`], which runs hyper's
+//!   HTTP/1.1 server on a `tokio::net::TcpListener`, or
+//!   [`LocalKms::serve_with`] and a [`ServerConfig`] for its limits (header,
+//!   body and idle timeouts, a connection cap, the shutdown grace period).
 //!
 //! Operations: `CreateKey`, `DescribeKey`, `ListKeys`, `EnableKey`,
 //! `DisableKey`, `ScheduleKeyDeletion`, `CancelKeyDeletion`, `CreateAlias`,
 //! `DeleteAlias`, `ListAliases`, `Encrypt`, `Decrypt`, `ReEncrypt`,
 //! `GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateRandom`,
 //! `GetPublicKey`, `CreateGrant` and `RetireGrant`.
+//!
+//! Test set-up need not go through HTTP: [`LocalKms::create_key`] (with a
+//! [`KeySpec`] and a [`KeyUsageType`]), [`describe_key`](LocalKms::describe_key)
+//! (a [`KeyMetadata`]), [`enable_key`](LocalKms::enable_key),
+//! [`disable_key`](LocalKms::disable_key),
+//! [`schedule_key_deletion`](LocalKms::schedule_key_deletion),
+//! [`cancel_key_deletion`](LocalKms::cancel_key_deletion),
+//! [`create_alias`](LocalKms::create_alias) and
+//! [`delete_alias`](LocalKms::delete_alias) are typed; [`LocalKms::invoke`]
+//! runs any operation with its JSON shape.
 //!
 //! # Example
 //!
@@ -29,13 +41,17 @@
 //! use serde_json::json;
 //! use tower::ServiceExt;
 //! use tower_kms::local::LocalKms;
+//! use tower_kms::{KeySpec, KeyUsageType};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
 //! let kms = LocalKms::new();
 //!
-//! // Test set-up can bypass HTTP and authentication.
-//! let key_arn = kms.create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT").unwrap();
+//! // Test set-up can bypass HTTP and authentication, typed...
+//! let key_arn = kms
+//!     .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+//!     .unwrap();
+//! // ...or with any operation's JSON shape.
 //! let out = kms
 //!     .invoke("Encrypt", json!({ "KeyId": key_arn, "Plaintext": "aGVsbG8=" }))
 //!     .unwrap();
@@ -91,9 +107,10 @@ mod store;
 mod time;
 
 pub use error::LocalKmsError;
-pub use server::LocalKmsServer;
+pub use server::{LocalKmsServer, ServerConfig, ServerStats};
 
-use crypto::{KeyMaterial, KeySpec, random_array, uuid_v4};
+use crate::model::{KeyMetadata, KeySpec, KeyUsageType};
+use crypto::{KeyMaterial, random_array, uuid_v4};
 use ops::Ops;
 use store::{Scope, Store};
 
@@ -327,9 +344,18 @@ where
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(max)),
-        Err(e) => Err(LocalKmsError::serialization(format!(
-            "Could not read the request body: {e}"
-        ))),
+        Err(e) => match e.downcast_ref::<server::BodyTimeout>() {
+            Some(t) => Err(LocalKmsError::new(
+                "RequestTimeoutException",
+                format!(
+                    "The request body was not received within {} ms.",
+                    t.0.as_millis()
+                ),
+            )),
+            None => Err(LocalKmsError::serialization(format!(
+                "Could not read the request body: {e}"
+            ))),
+        },
     }
 }
 
@@ -387,10 +413,28 @@ impl LocalKms {
     /// Creates a key (`CreateKey` with `KeySpec` and `KeyUsage`) and returns
     /// its ARN, bypassing HTTP and authentication.
     ///
+    /// RSA key pairs are generated on the calling thread.
+    ///
+    /// ```
+    /// use tower_kms::local::LocalKms;
+    /// use tower_kms::{KeySpec, KeyUsageType};
+    ///
+    /// let kms = LocalKms::new();
+    /// let arn = kms
+    ///     .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+    ///     .unwrap();
+    /// assert!(arn.starts_with("arn:aws:kms:us-east-1:111122223333:key/"));
+    /// ```
+    ///
     /// # Errors
-    /// As `CreateKey`, e.g. `ValidationException` for an unknown spec or an
-    /// incompatible usage.
-    pub fn create_key(&self, key_spec: &str, key_usage: &str) -> Result<String, LocalKmsError> {
+    /// As `CreateKey`: `ValidationException` for an incompatible usage or an
+    /// unknown spec, `UnsupportedOperationException` for a spec or usage this
+    /// local KMS does not create (HMAC, SM2, ML-DSA, P-384, ...).
+    pub fn create_key(
+        &self,
+        key_spec: KeySpec,
+        key_usage: KeyUsageType,
+    ) -> Result<String, LocalKmsError> {
         let out = self.invoke(
             "CreateKey",
             serde_json::json!({ "KeySpec": key_spec, "KeyUsage": key_usage }),
@@ -401,6 +445,109 @@ impl LocalKms {
             .ok_or_else(|| LocalKmsError::internal("CreateKey returned no ARN."))
     }
 
+    /// `DescribeKey`: the metadata of a key (id, ARN, alias name or alias
+    /// ARN), bypassing HTTP and authentication.
+    ///
+    /// # Errors
+    /// As `DescribeKey`, e.g. `NotFoundException`.
+    pub fn describe_key(&self, key_id: &str) -> Result<KeyMetadata, LocalKmsError> {
+        let mut out = self.invoke("DescribeKey", serde_json::json!({ "KeyId": key_id }))?;
+        serde_json::from_value(out["KeyMetadata"].take())
+            .map_err(|e| LocalKmsError::internal(format!("DescribeKey returned bad metadata: {e}")))
+    }
+
+    /// `EnableKey`, bypassing HTTP and authentication.
+    ///
+    /// # Errors
+    /// As `EnableKey`, e.g. `KMSInvalidStateException` for a key pending
+    /// deletion.
+    pub fn enable_key(&self, key_id: &str) -> Result<(), LocalKmsError> {
+        self.invoke("EnableKey", serde_json::json!({ "KeyId": key_id }))
+            .map(drop)
+    }
+
+    /// `DisableKey`, bypassing HTTP and authentication.
+    ///
+    /// ```
+    /// use tower_kms::local::LocalKms;
+    /// use tower_kms::{KeySpec, KeyState, KeyUsageType};
+    ///
+    /// let kms = LocalKms::new();
+    /// let key = kms
+    ///     .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+    ///     .unwrap();
+    /// kms.disable_key(&key).unwrap();
+    /// assert_eq!(kms.describe_key(&key).unwrap().key_state, Some(KeyState::Disabled));
+    /// ```
+    ///
+    /// # Errors
+    /// As `DisableKey`, e.g. `NotFoundException`.
+    pub fn disable_key(&self, key_id: &str) -> Result<(), LocalKmsError> {
+        self.invoke("DisableKey", serde_json::json!({ "KeyId": key_id }))
+            .map(drop)
+    }
+
+    /// `ScheduleKeyDeletion` with a waiting period of `pending_window_in_days`
+    /// (7 to 30), bypassing HTTP and authentication. Returns the deletion
+    /// date; the key then disappears once the [clock](LocalKmsBuilder::clock)
+    /// passes it.
+    ///
+    /// # Errors
+    /// As `ScheduleKeyDeletion`: `ValidationException` for a window outside
+    /// 7 to 30 days, `KMSInvalidStateException` when already pending.
+    pub fn schedule_key_deletion(
+        &self,
+        key_id: &str,
+        pending_window_in_days: u32,
+    ) -> Result<SystemTime, LocalKmsError> {
+        let out = self.invoke(
+            "ScheduleKeyDeletion",
+            serde_json::json!({ "KeyId": key_id, "PendingWindowInDays": pending_window_in_days }),
+        )?;
+        out["DeletionDate"]
+            .as_f64()
+            .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+            .and_then(|d| std::time::UNIX_EPOCH.checked_add(d))
+            .ok_or_else(|| LocalKmsError::internal("ScheduleKeyDeletion returned no date."))
+    }
+
+    /// `CancelKeyDeletion`, bypassing HTTP and authentication. The key is
+    /// then disabled, as in KMS.
+    ///
+    /// # Errors
+    /// As `CancelKeyDeletion`: `KMSInvalidStateException` when the key is not
+    /// pending deletion.
+    pub fn cancel_key_deletion(&self, key_id: &str) -> Result<(), LocalKmsError> {
+        self.invoke("CancelKeyDeletion", serde_json::json!({ "KeyId": key_id }))
+            .map(drop)
+    }
+
+    /// `CreateAlias`: `alias_name` (`alias/...`) for `target_key_id`,
+    /// bypassing HTTP and authentication.
+    ///
+    /// # Errors
+    /// As `CreateAlias`: `AlreadyExistsException`, `InvalidAliasNameException`,
+    /// `NotFoundException`.
+    pub fn create_alias(&self, alias_name: &str, target_key_id: &str) -> Result<(), LocalKmsError> {
+        self.invoke(
+            "CreateAlias",
+            serde_json::json!({ "AliasName": alias_name, "TargetKeyId": target_key_id }),
+        )
+        .map(drop)
+    }
+
+    /// `DeleteAlias`, bypassing HTTP and authentication.
+    ///
+    /// # Errors
+    /// As `DeleteAlias`, e.g. `NotFoundException`.
+    pub fn delete_alias(&self, alias_name: &str) -> Result<(), LocalKmsError> {
+        self.invoke(
+            "DeleteAlias",
+            serde_json::json!({ "AliasName": alias_name }),
+        )
+        .map(drop)
+    }
+
     async fn create_key_async(&self, now: SystemTime, body: Value) -> Result<Value, LocalKmsError> {
         let ops = Ops {
             inner: &self.inner,
@@ -408,7 +555,7 @@ impl LocalKms {
         };
         let plan = ops.plan_create_key(ops::parse(body)?)?;
         let spec = plan.spec;
-        let material = if spec.is_symmetric() || spec == KeySpec::EccNistP256 {
+        let material = if spec.is_symmetric() || spec == crypto::KeySpec::EccNistP256 {
             KeyMaterial::generate(spec)?
         } else {
             run_blocking(move || KeyMaterial::generate(spec)).await?

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::Inner;
 use super::crypto::{
-    EncryptionAlgorithm, KeyMaterial, KeySpec, KeyUsage, blob_key_id, hex, random_array,
-    random_vec, uuid_v4,
+    EncryptionAlgorithm, KeyMaterial, KeySpec, KeyUsage, blob_key_id, random_array, random_vec,
+    uuid_v4,
 };
 use super::error::LocalKmsError;
 use super::store::{Grant, Key, KeyState, Store};
@@ -194,7 +194,7 @@ impl Ops<'_> {
         hmac::verify(&self.inner.grant_key, body, tag).map_err(|_| invalid())?;
         let mut key_id = [0u8; 16];
         key_id.copy_from_slice(&body[1..17]);
-        Ok((key_id, hex(&body[17..49])))
+        Ok((key_id, hex::encode(&body[17..49])))
     }
 
     // ----- keys ---------------------------------------------------------
@@ -843,7 +843,7 @@ impl Ops<'_> {
             return Err(LocalKmsError::dry_run());
         }
         let grant_raw: [u8; 32] = random_array()?;
-        let grant_id = hex(&grant_raw);
+        let grant_id = hex::encode(grant_raw);
         let token = self.grant_token(&key, &grant_raw);
         store.grants.insert(
             grant_id.clone(),

@@ -7,7 +7,6 @@ use std::time::{Duration, SystemTime};
 use aws_lc_rs::{constant_time, digest, hmac};
 use http::{HeaderMap, Method, Uri};
 
-use super::crypto::hex;
 use super::error::LocalKmsError;
 use super::time::{format_amz_date, parse_amz_date};
 
@@ -18,7 +17,7 @@ pub(crate) const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Hex SHA-256.
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    hex(digest::digest(&digest::SHA256, data).as_ref())
+    hex::encode(digest::digest(&digest::SHA256, data))
 }
 
 fn incomplete(message: impl Into<String>) -> LocalKmsError {
@@ -205,9 +204,9 @@ pub(crate) fn canonical_query(uri: &Uri) -> String {
 }
 
 /// A header value trimmed with inner runs of whitespace collapsed.
-fn canonical_value(raw: &[u8]) -> String {
-    let s = String::from_utf8_lossy(raw);
-    s.split([' ', '\t'])
+fn canonical_value(value: &str) -> String {
+    value
+        .split([' ', '\t'])
         .filter(|p| !p.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
@@ -215,29 +214,39 @@ fn canonical_value(raw: &[u8]) -> String {
 
 /// All values of a header for the canonical request; `host` falls back to
 /// the URI authority (requests built in-process may carry no Host header).
-fn header_values(name: &str, uri: &Uri, headers: &HeaderMap) -> String {
-    let values: Vec<String> = headers
-        .get_all(name)
-        .iter()
-        .map(|v| canonical_value(v.as_bytes()))
-        .collect();
+///
+/// A value that is not valid UTF-8 is an error: decoding it lossily would
+/// make different bytes on the wire verify under the same signature.
+fn header_values(name: &str, uri: &Uri, headers: &HeaderMap) -> Result<String, LocalKmsError> {
+    let mut values = Vec::new();
+    for v in headers.get_all(name) {
+        let Ok(text) = std::str::from_utf8(v.as_bytes()) else {
+            return Err(incomplete(format!(
+                "The value of the signed header '{name}' is not valid UTF-8."
+            )));
+        };
+        values.push(canonical_value(text));
+    }
     if values.is_empty() && name == "host" {
-        return uri
+        return Ok(uri
             .authority()
             .map(|a| a.as_str().to_string())
-            .unwrap_or_default();
+            .unwrap_or_default());
     }
-    values.join(",")
+    Ok(values.join(","))
 }
 
 /// The SigV4 canonical request.
+///
+/// # Errors
+/// `IncompleteSignatureException` when a signed header's value is not UTF-8.
 pub(crate) fn canonical_request(
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
     signed_headers: &str,
     payload_hash: &str,
-) -> String {
+) -> Result<String, LocalKmsError> {
     let mut out = String::new();
     out.push_str(method.as_str());
     out.push('\n');
@@ -248,14 +257,14 @@ pub(crate) fn canonical_request(
     for name in signed_headers.split(';') {
         out.push_str(name);
         out.push(':');
-        out.push_str(&header_values(name, uri, headers));
+        out.push_str(&header_values(name, uri, headers)?);
         out.push('\n');
     }
     out.push('\n');
     out.push_str(signed_headers);
     out.push('\n');
     out.push_str(payload_hash);
-    out
+    Ok(out)
 }
 
 /// The SigV4 string to sign.
@@ -282,7 +291,7 @@ pub(crate) fn signing_key(secret: &str, date: &str, region: &str, service: &str)
 
 /// Hex HMAC-SHA256 of the string to sign.
 pub(crate) fn signature(key: &hmac::Key, string_to_sign: &str) -> String {
-    hex(hmac::sign(key, string_to_sign.as_bytes()).as_ref())
+    hex::encode(hmac::sign(key, string_to_sign.as_bytes()))
 }
 
 /// Everything needed to check a request's signature.
@@ -374,6 +383,13 @@ impl Verifier<'_> {
                 "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
             ));
         }
+        // The signing time is only trustworthy when it is signed: otherwise a
+        // captured request could be replayed with a fresh X-Amz-Date.
+        if !names.contains(&"x-amz-date") {
+            return Err(LocalKmsError::invalid_signature(
+                "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.",
+            ));
+        }
 
         // Signing time within five minutes of the server clock.
         if signed_at + MAX_SKEW < self.now {
@@ -412,7 +428,7 @@ impl Verifier<'_> {
             _ => body_hash,
         };
 
-        let creq = canonical_request(method, uri, headers, a.signed_headers, &payload_hash);
+        let creq = canonical_request(method, uri, headers, a.signed_headers, &payload_hash)?;
         let scope = format!("{}/{}/{}/{TERMINATOR}", a.date, a.region, a.service);
         let sts = string_to_sign(amz_date, &scope, &creq);
         let key = signing_key(secret, a.date, a.region, a.service);
@@ -459,7 +475,8 @@ mod tests {
             ("host", "example.amazonaws.com"),
             ("x-amz-date", "20150830T123600Z"),
         ]);
-        let creq = canonical_request(&Method::GET, &uri, &h, "host;x-amz-date", &sha256_hex(b""));
+        let creq =
+            canonical_request(&Method::GET, &uri, &h, "host;x-amz-date", &sha256_hex(b"")).unwrap();
         assert_eq!(
             creq,
             "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -535,7 +552,8 @@ mod tests {
             &h,
             "content-type;host;x-amz-date",
             &sha256_hex(b""),
-        );
+        )
+        .unwrap();
         assert_eq!(
             sha256_hex(creq.as_bytes()),
             "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
@@ -687,11 +705,105 @@ mod tests {
         assert_eq!(canonical_uri(&uri), "/a/c%2520d/");
         let uri: Uri = "/?b=2&a=%41&a=1&c".parse().unwrap();
         assert_eq!(canonical_query(&uri), "a=1&a=A&b=2&c=");
-        assert_eq!(canonical_value(b"  a   b \t c  "), "a b c");
+        assert_eq!(canonical_value("  a   b \t c  "), "a b c");
         let h = headers(&[("x-multi", "one"), ("x-multi", " two  three ")]);
         let uri: Uri = "http://example.com:8080/".parse().unwrap();
-        assert_eq!(header_values("x-multi", &uri, &h), "one,two three");
-        assert_eq!(header_values("host", &uri, &h), "example.com:8080");
+        assert_eq!(header_values("x-multi", &uri, &h).unwrap(), "one,two three");
+        assert_eq!(header_values("host", &uri, &h).unwrap(), "example.com:8080");
+        // UTF-8 beyond ASCII is kept as it is.
+        let h = headers(&[("x-name", "  caf\u{e9}  ")]);
+        assert_eq!(header_values("x-name", &uri, &h).unwrap(), "caf\u{e9}");
         assert_eq!(percent_decode("%zz%4"), b"%zz%4".to_vec());
+    }
+
+    /// Signs `headers` by hand for `SignedHeaders=signed` the way a client
+    /// that decodes values lossily would, and returns the finished headers.
+    fn hand_signed(mut h: HeaderMap, signed: &str, lossy_values: &[(&str, &str)]) -> HeaderMap {
+        let uri: Uri = "/".parse().unwrap();
+        let mut creq = String::from("GET\n/\n\n");
+        for name in signed.split(';') {
+            let value = lossy_values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+                .unwrap_or_else(|| header_values(name, &uri, &h).unwrap());
+            creq.push_str(&format!("{name}:{value}\n"));
+        }
+        creq.push_str(&format!("\n{signed}\n{}", sha256_hex(b"")));
+        let sts = string_to_sign(
+            "20150830T123600Z",
+            "20150830/us-east-1/service/aws4_request",
+            &creq,
+        );
+        let sig = signature(
+            &signing_key(SECRET, "20150830", "us-east-1", "service"),
+            &sts,
+        );
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders={signed}, Signature={sig}"
+        );
+        h.insert("authorization", HeaderValue::from_str(&auth).unwrap());
+        h
+    }
+
+    fn vanilla_verifier(c: &HashMap<String, String>) -> Verifier<'_> {
+        Verifier {
+            credentials: c,
+            region: "us-east-1",
+            service: "service",
+            now: at("20150830T123600Z"),
+        }
+    }
+
+    #[test]
+    fn signing_date_must_be_signed() {
+        let c = creds();
+        let v = vanilla_verifier(&c);
+        let uri: Uri = "/".parse().unwrap();
+        let base = headers(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+        ]);
+        // The hand signer is right: with the date signed it verifies.
+        let ok = hand_signed(base.clone(), "host;x-amz-date", &[]);
+        assert!(v.verify(&Method::GET, &uri, &ok, b"").is_ok());
+        // A correct signature that leaves X-Amz-Date out is refused.
+        let unsigned_date = hand_signed(base, "host", &[]);
+        let e = v
+            .verify(&Method::GET, &uri, &unsigned_date, b"")
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidSignatureException");
+        assert_eq!(
+            e.message,
+            "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+        );
+    }
+
+    #[test]
+    fn signed_header_values_must_be_utf8() {
+        let c = creds();
+        let v = vanilla_verifier(&c);
+        let uri: Uri = "/".parse().unwrap();
+        let mut base = headers(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+        ]);
+        base.insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        // Signed over the lossy decoding (what the verifier used to compute):
+        // refused, not verified against U+FFFD.
+        let lossy = hand_signed(
+            base.clone(),
+            "host;x-amz-date;x-odd",
+            &[("x-odd", "caf\u{fffd}")],
+        );
+        let e = v.verify(&Method::GET, &uri, &lossy, b"").unwrap_err();
+        assert_eq!(e.code, "IncompleteSignatureException");
+        assert_eq!(
+            e.message,
+            "The value of the signed header 'x-odd' is not valid UTF-8."
+        );
+        // The same bytes in an unsigned header do not matter.
+        let unsigned = hand_signed(base, "host;x-amz-date", &[]);
+        assert!(v.verify(&Method::GET, &uri, &unsigned, b"").is_ok());
     }
 }

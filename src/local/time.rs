@@ -1,7 +1,8 @@
 //! Calendar arithmetic and the date formats used by SigV4 and HTTP.
 //!
-//! Written by hand (Howard Hinnant's `civil_from_days` / `days_from_civil`
-//! algorithms) so the local KMS needs no date/time crate.
+//! The SigV4 basic format is written by hand (Howard Hinnant's
+//! `civil_from_days` / `days_from_civil` algorithms, shared with the signer)
+//! so it works for any time; the HTTP `Date` comes from `httpdate`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -78,7 +79,6 @@ struct Civil {
     hour: u32,
     minute: u32,
     second: u32,
-    weekday: u32, // 0 = Sunday
 }
 
 fn civil(t: SystemTime) -> Civil {
@@ -93,8 +93,6 @@ fn civil(t: SystemTime) -> Civil {
         hour: sod / 3600,
         minute: (sod / 60) % 60,
         second: sod % 60,
-        // 1970-01-01 was a Thursday.
-        weekday: (days + 4).rem_euclid(7) as u32,
     }
 }
 
@@ -145,22 +143,17 @@ pub(crate) fn parse_amz_date(s: &str) -> Option<SystemTime> {
     Some(from_unix_seconds(secs))
 }
 
-/// RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+/// The last second IMF-fixdate has a four-digit year for, and the last one
+/// `httpdate` accepts (it panics after it, and before the epoch):
+/// 9999-12-31T23:59:59Z.
+const LAST_HTTP_DATE: Duration = Duration::from_secs(253_402_300_799);
+
+/// RFC 7231 IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`, by `httpdate`.
+///
+/// The local KMS takes any injected clock; a time outside 1970..=9999 is
+/// clamped to the nearest one the format can say rather than panicking.
 pub(crate) fn format_http_date(t: SystemTime) -> String {
-    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let c = civil(t);
-    let wd = DAYS.get(c.weekday as usize).copied().unwrap_or("Thu");
-    let mon = MONTHS
-        .get((c.month as usize).wrapping_sub(1))
-        .copied()
-        .unwrap_or("Jan");
-    format!(
-        "{wd}, {:02} {mon} {:04} {:02}:{:02}:{:02} GMT",
-        c.day, c.year, c.hour, c.minute, c.second
-    )
+    httpdate::fmt_http_date(t.clamp(UNIX_EPOCH, UNIX_EPOCH + LAST_HTTP_DATE))
 }
 
 #[cfg(test)]
@@ -218,10 +211,24 @@ mod tests {
             format_http_date(parse_amz_date("20150830T123600Z").unwrap()),
             "Sun, 30 Aug 2015 12:36:00 GMT"
         );
-        assert_eq!(
-            format_http_date(from_unix_seconds(-1)),
-            "Wed, 31 Dec 1969 23:59:59 GMT"
-        );
+        // The edges of the format, and clamping beyond them.
+        let last = from_unix_seconds(253_402_300_799);
+        assert_eq!(format_amz_date(last), "99991231T235959Z");
+        assert_eq!(format_http_date(last), "Fri, 31 Dec 9999 23:59:59 GMT");
+        for later in [
+            last + Duration::from_millis(999),
+            last + Duration::from_secs(1),
+            from_unix_seconds(i64::from(u32::MAX) * 1_000),
+        ] {
+            assert_eq!(format_http_date(later), "Fri, 31 Dec 9999 23:59:59 GMT");
+        }
+        for earlier in [
+            UNIX_EPOCH - Duration::from_nanos(1),
+            from_unix_seconds(-1),
+            from_unix_seconds(-(i64::from(u32::MAX) * 1_000)),
+        ] {
+            assert_eq!(format_http_date(earlier), "Thu, 01 Jan 1970 00:00:00 GMT");
+        }
     }
 
     #[test]

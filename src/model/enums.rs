@@ -101,6 +101,82 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// The type of a KMS key (`KeySpec` in the KMS API).
+    pub enum KeySpec {
+        /// `SYMMETRIC_DEFAULT`: a 256-bit AES-GCM key (the default).
+        SymmetricDefault => "SYMMETRIC_DEFAULT",
+        /// `RSA_2048`: an RSA key pair with a 2048-bit modulus.
+        Rsa2048 => "RSA_2048",
+        /// `RSA_3072`: an RSA key pair with a 3072-bit modulus.
+        Rsa3072 => "RSA_3072",
+        /// `RSA_4096`: an RSA key pair with a 4096-bit modulus.
+        Rsa4096 => "RSA_4096",
+        /// `ECC_NIST_P256`: an elliptic-curve key pair on NIST P-256 (secp256r1).
+        EccNistP256 => "ECC_NIST_P256",
+        /// `ECC_NIST_P384`: an elliptic-curve key pair on NIST P-384 (secp384r1).
+        EccNistP384 => "ECC_NIST_P384",
+        /// `ECC_NIST_P521`: an elliptic-curve key pair on NIST P-521 (secp521r1).
+        EccNistP521 => "ECC_NIST_P521",
+        /// `ECC_SECG_P256K1`: an elliptic-curve key pair on secp256k1.
+        EccSecgP256k1 => "ECC_SECG_P256K1",
+        /// `ECC_NIST_EDWARDS25519`: an Ed25519 key pair.
+        EccNistEdwards25519 => "ECC_NIST_EDWARDS25519",
+        /// `HMAC_224`: an HMAC key for SHA-224.
+        Hmac224 => "HMAC_224",
+        /// `HMAC_256`: an HMAC key for SHA-256.
+        Hmac256 => "HMAC_256",
+        /// `HMAC_384`: an HMAC key for SHA-384.
+        Hmac384 => "HMAC_384",
+        /// `HMAC_512`: an HMAC key for SHA-512.
+        Hmac512 => "HMAC_512",
+        /// `SM2`: an SM2 key pair (China Regions only).
+        Sm2 => "SM2",
+        /// `ML_DSA_44`: an ML-DSA-44 key pair.
+        MlDsa44 => "ML_DSA_44",
+        /// `ML_DSA_65`: an ML-DSA-65 key pair.
+        MlDsa65 => "ML_DSA_65",
+        /// `ML_DSA_87`: an ML-DSA-87 key pair.
+        MlDsa87 => "ML_DSA_87",
+    }
+}
+
+string_enum! {
+    /// What a KMS key is for (`KeyUsageType` in the KMS API).
+    pub enum KeyUsageType {
+        /// `ENCRYPT_DECRYPT`: encryption and decryption (the default).
+        EncryptDecrypt => "ENCRYPT_DECRYPT",
+        /// `SIGN_VERIFY`: signing and verification.
+        SignVerify => "SIGN_VERIFY",
+        /// `GENERATE_VERIFY_MAC`: HMAC generation and verification.
+        GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+        /// `KEY_AGREEMENT`: deriving shared secrets.
+        KeyAgreement => "KEY_AGREEMENT",
+    }
+}
+
+string_enum! {
+    /// The state of a KMS key (`KeyState` in the KMS API).
+    pub enum KeyState {
+        /// `Creating`.
+        Creating => "Creating",
+        /// `Enabled`: usable.
+        Enabled => "Enabled",
+        /// `Disabled`: not usable until enabled again.
+        Disabled => "Disabled",
+        /// `PendingDeletion`: scheduled for deletion; not usable.
+        PendingDeletion => "PendingDeletion",
+        /// `PendingImport`: waiting for imported key material.
+        PendingImport => "PendingImport",
+        /// `PendingReplicaDeletion`: a multi-Region replica being deleted.
+        PendingReplicaDeletion => "PendingReplicaDeletion",
+        /// `Unavailable`: its custom key store is disconnected.
+        Unavailable => "Unavailable",
+        /// `Updating`.
+        Updating => "Updating",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +194,27 @@ mod tests {
         let m: DryRunModifierType = serde_json::from_str("\"IGNORE_CIPHERTEXT\"").unwrap();
         assert_eq!(m, DryRunModifierType::IgnoreCiphertext);
         assert!(serde_json::from_str::<DryRunModifierType>("42").is_err());
+    }
+
+    #[test]
+    fn key_enums_round_trip() {
+        for v in KeySpec::values() {
+            let e = KeySpec::from(*v);
+            assert!(!matches!(e, KeySpec::Unknown(_)), "{v}");
+            assert_eq!(serde_json::to_value(&e).unwrap(), *v);
+        }
+        for v in KeyUsageType::values() {
+            assert!(!matches!(KeyUsageType::from(*v), KeyUsageType::Unknown(_)));
+        }
+        for v in KeyState::values() {
+            assert!(!matches!(KeyState::from(*v), KeyState::Unknown(_)));
+        }
+        assert_eq!(KeySpec::EccSecgP256k1.as_str(), "ECC_SECG_P256K1");
+        assert_eq!(KeyUsageType::EncryptDecrypt.to_string(), "ENCRYPT_DECRYPT");
+        assert_eq!(KeyState::PendingDeletion.as_str(), "PendingDeletion");
+        let s: KeySpec = serde_json::from_str("\"ML_KEM_768\"").unwrap();
+        assert_eq!(s, KeySpec::Unknown("ML_KEM_768".into()));
+        let st: KeyState = serde_json::from_str("\"Hibernating\"").unwrap();
+        assert_eq!(st.as_str(), "Hibernating");
     }
 }

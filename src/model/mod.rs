@@ -5,7 +5,7 @@ mod enums;
 mod ops;
 mod reencrypt;
 
-pub use enums::{DryRunModifierType, EncryptionAlgorithmSpec};
+pub use enums::{DryRunModifierType, EncryptionAlgorithmSpec, KeySpec, KeyState, KeyUsageType};
 pub use ops::{
     CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DescribeKeyRequest,
     EncryptRequest, EncryptResponse, GenerateDataKeyRequest, GenerateDataKeyResponse,

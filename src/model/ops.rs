@@ -2,13 +2,14 @@
 //! tests need, on the same [`KmsOperation`] trait as `ReEncrypt`.
 
 use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 use super::reencrypt::{MAX_CIPHERTEXT_LEN, MAX_GRANT_TOKEN_LEN, MAX_GRANT_TOKENS, MAX_KEY_ID_LEN};
-use super::{EncryptionAlgorithmSpec, EncryptionContext};
+use super::{EncryptionAlgorithmSpec, EncryptionContext, KeySpec, KeyState, KeyUsageType};
 use crate::error::ValidationError;
 use crate::operation::KmsOperation;
 use crate::operation::ResponseMetadata;
@@ -384,10 +385,10 @@ pub struct CreateKeyRequest {
     pub description: Option<String>,
     /// `KeySpec`, e.g. `SYMMETRIC_DEFAULT` (the default) or `RSA_2048`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_spec: Option<String>,
+    pub key_spec: Option<KeySpec>,
     /// `KeyUsage`, e.g. `ENCRYPT_DECRYPT` (the default) or `SIGN_VERIFY`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_usage: Option<String>,
+    pub key_usage: Option<KeyUsageType>,
     #[serde(skip)]
     pub(crate) extensions: OpExtensions,
 }
@@ -402,19 +403,38 @@ impl CreateKeyRequest {
         self.description = Some(d.into());
         self
     }
-    /// Sets the key spec.
-    pub fn key_spec(mut self, spec: impl Into<String>) -> Self {
+    /// Sets the key spec (a [`KeySpec`], or its wire name as `&str`).
+    pub fn key_spec(mut self, spec: impl Into<KeySpec>) -> Self {
         self.key_spec = Some(spec.into());
         self
     }
-    /// Sets the key usage.
-    pub fn key_usage(mut self, usage: impl Into<String>) -> Self {
+    /// Sets the key usage (a [`KeyUsageType`], or its wire name as `&str`).
+    pub fn key_usage(mut self, usage: impl Into<KeyUsageType>) -> Self {
         self.key_usage = Some(usage.into());
         self
     }
 }
 
-/// The key metadata `CreateKey` returns (the members this crate reads; others are ignored).
+/// Reads an awsJson1.1 timestamp (seconds since the epoch, maybe fractional);
+/// a value no `SystemTime` can hold reads as `None` rather than failing the
+/// whole response.
+fn epoch_seconds<'de, D>(d: D) -> Result<Option<SystemTime>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let Some(secs) = Option::<f64>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let since = |x: f64| Duration::try_from_secs_f64(x).ok();
+    Ok(if secs >= 0.0 {
+        since(secs).and_then(|d| UNIX_EPOCH.checked_add(d))
+    } else {
+        since(-secs).and_then(|d| UNIX_EPOCH.checked_sub(d))
+    })
+}
+
+/// The key metadata `CreateKey` and `DescribeKey` return (the members this
+/// crate reads; others are ignored).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 #[non_exhaustive]
@@ -427,19 +447,25 @@ pub struct KeyMetadata {
     pub arn: Option<String>,
     /// `KeySpec`.
     #[serde(default)]
-    pub key_spec: Option<String>,
+    pub key_spec: Option<KeySpec>,
     /// `KeyUsage`.
     #[serde(default)]
-    pub key_usage: Option<String>,
+    pub key_usage: Option<KeyUsageType>,
     /// `KeyState`.
     #[serde(default)]
-    pub key_state: Option<String>,
+    pub key_state: Option<KeyState>,
     /// `Enabled`.
     #[serde(default)]
     pub enabled: Option<bool>,
     /// `Description`.
     #[serde(default)]
     pub description: Option<String>,
+    /// `CreationDate`.
+    #[serde(default, deserialize_with = "epoch_seconds")]
+    pub creation_date: Option<SystemTime>,
+    /// `DeletionDate`: when a key pending deletion will be deleted.
+    #[serde(default, deserialize_with = "epoch_seconds")]
+    pub deletion_date: Option<SystemTime>,
 }
 
 /// The output of `CreateKey` and `DescribeKey`.
@@ -721,5 +747,48 @@ mod tests {
         assert!(EncryptRequest::new("k", Vec::new()).validate().is_err());
         assert!(EncryptRequest::new("k", vec![0; 4097]).validate().is_err());
         assert!(DecryptRequest::new(Bytes::new()).validate().is_err());
+    }
+
+    #[test]
+    fn key_metadata_is_typed() {
+        let m: KeyMetadata = serde_json::from_str(
+            r#"{"KeyId":"k","KeySpec":"RSA_2048","KeyUsage":"SIGN_VERIFY",
+                "KeyState":"PendingDeletion","CreationDate":1.5,
+                "DeletionDate":1700000000,"Origin":"AWS_KMS"}"#,
+        )
+        .unwrap();
+        assert_eq!(m.key_spec, Some(KeySpec::Rsa2048));
+        assert_eq!(m.key_usage, Some(KeyUsageType::SignVerify));
+        assert_eq!(m.key_state, Some(KeyState::PendingDeletion));
+        assert_eq!(
+            m.creation_date,
+            Some(UNIX_EPOCH + Duration::from_millis(1500))
+        );
+        assert_eq!(
+            m.deletion_date,
+            Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+        );
+        // Times no SystemTime holds are absent, not an error or a panic.
+        let m: KeyMetadata =
+            serde_json::from_str(r#"{"KeyId":"k","CreationDate":1e300,"DeletionDate":-1e300}"#)
+                .unwrap();
+        assert_eq!((m.creation_date, m.deletion_date), (None, None));
+        let m: KeyMetadata =
+            serde_json::from_str(r#"{"KeyId":"k","CreationDate":-1.5,"DeletionDate":null}"#)
+                .unwrap();
+        assert_eq!(
+            m.creation_date,
+            Some(UNIX_EPOCH - Duration::from_millis(1500))
+        );
+        assert_eq!(m.deletion_date, None);
+        assert!(serde_json::from_str::<KeyMetadata>(r#"{"CreationDate":"soon"}"#).is_err());
+
+        let req = CreateKeyRequest::new()
+            .key_spec(KeySpec::EccNistP256)
+            .key_usage("SIGN_VERIFY");
+        assert_eq!(
+            String::from_utf8(req.to_json().unwrap()).unwrap(),
+            r#"{"KeySpec":"ECC_NIST_P256","KeyUsage":"SIGN_VERIFY"}"#
+        );
     }
 }

@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use serde_json::json;
 use tower::ServiceExt;
 use tower_kms::local::LocalKms;
+use tower_kms::{KeySpec, KeyUsageType};
 
 const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
 
@@ -203,6 +204,37 @@ async fn auth_cases(t: &Transport) {
             .contains("Host")
     );
 
+    // The signing date must be signed too: drop x-amz-date from SignedHeaders.
+    let r = t
+        .send(with_signed_headers(
+            signed(&url, "ListKeys", body, &Sig::default()),
+            |list| list.replace(";x-amz-date", ""),
+        ))
+        .await;
+    check_headers(&r);
+    assert_eq!(
+        r.err(400, "InvalidSignatureException")["message"],
+        "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
+    );
+
+    // A signed header whose value is not UTF-8 is refused, not decoded lossily.
+    let mut req = signed(&url, "ListKeys", body, &Sig::default());
+    req.headers_mut()
+        .insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+    let r = t
+        .send(with_signed_headers(req, |list| format!("{list};x-odd")))
+        .await;
+    check_headers(&r);
+    assert_eq!(
+        r.err(400, "IncompleteSignatureException")["message"],
+        "The value of the signed header 'x-odd' is not valid UTF-8."
+    );
+    // The same value in an unsigned header is fine.
+    let mut req = signed(&url, "ListKeys", body, &Sig::default());
+    req.headers_mut()
+        .insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+    t.send(req).await.ok();
+
     // Malformed Authorization.
     let mut req = signed(&url, "ListKeys", body, &Sig::default());
     req.headers_mut().insert(
@@ -243,6 +275,22 @@ async fn auth_cases(t: &Transport) {
         .insert("content-type", HeaderValue::from_static("application/json"));
     sign_again(&mut req, body);
     t.send(req).await.err(400, "UnknownOperationException");
+}
+
+/// Rewrites the `SignedHeaders=` list of the request's Authorization header.
+fn with_signed_headers(
+    mut req: Request<Full<Bytes>>,
+    edit: impl FnOnce(&str) -> String,
+) -> Request<Full<Bytes>> {
+    let auth = req.headers()["authorization"].to_str().unwrap().to_string();
+    let start = auth.find("SignedHeaders=").unwrap() + "SignedHeaders=".len();
+    let end = start + auth[start..].find(',').unwrap();
+    let list = edit(&auth[start..end]);
+    assert_ne!(list, auth[start..end], "the edit changed nothing");
+    let forged = format!("{}{list}{}", &auth[..start], &auth[end..]);
+    req.headers_mut()
+        .insert("authorization", HeaderValue::from_str(&forged).unwrap());
+    req
 }
 
 /// Re-signs after headers were changed.
@@ -307,6 +355,41 @@ async fn injected_clock_exact_messages() {
     }
 }
 
+/// Any injected clock works: the `Date` header is clamped to what HTTP
+/// dates can say (years 1970 to 9999) instead of panicking, and a signed
+/// request is still judged against the injected time.
+#[tokio::test]
+async fn date_header_for_clocks_outside_the_http_date_range() {
+    let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+    for (clock, date) in [
+        (last, "Fri, 31 Dec 9999 23:59:59 GMT"),
+        (
+            last + Duration::from_secs(1),
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ),
+        (
+            last + Duration::from_secs(1_000_000 * 365 * 86_400),
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+        ),
+        (UNIX_EPOCH, "Thu, 01 Jan 1970 00:00:00 GMT"),
+        (
+            UNIX_EPOCH - Duration::from_secs(1),
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+        ),
+        (
+            UNIX_EPOCH - Duration::from_secs(1_000 * 365 * 86_400),
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+        ),
+    ] {
+        let kms = LocalKms::builder().clock(Arc::new(move || clock)).build();
+        let t = Transport::in_process(&kms);
+        let r = t.call("ListKeys", json!({})).await;
+        check_headers(&r);
+        r.err(400, "InvalidSignatureException");
+        assert_eq!(r.headers["date"], date, "{clock:?}");
+    }
+}
+
 #[tokio::test]
 async fn configured_credentials_replace_default() {
     let kms = LocalKms::builder()
@@ -344,7 +427,7 @@ async fn configured_credentials_replace_default() {
         .await
         .err(400, "InvalidSignatureException");
     let arn = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     assert!(arn.starts_with("arn:aws:kms:eu-central-1:444455556666:key/"));
 }
@@ -429,7 +512,7 @@ impl Rng {
 async fn garbage_never_panics() {
     let kms = LocalKms::new();
     let key = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let t = Transport::in_process(&kms);
     let url = t.url();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use common::{Transport, b64, unb64};
 use serde_json::json;
 use tower_kms::local::LocalKms;
+use tower_kms::{KeySpec, KeyUsageType};
 
 const N: usize = 200;
 
@@ -16,10 +17,10 @@ fn plaintext(i: usize) -> Vec<u8> {
 
 async fn run(t: Arc<Transport>, kms: &LocalKms) {
     let src = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let dst = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let blobs: Vec<String> = (0..N)
         .map(|i| {

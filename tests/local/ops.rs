@@ -12,6 +12,7 @@ use aws_lc_rs::rsa::{
 use common::{Transport, b64, unb64};
 use serde_json::{Value, json};
 use tower_kms::local::LocalKms;
+use tower_kms::{KeySpec, KeyUsageType};
 
 fn is_uuid_v4(s: &str) -> bool {
     let b = s.as_bytes();
@@ -166,10 +167,10 @@ async fn aliases() {
     let kms = LocalKms::new();
     let t = Transport::in_process(&kms);
     let k1 = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let k2 = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let k1_id = k1.rsplit('/').next().unwrap();
     t.call(
@@ -251,7 +252,7 @@ async fn enable_disable_schedule_cancel() {
     let kms = LocalKms::new();
     let t = Transport::in_process(&kms);
     let k = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let enc = json!({ "KeyId": k, "Plaintext": b64(b"x") });
     t.call("DisableKey", json!({ "KeyId": k })).await.ok();
@@ -321,24 +322,14 @@ fn keys_disappear_after_the_window() {
         }))
         .build();
     let k = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
-    kms.invoke(
-        "CreateAlias",
-        json!({ "AliasName": "alias/k", "TargetKeyId": k }),
-    )
-    .unwrap();
-    kms.invoke(
-        "ScheduleKeyDeletion",
-        json!({ "KeyId": k, "PendingWindowInDays": 7 }),
-    )
-    .unwrap();
+    kms.create_alias("alias/k", &k).unwrap();
+    kms.schedule_key_deletion(&k, 7).unwrap();
     offset.store(6 * 86_400, Ordering::SeqCst);
-    kms.invoke("DescribeKey", json!({ "KeyId": k })).unwrap();
+    kms.describe_key(&k).unwrap();
     offset.store(7 * 86_400 + 1, Ordering::SeqCst);
-    let e = kms
-        .invoke("DescribeKey", json!({ "KeyId": k }))
-        .unwrap_err();
+    let e = kms.describe_key(&k).unwrap_err();
     assert_eq!(e.code(), "NotFoundException");
     assert_eq!(e.status(), 404);
     let aliases = kms.invoke("ListAliases", json!({})).unwrap();
@@ -350,10 +341,10 @@ async fn encrypt_decrypt_symmetric() {
     let kms = LocalKms::new();
     let t = Transport::in_process(&kms);
     let k = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let k2 = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     for len in [1usize, 4096] {
         let pt = vec![0xabu8; len];
@@ -515,12 +506,14 @@ async fn public_keys_of_other_specs() {
     let kms = LocalKms::new();
     let t = Transport::in_process(&kms);
     let sym = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     t.call("GetPublicKey", json!({ "KeyId": sym }))
         .await
         .err(400, "UnsupportedOperationException");
-    let ecc = kms.create_key("ECC_NIST_P256", "SIGN_VERIFY").unwrap();
+    let ecc = kms
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .unwrap();
     let pk = t.call("GetPublicKey", json!({ "KeyId": ecc })).await.ok();
     assert_eq!(pk["KeySpec"], "ECC_NIST_P256");
     assert_eq!(pk["KeyUsage"], "SIGN_VERIFY");
@@ -540,7 +533,7 @@ async fn data_keys() {
     let kms = LocalKms::new();
     let t = Transport::in_process(&kms);
     let k = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     for (req, len) in [
         (json!({ "KeySpec": "AES_256" }), 32usize),
@@ -590,10 +583,10 @@ async fn grants() {
     let kms = LocalKms::new();
     let t = Transport::in_process(&kms);
     let k = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let k2 = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     kms.invoke(
         "CreateAlias",
@@ -662,4 +655,141 @@ async fn grants() {
     t.call("RetireGrant", json!({ "GrantToken": "nope" }))
         .await
         .err(400, "InvalidGrantTokenException");
+}
+
+/// The typed set-up API: every method, with the KMS errors it passes on.
+#[test]
+fn typed_set_up_api() {
+    use tower_kms::KeyState;
+
+    let kms = LocalKms::new();
+    let k = kms
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let m = kms.describe_key(&k).unwrap();
+    assert_eq!(m.arn.as_deref(), Some(k.as_str()));
+    assert!(k.ends_with(&m.key_id) && is_uuid_v4(&m.key_id), "{k}");
+    assert_eq!(m.key_spec, Some(KeySpec::SymmetricDefault));
+    assert_eq!(m.key_usage, Some(KeyUsageType::EncryptDecrypt));
+    assert_eq!(m.key_state, Some(KeyState::Enabled));
+    assert_eq!(m.enabled, Some(true));
+    let created = m.creation_date.unwrap();
+    assert!(SystemTime::now().duration_since(created).unwrap() < Duration::from_secs(60));
+    assert_eq!(m.deletion_date, None);
+
+    // Spec and usage reach CreateKey as their wire names.
+    let ecc = kms
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .unwrap();
+    let m = kms.describe_key(&ecc).unwrap();
+    assert_eq!(m.key_spec, Some(KeySpec::EccNistP256));
+    assert_eq!(m.key_usage, Some(KeyUsageType::SignVerify));
+    for (spec, usage, code) in [
+        (
+            KeySpec::EccNistP256,
+            KeyUsageType::EncryptDecrypt,
+            "ValidationException",
+        ),
+        (
+            KeySpec::Unknown("AES_256".into()),
+            KeyUsageType::EncryptDecrypt,
+            "ValidationException",
+        ),
+        (
+            KeySpec::Hmac256,
+            KeyUsageType::GenerateVerifyMac,
+            "UnsupportedOperationException",
+        ),
+        (
+            KeySpec::SymmetricDefault,
+            KeyUsageType::Unknown("DECRYPT".into()),
+            "ValidationException",
+        ),
+    ] {
+        let e = kms.create_key(spec.clone(), usage.clone()).unwrap_err();
+        assert_eq!(e.code(), code, "{spec} {usage}: {e}");
+    }
+
+    // Disable and enable.
+    let enc = json!({ "KeyId": k, "Plaintext": b64(b"x") });
+    kms.disable_key(&k).unwrap();
+    let m = kms.describe_key(&k).unwrap();
+    assert_eq!(
+        (m.key_state, m.enabled),
+        (Some(KeyState::Disabled), Some(false))
+    );
+    assert_eq!(
+        kms.invoke("Encrypt", enc.clone()).unwrap_err().code(),
+        "DisabledException"
+    );
+    kms.enable_key(&k).unwrap();
+    kms.invoke("Encrypt", enc.clone()).unwrap();
+
+    // Aliases.
+    kms.create_alias("alias/typed", &k).unwrap();
+    assert_eq!(
+        kms.describe_key("alias/typed").unwrap().arn.as_deref(),
+        Some(k.as_str())
+    );
+    assert_eq!(
+        kms.create_alias("alias/typed", &ecc).unwrap_err().code(),
+        "AlreadyExistsException"
+    );
+    assert_eq!(
+        kms.create_alias("typed", &k).unwrap_err().code(),
+        "InvalidAliasNameException"
+    );
+    kms.delete_alias("alias/typed").unwrap();
+    assert_eq!(
+        kms.describe_key("alias/typed").unwrap_err().code(),
+        "NotFoundException"
+    );
+    assert_eq!(
+        kms.delete_alias("alias/typed").unwrap_err().code(),
+        "NotFoundException"
+    );
+
+    // Deletion: scheduled, visible, cancelled (the key is then disabled).
+    for days in [0, 6, 31, u32::MAX] {
+        assert_eq!(
+            kms.schedule_key_deletion(&k, days).unwrap_err().code(),
+            "ValidationException",
+            "{days}"
+        );
+    }
+    let before = SystemTime::now();
+    let when = kms.schedule_key_deletion(&k, 7).unwrap();
+    let week = Duration::from_secs(7 * 86_400);
+    assert!(when >= before + week - Duration::from_secs(1), "{when:?}");
+    assert!(when <= SystemTime::now() + week, "{when:?}");
+    let m = kms.describe_key(&k).unwrap();
+    assert_eq!(m.key_state, Some(KeyState::PendingDeletion));
+    assert_eq!(m.deletion_date, Some(when));
+    assert_eq!(
+        kms.enable_key(&k).unwrap_err().code(),
+        "KMSInvalidStateException"
+    );
+    kms.cancel_key_deletion(&k).unwrap();
+    let m = kms.describe_key(&k).unwrap();
+    assert_eq!(
+        (m.key_state, m.deletion_date),
+        (Some(KeyState::Disabled), None)
+    );
+    assert_eq!(
+        kms.cancel_key_deletion(&k).unwrap_err().code(),
+        "KMSInvalidStateException"
+    );
+
+    // Unknown keys.
+    for e in [
+        kms.enable_key("alias/none").unwrap_err(),
+        kms.disable_key("1234abcd-12ab-34cd-56ef-1234567890ab")
+            .unwrap_err(),
+        kms.describe_key("").unwrap_err(),
+    ] {
+        assert!(
+            matches!(e.code(), "NotFoundException" | "ValidationException"),
+            "{e}"
+        );
+    }
 }

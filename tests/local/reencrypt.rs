@@ -5,6 +5,7 @@ use crate::common;
 use common::{Transport, b64, unb64};
 use serde_json::{Value, json};
 use tower_kms::local::LocalKms;
+use tower_kms::{KeySpec, KeyUsageType};
 
 struct Fixture {
     kms: LocalKms,
@@ -17,13 +18,17 @@ struct Fixture {
 fn fixture() -> Fixture {
     let kms = LocalKms::new();
     let sym1 = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let sym2 = kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
-    let rsa = kms.create_key("RSA_2048", "ENCRYPT_DECRYPT").unwrap();
-    let ecc = kms.create_key("ECC_NIST_P256", "SIGN_VERIFY").unwrap();
+    let rsa = kms
+        .create_key(KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let ecc = kms
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .unwrap();
     kms.invoke(
         "CreateAlias",
         json!({ "AliasName": "alias/dest", "TargetKeyId": sym2 }),
@@ -488,7 +493,7 @@ async fn key_states(t: &Transport, f: &Fixture) {
     let blob = encrypt(t, &f.sym1, b"state", json!({})).await;
     let tmp = f
         .kms
-        .create_key("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT")
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     let tmp_blob = encrypt(t, &tmp, b"tmp", json!({})).await;
 
