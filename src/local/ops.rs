@@ -6,10 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::hmac;
 use base64::Engine as _;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{
-    GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD,
-};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -50,14 +47,8 @@ const MAX_PLAINTEXT: usize = 4096;
 const MAX_CIPHERTEXT: usize = 6144;
 const MAX_GRANT_TOKENS: usize = 10;
 
-/// Base64 decoding that accepts padded and unpadded input.
-const B64_LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
 fn b64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
+    crate::model::blob::encode(bytes)
 }
 
 /// A base64 blob member.
@@ -67,8 +58,7 @@ pub(crate) struct Blob(pub(crate) Vec<u8>);
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        B64_LENIENT
-            .decode(s.as_bytes())
+        crate::model::blob::decode_lenient(&s)
             .map(Blob)
             .map_err(|e| serde::de::Error::custom(format!("invalid base64 blob: {e}")))
     }

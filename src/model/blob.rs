@@ -1,12 +1,37 @@
 //! base64 members of awsJson bodies: the one place that encodes and decodes them
-//! (blobs as `Bytes`, and secrets with zeroized intermediate buffers).
+//! (blobs as `Bytes`, secrets with zeroized intermediate buffers, and the lenient
+//! decoding the local KMS accepts from clients).
 
 use base64::Engine as _;
+#[cfg(feature = "local")]
+use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::STANDARD;
+#[cfg(feature = "local")]
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde::ser::Serializer;
 use zeroize::Zeroize;
+
+/// Standard base64 that accepts padded and unpadded input (what a server
+/// should accept from clients).
+#[cfg(feature = "local")]
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Standard, padded base64 of `bytes`.
+#[cfg(feature = "local")]
+pub(crate) fn encode(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// Decodes standard base64, padded or not.
+#[cfg(feature = "local")]
+pub(crate) fn decode_lenient(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    LENIENT.decode(s.as_bytes())
+}
 
 /// Serializes an optional blob member.
 pub(crate) fn ser<S: Serializer>(b: &Option<&Bytes>, s: S) -> Result<S::Ok, S::Error> {
