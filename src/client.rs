@@ -290,7 +290,7 @@ impl KmsClientBuilder {
     /// Sets how the client caches the credentials provider (see
     /// [`CredentialsCache`]; the AWS SDKs call it the identity cache). Default:
     /// [`CredentialsCache::lazy()`], or the identity cache of an `SdkConfig` given
-    /// to [`sdk_config`](Self::sdk_config).
+    /// to `sdk_config` (feature `aws-config`).
     ///
     /// ```
     /// use std::time::Duration;

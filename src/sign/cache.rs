@@ -599,7 +599,7 @@ impl std::error::Error for RefreshLost {}
 ///   Use it when the provider caches already, e.g. your own [`CachedCredentials`]
 ///   shared with other clients, so it is not cached twice.
 ///
-/// With [`sdk_config`](crate::KmsClientBuilder::sdk_config) (feature
+/// With `KmsClientBuilder::sdk_config` (feature
 /// `aws-config`), the `SdkConfig`'s identity cache is the client's credentials
 /// cache unless one is set in code; see that method for how it is driven.
 ///
