@@ -16,7 +16,8 @@
 //! let kms = ServiceBuilder::new()
 //!     .kms_grant_tokens(vec!["grant-token".to_owned()])
 //!     .kms_operation_timeout(Duration::from_secs(30))
-//!     .kms_retry(RetryConfig::standard())
+//!     .kms_retry(RetryConfig::adaptive())
+//!     .kms_adaptive_rate_limit()
 //!     .kms_attempt_timeout(Duration::from_secs(5))
 //!     .kms_json_protocol()
 //!     .kms_endpoint(Endpoint::for_region("eu-west-1")?)
@@ -36,7 +37,7 @@ use tower::layer::util::Stack;
 use crate::endpoint::{Endpoint, EndpointLayer};
 use crate::grant_tokens::GrantTokenLayer;
 use crate::protocol::JsonProtocolLayer;
-use crate::retry::{RetryConfig, RetryLayer};
+use crate::retry::{AdaptiveRateLimitLayer, RetryConfig, RetryLayer};
 use crate::sign::SigV4Layer;
 use crate::timeout::{AttemptTimeoutLayer, OperationTimeoutLayer};
 use crate::user_agent::{UserAgent, UserAgentLayer};
@@ -60,6 +61,9 @@ pub trait ServiceBuilderExt<L>: sealed::Sealed + Sized {
     ) -> ServiceBuilder<Stack<OperationTimeoutLayer, L>>;
     /// Adds a [`RetryLayer`].
     fn kms_retry(self, config: RetryConfig) -> ServiceBuilder<Stack<RetryLayer, L>>;
+    /// Adds an [`AdaptiveRateLimitLayer`] with a new limiter (put it below the
+    /// retry layer, so every attempt takes a token).
+    fn kms_adaptive_rate_limit(self) -> ServiceBuilder<Stack<AdaptiveRateLimitLayer, L>>;
     /// Adds an [`AttemptTimeoutLayer`].
     fn kms_attempt_timeout(self, after: Duration) -> ServiceBuilder<Stack<AttemptTimeoutLayer, L>>;
     /// Adds a [`JsonProtocolLayer`] with the default body limit.
@@ -87,6 +91,9 @@ impl<L> ServiceBuilderExt<L> for ServiceBuilder<L> {
     }
     fn kms_retry(self, config: RetryConfig) -> ServiceBuilder<Stack<RetryLayer, L>> {
         self.layer(RetryLayer::new(config))
+    }
+    fn kms_adaptive_rate_limit(self) -> ServiceBuilder<Stack<AdaptiveRateLimitLayer, L>> {
+        self.layer(AdaptiveRateLimitLayer::new())
     }
     fn kms_attempt_timeout(self, after: Duration) -> ServiceBuilder<Stack<AttemptTimeoutLayer, L>> {
         self.layer(AttemptTimeoutLayer::new(after))

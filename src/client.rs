@@ -6,6 +6,8 @@
 //!   │ Trace              `kms.operation` span (feature `tracing`)
 //!   │ KmsTimeout         operation timeout, over all attempts and backoffs (default 30 s)
 //!   │ Retry              standard retry mode: classify, back off, retry quota, clock skew
+//!   │ AdaptiveRateLimit  adaptive mode: CUBIC client-side rate, a token per attempt
+//!   │                    (a pass-through in standard mode)
 //!   │ Trace              `kms.attempt` span (feature `tracing`)
 //!   │ KmsTimeout         attempt timeout (default 10 s)
 //!   │ JsonProtocol       awsJson1.1 encode / decode, body limit (1 MiB)
@@ -38,7 +40,9 @@ use crate::grant_tokens::{GrantTokenLayer, GrantTokens, MakeGrantTokens, SharedG
 use crate::model::{ReEncryptRequest, ReEncryptResponse};
 use crate::operation::KmsOperation;
 use crate::protocol::{DEFAULT_BODY_LIMIT, JsonProtocol, JsonProtocolLayer};
-use crate::retry::{KmsRetry, RetryConfig, RetryLayer, RetryQuota};
+use crate::retry::{
+    AdaptiveRateLimit, ClientRateLimiter, KmsRetry, RetryConfig, RetryLayer, RetryQuota,
+};
 use crate::sign::{
     Clock, ClockSkew, CredentialsCache, EnvironmentCredentials, SigV4Layer, SystemClock,
 };
@@ -106,17 +110,20 @@ pub struct KmsClient {
     endpoint: Endpoint,
     quota: RetryQuota,
     skew: ClockSkew,
+    limiter: Option<ClientRateLimiter>,
 }
 
 /// The typed part of the default stack.
 #[cfg(feature = "tracing")]
 type ClientStack = GrantTokens<
-    Trace<KmsTimeout<KmsRetry<Trace<KmsTimeout<JsonProtocol<HttpStack>>>>>>,
+    Trace<KmsTimeout<KmsRetry<AdaptiveRateLimit<Trace<KmsTimeout<JsonProtocol<HttpStack>>>>>>>,
     SharedGrantTokens,
 >;
 #[cfg(not(feature = "tracing"))]
-type ClientStack =
-    GrantTokens<KmsTimeout<KmsRetry<KmsTimeout<JsonProtocol<HttpStack>>>>, SharedGrantTokens>;
+type ClientStack = GrantTokens<
+    KmsTimeout<KmsRetry<AdaptiveRateLimit<KmsTimeout<JsonProtocol<HttpStack>>>>>,
+    SharedGrantTokens,
+>;
 
 #[cfg(feature = "tracing")]
 use crate::trace::{Trace, TraceLayer};
@@ -165,6 +172,13 @@ impl KmsClient {
     /// The clock offset learnt from the server, applied to every signature.
     pub fn clock_skew(&self) -> &ClockSkew {
         &self.skew
+    }
+
+    /// The adaptive mode's rate limiter, shared by all clones (`None` in standard
+    /// mode); its [`snapshot`](ClientRateLimiter::snapshot) tells the current rate
+    /// and how many throttling responses were seen.
+    pub fn rate_limiter(&self) -> Option<&ClientRateLimiter> {
+        self.limiter.as_ref()
     }
 
     /// Calls `ReEncrypt`.
@@ -453,8 +467,8 @@ impl KmsClientBuilder {
 
     /// Takes what an `aws_config::SdkConfig` says, for values still unset: region,
     /// credentials provider, identity cache, endpoint URL, FIPS and dual-stack, retry
-    /// (`max_attempts`, initial and maximum backoff; adaptive mode is served as
-    /// standard) and timeouts (connect, operation, operation attempt). Feature
+    /// (standard or adaptive mode, `max_attempts`, initial and maximum backoff) and
+    /// timeouts (connect, operation, operation attempt). Feature
     /// `aws-config`.
     ///
     /// The identity cache (`SdkConfig::identity_cache`, which `aws_config` sets to
@@ -505,8 +519,10 @@ impl KmsClientBuilder {
         if self.retry.is_none()
             && let Some(r) = config.retry_config()
         {
+            let adaptive = r.mode() == aws_smithy_types::retry::RetryMode::Adaptive;
             self.retry = Some(
                 RetryConfig::standard()
+                    .with_adaptive(adaptive)
                     .with_max_attempts(r.max_attempts())
                     .with_base(r.initial_backoff())
                     .with_max_backoff(r.max_backoff()),
@@ -650,6 +666,8 @@ impl KmsClientBuilder {
         if let Some(n) = self.max_attempts {
             retry_config = retry_config.with_max_attempts(n);
         }
+        let limiter = retry_config.is_adaptive().then(ClientRateLimiter::new);
+        let adaptive = limiter.clone();
         let retry = RetryLayer::new(retry_config).clock_skew(skew.clone(), SharedClock(clock));
         let quota = retry.quota().clone();
         let grant_tokens: SharedGrantTokens =
@@ -662,6 +680,10 @@ impl KmsClientBuilder {
                     .unwrap_or(Some(DEFAULT_OPERATION_TIMEOUT)),
             ))
             .layer(retry)
+            .layer(tower::layer::layer_fn(move |inner| match &adaptive {
+                Some(limiter) => AdaptiveRateLimit::new(inner, limiter.clone()),
+                None => AdaptiveRateLimit::disabled(inner),
+            }))
             .layer(trace_layer(false))
             .layer(AttemptTimeoutLayer::optional(
                 self.attempt_timeout
@@ -677,6 +699,7 @@ impl KmsClientBuilder {
             endpoint,
             quota,
             skew,
+            limiter,
         })
     }
 }

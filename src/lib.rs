@@ -10,6 +10,7 @@
 //!   │ trace::TraceLayer::operation    `kms.operation` span (feature `tracing`)
 //!   │ timeout::OperationTimeoutLayer  one deadline over all attempts and backoffs
 //!   │ retry::RetryLayer               tower's Retry + AWS standard retry mode, clock skew
+//!   │ retry::AdaptiveRateLimitLayer   adaptive mode: CUBIC client-side rate per attempt
 //!   │ trace::TraceLayer::attempt      `kms.attempt` span (feature `tracing`)
 //!   │ timeout::AttemptTimeoutLayer    per-attempt deadline
 //!   │ protocol::JsonProtocolLayer     awsJson1.1: typed request -> http::Request<Bytes>,

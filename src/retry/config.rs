@@ -1,4 +1,5 @@
-//! Retry configuration: the AWS SDKs' standard mode and its 2026 revision.
+//! Retry configuration: the AWS SDKs' standard and adaptive modes, and the 2026
+//! revision of the standard mode.
 
 use std::time::Duration;
 
@@ -12,6 +13,10 @@ pub enum RetryMode {
     Standard,
     /// The `standard` mode as revised in 2026 (`AWS_NEW_RETRIES_2026=true`).
     Standard2026,
+    /// The `adaptive` mode: the standard mode (or its 2026 revision, see
+    /// [`RetryConfig::is_2026_revision`]) plus a client-side rate limiter that
+    /// paces every attempt ([`AdaptiveRateLimitLayer`](super::AdaptiveRateLimitLayer)).
+    Adaptive,
 }
 
 /// How the retry layer decides, backs off and spends its quota.
@@ -48,6 +53,7 @@ pub struct RetryConfig {
     pub(crate) success_refund: u32,
     pub(crate) quota_capacity: u32,
     pub(crate) honour_retry_after: bool,
+    pub(crate) adaptive: bool,
 }
 
 impl Default for RetryConfig {
@@ -70,7 +76,35 @@ impl RetryConfig {
             success_refund: 1,
             quota_capacity: 500,
             honour_retry_after: false,
+            adaptive: false,
         }
+    }
+
+    /// The AWS SDKs' adaptive mode: the standard mode's retries, backoff and
+    /// quota, plus a client-side rate limiter (CUBIC) below the retry layer that
+    /// every attempt goes through. A [`KmsClient`](crate::KmsClient) built with
+    /// it adds an [`AdaptiveRateLimitLayer`](super::AdaptiveRateLimitLayer)
+    /// shared by all its clones; a hand-built stack adds the layer itself.
+    pub fn adaptive() -> Self {
+        Self::standard().with_adaptive(true)
+    }
+
+    /// Turns the adaptive rate limiter on or off, keeping everything else (so
+    /// `standard_2026().with_adaptive(true)` is the adaptive mode on the 2026
+    /// revision).
+    pub fn with_adaptive(mut self, adaptive: bool) -> Self {
+        self.adaptive = adaptive;
+        self
+    }
+
+    /// Whether the adaptive rate limiter is on.
+    pub fn is_adaptive(&self) -> bool {
+        self.adaptive
+    }
+
+    /// Whether the standard part follows the 2026 revision.
+    pub fn is_2026_revision(&self) -> bool {
+        self.mode == RetryMode::Standard2026
     }
 
     /// The standard mode as the AWS SDKs revised it in 2026: a 50 ms base for
@@ -103,8 +137,8 @@ impl RetryConfig {
 
     /// Reads the retry variables through `get`:
     /// - `AWS_NEW_RETRIES_2026=true` selects [`standard_2026`](Self::standard_2026);
-    /// - `AWS_RETRY_MODE` accepts `standard`, and `adaptive`, which this crate serves
-    ///   as `standard` (client-side rate limiting is not implemented); any other
+    /// - `AWS_RETRY_MODE` accepts `standard` and `adaptive` (the standard mode plus
+    ///   the client-side rate limiter, [`adaptive`](Self::adaptive)); any other
     ///   value is an error;
     /// - `AWS_MAX_ATTEMPTS` is a whole number of attempts, at least 1.
     pub fn from_env_with(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
@@ -117,10 +151,14 @@ impl RetryConfig {
         };
         if let Some(mode) = get("AWS_RETRY_MODE").filter(|v| !v.trim().is_empty()) {
             let m = mode.trim().to_ascii_lowercase();
-            if m != "standard" && m != "adaptive" {
-                return Err(ConfigError::new(format!(
-                    "AWS_RETRY_MODE={mode:?} is not a retry mode (standard or adaptive)"
-                )));
+            match m.as_str() {
+                "standard" => {}
+                "adaptive" => cfg.adaptive = true,
+                _ => {
+                    return Err(ConfigError::new(format!(
+                        "AWS_RETRY_MODE={mode:?} is not a retry mode (standard or adaptive)"
+                    )));
+                }
             }
         }
         if let Some(n) = get("AWS_MAX_ATTEMPTS").filter(|v| !v.trim().is_empty()) {
@@ -165,9 +203,14 @@ impl RetryConfig {
         self
     }
 
-    /// The mode.
+    /// The mode: [`RetryMode::Adaptive`] when the rate limiter is on, else the
+    /// standard mode's revision.
     pub fn mode(&self) -> RetryMode {
-        self.mode
+        if self.adaptive {
+            RetryMode::Adaptive
+        } else {
+            self.mode
+        }
     }
 
     /// Attempts in total.

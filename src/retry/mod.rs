@@ -1,5 +1,7 @@
 //! Middleware that retries failed KMS calls the way the AWS SDKs' *standard*
-//! retry mode does: tower's [`Retry`](tower::retry::Retry) with [`KmsRetryPolicy`].
+//! retry mode does: tower's [`Retry`](tower::retry::Retry) with [`KmsRetryPolicy`];
+//! and the *adaptive* mode's client-side rate limiter, [`AdaptiveRateLimitLayer`]
+//! (see [`adaptive`]), which goes below it.
 //!
 //! - **What is retried:** throttling (`ThrottlingException` and the other codes
 //!   AWS SDKs treat as throttling, HTTP 429), transient server errors (HTTP 500,
@@ -60,9 +62,13 @@
 //! # }
 //! ```
 
+pub mod adaptive;
 mod config;
 mod quota;
 
+pub use adaptive::{
+    AdaptiveRateLimit, AdaptiveRateLimitLayer, AdaptiveRateSnapshot, ClientRateLimiter,
+};
 pub use config::{RetryConfig, RetryMode};
 pub use quota::RetryQuota;
 
