@@ -5,6 +5,7 @@
 //!     [--credentials AKID:SECRET]... [--no-demo-key]
 //!     [--header-read-timeout-ms MS] [--body-read-timeout-ms MS]
 //!     [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS]
+//!     [--quota NAME=RATE]...
 //! ```
 //!
 //! `--help` lists every flag with its default (the server limits are those of
@@ -20,19 +21,29 @@
 //! Without `--credentials` the pair `test` / `test` is accepted. It creates one
 //! symmetric key at start (unless `--no-demo-key`) and prints its ARN. Ctrl-C
 //! stops it gracefully.
+//!
+//! `--quota crypto=2000 --quota CreateKey=5` makes it throttle like KMS (see
+//! `tower_kms::local::LocalKmsBuilder::quota`): over-quota requests get
+//! `ThrottlingException`, and the log line of each says so. On Ctrl-C it
+//! prints a summary line of the requests served and throttled, in total and
+//! per operation:
+//!
+//! ```text
+//! summary: served=12 throttled=3 | CreateKey served=5 throttled=2 | Encrypt served=7 throttled=1
+//! ```
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tower_kms::local::{LocalKms, RequestLog, ServerConfig};
+use tower_kms::local::{LocalKms, Quota, RequestLog, RequestRate, RequestStats, ServerConfig};
 use tower_kms::{KeySpec, KeyUsageType};
 
 /// The port the example listens on by default.
 const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
 
-const USAGE: &str = "usage: local_kms [--listen 127.0.0.1:PORT] [--region REGION] [--credentials AKID:SECRET]... [--no-demo-key] [--header-read-timeout-ms MS] [--body-read-timeout-ms MS] [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS]";
+const USAGE: &str = "usage: local_kms [--listen 127.0.0.1:PORT] [--region REGION] [--credentials AKID:SECRET]... [--no-demo-key] [--header-read-timeout-ms MS] [--body-read-timeout-ms MS] [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS] [--quota NAME=RATE]...";
 
 fn help() -> String {
     let ms = |d: Duration| d.as_millis();
@@ -51,6 +62,11 @@ A local AWS KMS over HTTP/1.1, logging one line per request.
   --max-connections N           connections served at once; at the cap the longest idle
                                 one is closed for a newcomer (default {})
   --shutdown-grace-ms MS        on Ctrl-C, time given to requests in flight (default {})
+  --quota NAME=RATE             throttle like KMS: at most RATE requests per second (a
+                                token bucket holding one second's worth) for NAME, which
+                                is crypto (all cryptographic operations together) or one
+                                other operation (CreateKey, DescribeKey, ListKeys, ...);
+                                repeatable (default: no quotas)
   -h, --help                    this help",
         ms(ServerConfig::DEFAULT_HEADER_READ_TIMEOUT),
         ms(ServerConfig::DEFAULT_BODY_READ_TIMEOUT),
@@ -66,6 +82,7 @@ struct Args {
     credentials: Vec<(String, String)>,
     demo_key: bool,
     server: ServerConfig,
+    quotas: Vec<(Quota, RequestRate)>,
 }
 
 enum Parsed {
@@ -80,6 +97,7 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         credentials: Vec::new(),
         demo_key: true,
         server: ServerConfig::new(),
+        quotas: Vec::new(),
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -133,11 +151,40 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
                 let ms = number(value()?)?;
                 out.server = out.server.shutdown_grace(Duration::from_millis(ms));
             }
+            "--quota" => {
+                let v = value()?;
+                out.quotas.push(parse_quota(&v)?);
+            }
             "-h" | "--help" => return Ok(Parsed::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(Parsed::Run(out))
+}
+
+/// `NAME=RATE`, e.g. `crypto=2000` or `CreateKey=5`.
+fn parse_quota(v: &str) -> Result<(Quota, RequestRate), String> {
+    let (name, rate) = v.split_once('=').ok_or_else(|| {
+        format!("--quota takes NAME=RATE, e.g. crypto=2000 or CreateKey=5, got {v:?}")
+    })?;
+    let quota: Quota = name.parse().map_err(|e| format!("--quota {v}: {e}"))?;
+    let rate: RequestRate = rate.parse().map_err(|e| format!("--quota {v}: {e}"))?;
+    Ok((quota, rate))
+}
+
+/// One line: requests served and throttled, in total and per operation.
+fn summary(stats: &RequestStats) -> String {
+    let mut line = format!(
+        "summary: served={} throttled={}",
+        stats.served, stats.throttled
+    );
+    for (op, s) in &stats.operations {
+        line.push_str(&format!(
+            " | {op} served={} throttled={}",
+            s.served, s.throttled
+        ));
+    }
+    line
 }
 
 #[tokio::main]
@@ -175,6 +222,9 @@ async fn main() -> ExitCode {
     for (id, secret) in &args.credentials {
         builder = builder.credentials(id, secret);
     }
+    for (quota, rate) in &args.quotas {
+        builder = builder.quota(*quota, *rate);
+    }
     let kms = builder.build();
     let listener = match tokio::net::TcpListener::bind(args.listen).await {
         Ok(l) => l,
@@ -195,8 +245,17 @@ async fn main() -> ExitCode {
         None
     };
     let region = kms.region().to_owned();
+    let counts = kms.clone();
     let server = kms.serve_with(listener, args.server);
     println!("local KMS at {} (region {region})", server.endpoint_url());
+    if !args.quotas.is_empty() {
+        let quotas: Vec<String> = args
+            .quotas
+            .iter()
+            .map(|(q, r)| format!("{q}={r}"))
+            .collect();
+        println!("quotas (requests per second): {}", quotas.join(" "));
+    }
     if let Some(arn) = demo_key {
         println!("demo key {arn}");
     }
@@ -204,6 +263,130 @@ async fn main() -> ExitCode {
         eprintln!("error: waiting for Ctrl-C: {e}");
     }
     server.shutdown().await;
+    println!("{}", summary(&counts.stats()));
     println!("stopped");
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower_kms::local::OperationStats;
+
+    fn args(list: &[&str]) -> Result<Parsed, String> {
+        parse(&list.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    fn quotas(list: &[&str]) -> Vec<(String, f64)> {
+        match args(list) {
+            Ok(Parsed::Run(a)) => a
+                .quotas
+                .iter()
+                .map(|(q, r)| (q.to_string(), r.as_per_second()))
+                .collect(),
+            Ok(Parsed::Help) => panic!("help"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn quota_flags() {
+        assert!(quotas(&[]).is_empty());
+        assert_eq!(
+            quotas(&["--quota", "crypto=2000", "--quota", "CreateKey=5"]),
+            [("crypto".to_owned(), 2000.0), ("CreateKey".to_owned(), 5.0)]
+        );
+        assert_eq!(
+            quotas(&["--quota", "cryptographic=0.5", "--no-demo-key"]),
+            [("crypto".to_owned(), 0.5)]
+        );
+        let (q, r) = parse_quota("ListKeys=100").unwrap();
+        assert_eq!(
+            (q, r),
+            (
+                Quota::operation("ListKeys").unwrap(),
+                RequestRate::per_second(100.0).unwrap()
+            )
+        );
+    }
+
+    #[test]
+    fn bad_quota_flags() {
+        for (list, message) in [
+            (&["--quota"][..], "--quota needs a value"),
+            (
+                &["--quota", "crypto"],
+                "--quota takes NAME=RATE, e.g. crypto=2000 or CreateKey=5, got \"crypto\"",
+            ),
+            (
+                &["--quota", "crypto=0"],
+                "--quota crypto=0: a quota must be a positive number of requests per second, got 0",
+            ),
+            (
+                &["--quota", "crypto=-5"],
+                "--quota crypto=-5: a quota must be a positive number of requests per second, got -5",
+            ),
+            (
+                &["--quota", "crypto=NaN"],
+                "--quota crypto=NaN: a quota must be a positive number of requests per second, got NaN",
+            ),
+            (
+                &["--quota", "crypto=fast"],
+                "--quota crypto=fast: a quota must be a number of requests per second, got \"fast\"",
+            ),
+            (
+                &["--quota", "crypto="],
+                "--quota crypto=: a quota must be a number of requests per second, got \"\"",
+            ),
+            (
+                &["--quota", "Encrypt=5"],
+                "--quota Encrypt=5: Encrypt has no quota of its own: it is a cryptographic operation, counted against the shared quota (crypto)",
+            ),
+        ] {
+            match args(list) {
+                Err(e) => assert_eq!(e, message, "{list:?}"),
+                Ok(_) => panic!("{list:?} accepted"),
+            }
+        }
+        match args(&["--quota", "TagResource=1"]) {
+            Err(e) => assert!(
+                e.starts_with("--quota TagResource=1: no quota named \"TagResource\": expected crypto or one of "),
+                "{e}"
+            ),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn help_lists_quota() {
+        assert!(help().contains("--quota NAME=RATE"));
+        assert!(USAGE.contains("[--quota NAME=RATE]..."));
+        assert!(matches!(
+            args(&["--quota", "crypto=1", "--help"]),
+            Ok(Parsed::Help)
+        ));
+    }
+
+    #[test]
+    fn summary_line() {
+        assert_eq!(
+            summary(&RequestStats::default()),
+            "summary: served=0 throttled=0"
+        );
+        let op = |served, throttled| {
+            let mut o = OperationStats::default();
+            o.served = served;
+            o.throttled = throttled;
+            o
+        };
+        let mut stats = RequestStats::default();
+        stats.served = 12;
+        stats.throttled = 3;
+        stats.operations.insert("Encrypt", op(7, 1));
+        stats.operations.insert("CreateKey", op(5, 2));
+        assert_eq!(
+            summary(&stats),
+            "summary: served=12 throttled=3 | CreateKey served=5 throttled=2 | Encrypt served=7 throttled=1"
+        );
+    }
 }

@@ -1,7 +1,10 @@
 //! The ReEncrypt rules of the local KMS through the real client stack
 //! (protocol, retry, SigV4, hyper-util connector) over a 127.0.0.1 socket, and
-//! in-process as the client's connector.
+//! in-process as the client's connector; and a throttling local KMS as the
+//! client sees it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -9,7 +12,8 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tower_kms::local::{
-    DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, LocalKms, LocalKmsServer,
+    DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY, LocalKms, LocalKmsServer, Quota, RequestLog,
+    RequestRate,
 };
 use tower_kms::retry::RetryConfig;
 use tower_kms::sign::FixedClock;
@@ -539,8 +543,7 @@ fn recipient_is_refused_as_unsupported() {
 
 #[tokio::test]
 async fn a_hand_built_stack_corrects_clock_skew_without_wiring() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::atomic::AtomicU32;
     use tower::{ServiceBuilder, ServiceExt};
     use tower_kms::ServiceBuilderExt;
     use tower_kms::endpoint::Endpoint;
@@ -597,4 +600,103 @@ async fn a_hand_built_stack_corrects_clock_skew_without_wiring() {
     // The next call is signed with the learnt offset from its first attempt.
     svc.oneshot(re(&blob, &key).build().unwrap()).await.unwrap();
     assert_eq!(sent.load(Ordering::SeqCst), 3);
+}
+
+/// KMS's message for a request over its quota.
+const THROTTLED: &str =
+    "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.";
+
+fn one_per_second() -> tower_kms::local::LocalKmsBuilder {
+    LocalKms::builder().quota(Quota::CRYPTOGRAPHIC, RequestRate::per_second(1.0).unwrap())
+}
+
+#[tokio::test]
+async fn a_throttling_local_kms_gives_kms_error_throttling_after_the_standard_retries() {
+    // Time stands still for the local KMS: its quota never refills.
+    let now = std::time::SystemTime::now();
+    let local = one_per_second().clock(Arc::new(move || now)).build();
+    let server = local
+        .clone()
+        .serve(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let retries = RetryConfig::standard().with_throttling_base(Duration::from_millis(1));
+    let kms = client(&server, creds(DEFAULT_SECRET_ACCESS_KEY))
+        .retry_config(retries)
+        .build()
+        .unwrap();
+    let key = local
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    kms.send(EncryptRequest::new(&key, b"one".to_vec()))
+        .await
+        .unwrap();
+    let err = kms
+        .send(EncryptRequest::new(&key, b"two".to_vec()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::Throttling(_)), "{err:?}");
+    assert!(err.is_throttling() && err.is_retryable());
+    assert_eq!(err.code(), Some("ThrottlingException"));
+    assert_eq!(err.message(), Some(THROTTLED));
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(400));
+    assert!(err.request_id().is_some_and(|id| id.len() == 36), "{err:?}");
+    // The standard mode made its three attempts.
+    let encrypt = local.stats().operation("Encrypt");
+    assert_eq!((encrypt.served, encrypt.throttled), (1, 3));
+
+    // Without retries, one attempt.
+    let once = client(&server, creds(DEFAULT_SECRET_ACCESS_KEY))
+        .retry_config(RetryConfig::disabled())
+        .build()
+        .unwrap();
+    let err = once
+        .send(EncryptRequest::new(&key, b"three".to_vec()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KmsError::Throttling(_)), "{err:?}");
+    let encrypt = local.stats().operation("Encrypt");
+    assert_eq!((encrypt.served, encrypt.throttled), (1, 4));
+    server.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_call_is_retried_and_succeeds_once_the_quota_refills() {
+    // The local KMS's clock moves a second on every throttled request, so
+    // the retry after one finds the quota refilled; the backoff sleeps are
+    // skipped by the paused tokio clock.
+    let start = std::time::SystemTime::now();
+    let millis = Arc::new(AtomicU64::new(0));
+    let read = millis.clone();
+    let step = millis.clone();
+    let local = one_per_second()
+        .clock(Arc::new(move || {
+            start + Duration::from_millis(read.load(Ordering::SeqCst))
+        }))
+        .on_request(Arc::new(move |log: &RequestLog| {
+            if log.throttled {
+                step.fetch_add(1_000, Ordering::SeqCst);
+            }
+        }))
+        .build();
+    let kms = KmsClient::builder()
+        .region("us-east-1")
+        .credentials_provider(creds(DEFAULT_SECRET_ACCESS_KEY))
+        .connector(local.clone())
+        .retry_config(RetryConfig::standard())
+        .build()
+        .unwrap();
+    let key = local
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    for plaintext in [&b"one"[..], b"two", b"three"] {
+        let out = kms
+            .send(EncryptRequest::new(&key, plaintext.to_vec()))
+            .await
+            .unwrap();
+        assert!(out.ciphertext_blob.is_some());
+    }
+    // The first call was served at once, each later one after one
+    // throttled attempt.
+    let encrypt = local.stats().operation("Encrypt");
+    assert_eq!((encrypt.served, encrypt.throttled), (3, 2));
+    assert_eq!(millis.load(Ordering::SeqCst), 2_000);
 }

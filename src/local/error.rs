@@ -77,6 +77,14 @@ impl LocalKmsError {
         Self::new("InvalidSignatureException", message)
     }
 
+    /// KMS's answer to a request over its quota.
+    pub(crate) fn throttling() -> Self {
+        Self::new(
+            THROTTLING,
+            "You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls.",
+        )
+    }
+
     pub(crate) fn dry_run() -> Self {
         Self::new(
             "DryRunOperationException",
@@ -90,6 +98,9 @@ impl LocalKmsError {
         serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec())
     }
 }
+
+/// The code of [`LocalKmsError::throttling`], and only of it.
+pub(crate) const THROTTLING: &str = "ThrottlingException";
 
 /// HTTP status for a KMS error code.
 pub(crate) fn status_for(code: &str) -> StatusCode {
@@ -134,6 +145,7 @@ mod tests {
             "MissingAuthenticationTokenException",
             "SerializationException",
             "UnknownOperationException",
+            "ThrottlingException",
         ] {
             assert_eq!(status_for(c), 400, "{c}");
         }
@@ -145,5 +157,15 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
         assert_eq!(v["__type"], "NotFoundException");
         assert_eq!(v["message"], "Key 'x' does not exist");
+    }
+
+    #[test]
+    fn throttling_is_kms_answer() {
+        let e = LocalKmsError::throttling();
+        assert_eq!(e.status(), 400);
+        assert_eq!(
+            e.body(),
+            br#"{"__type":"ThrottlingException","message":"You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}"#
+        );
     }
 }

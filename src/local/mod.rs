@@ -34,6 +34,10 @@
 //! [`delete_alias`](LocalKms::delete_alias) are typed; [`LocalKms::invoke`]
 //! runs any operation with its JSON shape.
 //!
+//! It can throttle like KMS: request [quotas](LocalKmsBuilder::quota), off
+//! unless set, answer over-quota requests with KMS's `ThrottlingException`,
+//! and [`LocalKms::stats`] counts the requests served and throttled.
+//!
 //! # Example
 //!
 //! ```
@@ -80,7 +84,7 @@
 //! # }
 //! ```
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
@@ -101,17 +105,20 @@ use serde_json::Value;
 mod crypto;
 mod error;
 mod ops;
+mod quota;
 mod server;
 mod sigv4;
 mod store;
 mod time;
 
 pub use error::LocalKmsError;
+pub use quota::{OperationStats, Quota, QuotaError, RequestRate, RequestStats};
 pub use server::{LocalKmsServer, ServerConfig, ServerStats};
 
 use crate::model::{KeyMetadata, KeySpec, KeyUsageType};
 use crypto::{KeyMaterial, random_array, uuid_v4};
 use ops::Ops;
+use quota::Quotas;
 use store::{Scope, Store};
 
 /// Default region: `us-east-1`.
@@ -150,6 +157,9 @@ pub struct RequestLog {
     pub request_id: String,
     /// Time spent handling the request, body read included.
     pub elapsed: Duration,
+    /// Whether the request was over its [quota](LocalKmsBuilder::quota) and
+    /// answered `ThrottlingException`.
+    pub throttled: bool,
 }
 
 /// Builder for [`LocalKms`].
@@ -161,6 +171,7 @@ pub struct LocalKmsBuilder {
     clock: Option<Clock>,
     max_body_bytes: usize,
     on_request: Option<RequestHook>,
+    quotas: BTreeMap<Quota, RequestRate>,
 }
 
 impl fmt::Debug for LocalKmsBuilder {
@@ -175,6 +186,7 @@ impl fmt::Debug for LocalKmsBuilder {
             .field("custom_clock", &self.clock.is_some())
             .field("max_body_bytes", &self.max_body_bytes)
             .field("on_request", &self.on_request.is_some())
+            .field("quotas", &self.quotas)
             .finish()
     }
 }
@@ -188,6 +200,7 @@ impl Default for LocalKmsBuilder {
             clock: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             on_request: None,
+            quotas: BTreeMap::new(),
         }
     }
 }
@@ -217,8 +230,9 @@ impl LocalKmsBuilder {
         self
     }
 
-    /// The clock used to check signing times (and to date keys). Defaults to
-    /// [`SystemTime::now`].
+    /// The clock used to check signing times, to date keys and to refill
+    /// [quotas](Self::quota). Defaults to [`SystemTime::now`] (and quotas then
+    /// refill on a monotonic clock).
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
         self
@@ -236,6 +250,80 @@ impl LocalKmsBuilder {
         self
     }
 
+    /// Limits the requests of `quota` to `rate` per second, per account and
+    /// Region, as KMS's request quotas do. Setting a quota again replaces it.
+    ///
+    /// There are no quotas unless set: a local KMS without them never
+    /// throttles.
+    ///
+    /// # Which requests count
+    ///
+    /// * The cryptographic operations share one quota,
+    ///   [`Quota::CRYPTOGRAPHIC`] (AWS's separate symmetric, RSA and ECC
+    ///   quotas are this one quota here); every other operation has its own,
+    ///   [`Quota::operation`]`("CreateKey")`, `DescribeKey`, `ListKeys`, ...
+    /// * The check comes after the body is read and the SigV4 signature is
+    ///   verified (quotas belong to an account, so the caller must be known),
+    ///   and after the operation is recognised (`POST` with
+    ///   `X-Amz-Target: TrentService.<an operation served here>`), before the
+    ///   body is parsed. So a request that fails authentication, names an
+    ///   unknown operation or has too large a body takes nothing from a quota
+    ///   and is not counted; every other request takes one request from its
+    ///   quota, whether it then succeeds or fails (a validation error, a
+    ///   missing key, `DryRun`).
+    /// * The set-up methods that bypass HTTP ([`LocalKms::invoke`],
+    ///   [`LocalKms::create_key`], ...) are never throttled.
+    ///
+    /// # The bucket
+    ///
+    /// Each quota of each account is a token bucket holding one second's
+    /// worth of requests, `rate` (at least one request), which starts full
+    /// and refills continuously at `rate` requests per second. A request
+    /// takes one request from it; when less than one is left, the request is
+    /// throttled and takes nothing. So a burst at one instant gets
+    /// `floor(max(rate, 1))` requests through, and after `t` seconds without
+    /// requests the bucket holds `min(max(rate, 1), left + rate * t)`. The
+    /// arithmetic is exact (integers, in nanoseconds and thousandths of a
+    /// request).
+    ///
+    /// Time is the [injected clock](Self::clock) when one is set, read once
+    /// per request (the same reading checks the signature), so tests drive
+    /// quotas by moving it; a clock that goes back refills nothing. Without
+    /// one it is tokio's monotonic clock ([`tokio::time::Instant`]), which
+    /// `tokio::time::pause` and `advance` control in tests.
+    ///
+    /// # The answer
+    ///
+    /// An over-quota request gets KMS's answer, HTTP 400 with
+    ///
+    /// ```text
+    /// {"__type":"ThrottlingException","message":"You have exceeded the rate at which you may call KMS. Reduce the frequency of your calls."}
+    /// ```
+    ///
+    /// and, like every response, `x-amzn-RequestId` and `Date` headers. It is
+    /// counted in [`LocalKms::stats`] and flagged
+    /// [`throttled`](RequestLog::throttled) in the request hook's log.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use tower_kms::local::{LocalKms, Quota, QuotaError, RequestRate};
+    ///
+    /// # fn main() -> Result<(), QuotaError> {
+    /// let kms = LocalKms::builder()
+    ///     .quota(Quota::CRYPTOGRAPHIC, RequestRate::per_second(2000.0)?)
+    ///     .quota(Quota::operation("CreateKey")?, RequestRate::per_second(5.0)?)
+    ///     .build();
+    /// assert_eq!(kms.quota(Quota::CRYPTOGRAPHIC), Some(RequestRate::per_second(2000.0)?));
+    /// assert_eq!(kms.quota(Quota::operation("ListKeys")?), None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn quota(mut self, quota: Quota, rate: RequestRate) -> Self {
+        self.quotas.insert(quota, rate);
+        self
+    }
+
     /// Builds the local KMS (with no keys).
     pub fn build(self) -> LocalKms {
         let credentials: HashMap<String, String> = if self.credentials.is_empty() {
@@ -249,6 +337,7 @@ impl LocalKmsBuilder {
         // The RNG in aws-lc-rs does not fail in practice; a fixed fallback only
         // weakens grant-token forgery resistance of a test server.
         let grant_secret: [u8; 32] = random_array().unwrap_or([0x5a; 32]);
+        let quotas = Quotas::new(self.quotas, self.clock.is_some());
         LocalKms {
             inner: Arc::new(Inner {
                 scope: Scope {
@@ -261,6 +350,7 @@ impl LocalKmsBuilder {
                 on_request: self.on_request,
                 grant_key: hmac::Key::new(hmac::HMAC_SHA256, &grant_secret),
                 store: Mutex::new(Store::default()),
+                quotas,
             }),
         }
     }
@@ -275,6 +365,7 @@ pub(crate) struct Inner {
     on_request: Option<RequestHook>,
     pub(crate) grant_key: hmac::Key,
     pub(crate) store: Mutex<Store>,
+    quotas: Quotas,
 }
 
 /// An in-memory AWS KMS. Cheap to clone; clones share keys and settings.
@@ -301,6 +392,7 @@ impl fmt::Debug for LocalKms {
             .field("access_key_ids", &ids)
             .field("keys", &keys)
             .field("max_body_bytes", &self.inner.max_body_bytes)
+            .field("quotas", self.inner.quotas.limits())
             .finish_non_exhaustive()
     }
 }
@@ -387,6 +479,22 @@ impl LocalKms {
     /// The account id in this KMS's ARNs.
     pub fn account_id(&self) -> &str {
         &self.inner.scope.account
+    }
+
+    /// The rate set for `quota` with [`LocalKmsBuilder::quota`] (`None`:
+    /// no limit).
+    pub fn quota(&self, quota: Quota) -> Option<RequestRate> {
+        self.inner.quotas.limits().get(&quota).copied()
+    }
+
+    /// The requests served and throttled so far, in total and per
+    /// operation. Clones share the counts.
+    ///
+    /// Counted are the requests a [quota](LocalKmsBuilder::quota) applies to
+    /// (authenticated, for an operation served here), with or without
+    /// quotas set; not the set-up methods that bypass HTTP.
+    pub fn stats(&self) -> RequestStats {
+        self.inner.quotas.stats()
     }
 
     /// Runs one operation directly, bypassing HTTP and authentication.
@@ -633,6 +741,14 @@ impl LocalKms {
         if target.strip_prefix("TrentService.").is_none() || !ops::OPERATIONS.contains(&operation) {
             return Err(ops::unknown_operation(target));
         }
+        // Authenticated, and an operation served here: its quota applies.
+        if !self
+            .inner
+            .quotas
+            .admit(&self.inner.scope.account, operation, now)
+        {
+            return Err(LocalKmsError::throttling());
+        }
         let content_type = parts
             .headers
             .get(CONTENT_TYPE)
@@ -709,12 +825,14 @@ impl LocalKms {
         }
 
         if let Some(hook) = &self.inner.on_request {
+            let throttled = error_code.as_deref() == Some(error::THROTTLING);
             let log = RequestLog {
                 operation,
                 status,
                 error_code,
                 request_id,
                 elapsed: start.elapsed(),
+                throttled,
             };
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&log)));
         }

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use common::{Reply, Sig, Transport, signed};
+use common::{Sig, Transport, check_headers, signed};
 use http::{HeaderValue, Request};
 use http_body::{Body, Frame};
 use http_body_util::{BodyExt, Full};
@@ -18,32 +18,6 @@ use tower_kms::local::LocalKms;
 use tower_kms::{KeySpec, KeyUsageType};
 
 const MISMATCH: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
-
-/// Every reply carries the protocol headers; errors a `Date` too.
-#[track_caller]
-fn check_headers(r: &Reply) {
-    assert_eq!(r.headers["content-type"], "application/x-amz-json-1.1");
-    let id = r.headers["x-amzn-requestid"].to_str().unwrap();
-    let b = id.as_bytes();
-    assert_eq!(id.len(), 36, "{id}");
-    assert_eq!(b[14], b'4', "{id}");
-    assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "{id}");
-    for (i, c) in id.chars().enumerate() {
-        if [8, 13, 18, 23].contains(&i) {
-            assert_eq!(c, '-');
-        } else {
-            assert!(c.is_ascii_hexdigit() && !c.is_ascii_uppercase(), "{id}");
-        }
-    }
-    assert_eq!(
-        r.headers["content-length"].to_str().unwrap(),
-        r.body.len().to_string()
-    );
-    if r.status != 200 {
-        let date = r.headers["date"].to_str().unwrap();
-        assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
-    }
-}
 
 async fn auth_cases(t: &Transport) {
     let url = t.url();

@@ -159,6 +159,32 @@ impl Reply {
     }
 }
 
+/// Every reply carries the protocol headers; errors a `Date` too.
+#[track_caller]
+pub fn check_headers(r: &Reply) {
+    assert_eq!(r.headers["content-type"], "application/x-amz-json-1.1");
+    let id = r.headers["x-amzn-requestid"].to_str().unwrap();
+    let b = id.as_bytes();
+    assert_eq!(id.len(), 36, "{id}");
+    assert_eq!(b[14], b'4', "{id}");
+    assert!(matches!(b[19], b'8' | b'9' | b'a' | b'b'), "{id}");
+    for (i, c) in id.chars().enumerate() {
+        if [8, 13, 18, 23].contains(&i) {
+            assert_eq!(c, '-');
+        } else {
+            assert!(c.is_ascii_hexdigit() && !c.is_ascii_uppercase(), "{id}");
+        }
+    }
+    assert_eq!(
+        r.headers["content-length"].to_str().unwrap(),
+        r.body.len().to_string()
+    );
+    if r.status != 200 {
+        let date = r.headers["date"].to_str().unwrap();
+        assert!(date.ends_with(" GMT") && date.len() == 29, "{date}");
+    }
+}
+
 /// In-process service or a real loopback socket.
 pub enum Transport {
     InProcess(LocalKms),

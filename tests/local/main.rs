@@ -1,10 +1,11 @@
 //! The local KMS (`tower_kms::local`) on its own: every operation, the ReEncrypt
-//! rules, SigV4 verification, serving and concurrency, driven with requests signed
-//! by aws-sigv4, in-process and over 127.0.0.1.
+//! rules, SigV4 verification, serving, concurrency and request quotas, driven
+//! with requests signed by aws-sigv4, in-process and over 127.0.0.1.
 
 mod auth;
 mod common;
 mod concurrency;
 mod ops;
+mod quota;
 mod reencrypt;
 mod server;
