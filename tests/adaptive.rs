@@ -273,10 +273,13 @@ async fn a_burst_of_500_calls_against_100_per_second_is_paced_not_throttled() {
     assert!(std_throttled * 10 >= std_attempts * 4, "standard");
     assert!(std_ok <= 450, "standard");
     // Adaptive mode: after the first throttles the limiter paces every attempt
-    // near the quota, so every call succeeds, few attempts are throttled, and
-    // the whole burst takes not much more than the 4 s that 500 calls need at
-    // 100/s after the first second's burst.
-    assert_eq!(ok, 500, "adaptive: every call succeeds");
+    // near the quota, so (almost) every call succeeds, few attempts are
+    // throttled, and the whole burst takes not much more than the 4 s that 500
+    // calls need at 100/s after the first second's burst. With about 10 % of
+    // attempts throttled, a call throttled on all three of its attempts happens
+    // about once per run (random jitter decides), so the bound is 1 %; standard
+    // mode loses about a third.
+    assert!(ok >= 495, "adaptive: {ok} of 500 calls succeed");
     assert!(
         throttled * 5 < attempts,
         "adaptive: at most a fifth of the attempts throttled, {throttled} of {attempts}"

@@ -370,7 +370,12 @@ async fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let silent_for = connected_at.elapsed();
     assert!(used_for >= idle_timeout, "{used_for:?}");
     assert!(silent_for >= idle_timeout, "{silent_for:?}");
-    assert_eq!(server.stats().open_connections, 0);
+    // The server's count follows the close it made (its bookkeeping may run
+    // just after the client sees the end of the stream).
+    eventually("no open connection", || {
+        server.stats().open_connections == 0
+    })
+    .await;
     server.shutdown().await;
 }
 
