@@ -555,9 +555,13 @@ where
                 let ready = std::mem::replace(&mut self.inner, clone);
                 (
                     State::Waiting {
-                        sleep: tokio::time::sleep(sleep),
-                        svc: Some(ready),
-                        op: Some(op),
+                        // Boxed: waiting is the rare path, and the future of
+                        // every call stays as small as the inner one's.
+                        parked: Some(Box::new(Parked {
+                            sleep: Box::pin(tokio::time::sleep(sleep)),
+                            svc: ready,
+                            op,
+                        })),
                     },
                     Some(need),
                 )
@@ -578,9 +582,16 @@ pin_project! {
     where
         S: Service<Op>,
     {
-        Waiting { #[pin] sleep: Sleep, svc: Option<S>, op: Option<Op> },
+        Waiting { parked: Option<Box<Parked<S, Op>>> },
         Calling { #[pin] fut: S::Future },
     }
+}
+
+/// An attempt waiting for its token: the ready service and the request.
+struct Parked<S, Op> {
+    sleep: Pin<Box<Sleep>>,
+    svc: S,
+    op: Op,
 }
 
 pin_project! {
@@ -636,19 +647,25 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
-                StateProj::Waiting { mut sleep, svc, op } => {
-                    ready!(sleep.as_mut().poll(cx));
-                    if let (Some(limiter), Some(need)) = (this.limiter.as_ref(), *this.ticket)
-                        && let Some(again) = limiter.poll_ticket(need)
-                    {
-                        sleep.reset(Instant::now() + again);
-                        continue;
-                    }
-                    let (Some(mut svc), Some(op)) = (svc.take(), op.take()) else {
+                StateProj::Waiting { parked } => {
+                    let Some(p) = parked.as_mut() else {
                         return Poll::Ready(Err(KmsError::from_box(
                             "adaptive rate limit future polled after completion".into(),
                         )));
                     };
+                    ready!(p.sleep.as_mut().poll(cx));
+                    if let (Some(limiter), Some(need)) = (this.limiter.as_ref(), *this.ticket)
+                        && let Some(again) = limiter.poll_ticket(need)
+                    {
+                        p.sleep.as_mut().reset(Instant::now() + again);
+                        continue;
+                    }
+                    let Some(p) = parked.take() else {
+                        return Poll::Ready(Err(KmsError::from_box(
+                            "adaptive rate limit future polled after completion".into(),
+                        )));
+                    };
+                    let Parked { mut svc, op, .. } = *p;
                     *this.ticket = None;
                     if let Some(limiter) = this.limiter.as_ref() {
                         *this.sent_at = limiter.now();
