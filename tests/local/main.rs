@@ -7,6 +7,7 @@
 mod auth;
 mod common;
 mod concurrency;
+mod grants;
 mod ops;
 mod policies;
 mod quota;
