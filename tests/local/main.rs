@@ -5,6 +5,8 @@
 //! principal's own credentials.
 
 mod auth;
+mod botocore;
+mod client;
 mod common;
 mod concurrency;
 mod grants;

@@ -160,6 +160,19 @@ impl World {
         self.names[name].clone()
     }
 
+    /// The endpoint URL of the loopback server.
+    pub fn endpoint(&self) -> String {
+        match &self.t {
+            Transport::Socket { server, .. } => server.endpoint_url(),
+            Transport::InProcess(_) => unreachable!("World always serves on a socket"),
+        }
+    }
+
+    /// The credentials of principal `name`.
+    pub fn credentials(&self, name: &str) -> aws_credential_types::Credentials {
+        aws_credential_types::Credentials::new(akid(name), secret(name), None, None, "world")
+    }
+
     /// A request of `op` signed by principal `name` at the clock's time.
     pub async fn call(&self, name: &str, op: &str, body: Value) -> Reply {
         let sig = Sig {
