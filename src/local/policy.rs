@@ -974,6 +974,96 @@ mod tests {
         ));
     }
 
+    /// The obvious recursive glob, as the reference for `wildcard`.
+    fn glob_reference(p: &[char], v: &[char]) -> bool {
+        match p.split_first() {
+            None => v.is_empty(),
+            Some(('*', rest)) => (0..=v.len()).any(|i| glob_reference(rest, &v[i..])),
+            Some((c, rest)) => v
+                .split_first()
+                .is_some_and(|(x, vr)| (*c == '?' || c == x) && glob_reference(rest, vr)),
+        }
+    }
+
+    /// Arbitrary JSON, biased towards policy-shaped documents.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| serde_json::json!(n)),
+            prop_oneof![
+                Just("*".to_string()),
+                Just("Allow".to_string()),
+                Just("Deny".to_string()),
+                Just("kms:*".to_string()),
+                Just("111122223333".to_string()),
+                Just("arn:aws:iam::111122223333:root".to_string()),
+                "[a-zA-Z:*?/ -]{0,12}",
+            ]
+            .prop_map(Value::String),
+        ];
+        let keys = prop_oneof![
+            Just("Version".to_string()),
+            Just("Statement".to_string()),
+            Just("Effect".to_string()),
+            Just("Principal".to_string()),
+            Just("NotPrincipal".to_string()),
+            Just("AWS".to_string()),
+            Just("Action".to_string()),
+            Just("NotAction".to_string()),
+            Just("Resource".to_string()),
+            Just("Condition".to_string()),
+            Just("StringEquals".to_string()),
+            Just("ForAllValues:StringLikeIfExists".to_string()),
+            Just("Null".to_string()),
+            Just("kms:EncryptionContext:a".to_string()),
+            "[A-Za-z:]{1,8}",
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::btree_map(keys.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn wildcard_matches_the_reference(p in "[ab*?]{0,8}", v in "[ab]{0,8}") {
+            let pc: Vec<char> = p.chars().collect();
+            let vc: Vec<char> = v.chars().collect();
+            proptest::prop_assert_eq!(wildcard(&p, &v), glob_reference(&pc, &vc));
+        }
+
+        /// Any document parses or is refused with KMS's errors, never a
+        /// panic; a parsed one evaluates without panicking.
+        #[test]
+        fn any_document_parses_or_is_refused(doc in json_value(), text in "\\PC{0,64}") {
+            let caller = Principal::from_arn("arn:aws:iam::111122223333:user/u").unwrap();
+            let none = |_: &str| vec!["x".to_string()];
+            for input in [doc.to_string(), text] {
+                for kind in [PolicyKind::Key, PolicyKind::Identity] {
+                    match parse(&input, kind) {
+                        Ok(d) => {
+                            for s in &d.statements {
+                                let _ = s.principal_match(&caller);
+                                let _ = s.applies("kms:Encrypt", "arn:aws:kms:us-east-1:111122223333:key/k", &none);
+                            }
+                        }
+                        Err(e) => proptest::prop_assert!(
+                            matches!(e.code(), "MalformedPolicyDocumentException" | "UnsupportedOperationException"),
+                            "{e}"
+                        ),
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn malformed_documents() {
         let m = |text: &str, kind: PolicyKind| parse(text, kind).unwrap_err();
