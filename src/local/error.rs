@@ -92,9 +92,16 @@ impl LocalKmsError {
         )
     }
 
-    /// The awsJson1.1 error body.
+    /// The awsJson1.1 error body. `AccessDeniedException`, a generic AWS
+    /// error rather than a modelled KMS one, carries `Message` as KMS sends
+    /// it; the others `message`.
     pub(crate) fn body(&self) -> Vec<u8> {
-        let v = serde_json::json!({ "__type": self.code, "message": self.message });
+        let member = if self.code == "AccessDeniedException" {
+            "Message"
+        } else {
+            "message"
+        };
+        let v = serde_json::json!({ "__type": self.code, member: self.message });
         serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec())
     }
 }
@@ -157,6 +164,11 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
         assert_eq!(v["__type"], "NotFoundException");
         assert_eq!(v["message"], "Key 'x' does not exist");
+        let e = LocalKmsError::new("AccessDeniedException", "User: u is not authorized");
+        let v: serde_json::Value = serde_json::from_slice(&e.body()).unwrap();
+        assert_eq!(v["Message"], "User: u is not authorized");
+        assert!(v.get("message").is_none());
+        assert_eq!(e.status(), 400);
     }
 
     #[test]

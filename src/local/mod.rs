@@ -22,17 +22,59 @@
 //! `DisableKey`, `ScheduleKeyDeletion`, `CancelKeyDeletion`, `CreateAlias`,
 //! `DeleteAlias`, `ListAliases`, `Encrypt`, `Decrypt`, `ReEncrypt`,
 //! `GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateRandom`,
-//! `GetPublicKey`, `CreateGrant` and `RetireGrant`.
+//! `GetPublicKey`, `PutKeyPolicy`, `GetKeyPolicy`, `ListKeyPolicies`,
+//! `CreateGrant`, `ListGrants`, `ListRetirableGrants`, `RetireGrant` and
+//! `RevokeGrant`.
 //!
-//! Test set-up need not go through HTTP: [`LocalKms::create_key`] (with a
+//! # Who may do what
+//!
+//! Every credential belongs to a [`Principal`] (by default the user
+//! `arn:aws:iam::<account>:user/<access key id>` of the default account;
+//! any user, role session or account root with
+//! [`credentials_for`](LocalKmsBuilder::credentials_for)), and every request
+//! is authorized as KMS authorizes it:
+//!
+//! * **Key policies.** A key created without `Policy` gets KMS's default key
+//!   policy, which allows the key's account (`arn:aws:iam::A:root`) `kms:*`,
+//!   delegating to the account's identity policies. `CreateKey` takes
+//!   `Policy`; `PutKeyPolicy`, `GetKeyPolicy` and `ListKeyPolicies` manage
+//!   it, with KMS's validation and lockout safety check.
+//! * **Identity policies** per principal
+//!   ([`identity_policy`](LocalKmsBuilder::identity_policy)). A principal
+//!   without one may do everything its key policies let its account do:
+//!   configured with nothing, every credential may use every key of its
+//!   account, as before.
+//! * **Grants**, effective after a simulated
+//!   [propagation delay](LocalKmsBuilder::grant_propagation_delay) unless the
+//!   request carries the grant's token.
+//! * An explicit `Deny` anywhere wins; a denied request gets
+//!   `AccessDeniedException` (HTTP 400), naming the principal, the action and
+//!   the key ARN. `DryRun` authorizes before answering
+//!   `DryRunOperationException`. `ReEncrypt` checks `kms:ReEncryptFrom` on the
+//!   source key first, then `kms:ReEncryptTo` on the destination key.
+//!
+//! Several accounts can exist: a principal's ARN names its account, keys
+//! live in the account of the principal that created them (or, for the
+//! set-up methods, the [default account](LocalKmsBuilder::account_id), or
+//! [`create_key_in`](LocalKms::create_key_in)'s), key ARNs name their
+//! account, aliases belong to an account, and keys of other accounts are
+//! reached by key ARN (or alias ARN) for the operations KMS allows across
+//! accounts.
+//!
+//! Test set-up need not go through HTTP (nor authentication and
+//! authorization): [`LocalKms::create_key`] (with a
 //! [`KeySpec`] and a [`KeyUsageType`]), [`describe_key`](LocalKms::describe_key)
 //! (a [`KeyMetadata`]), [`enable_key`](LocalKms::enable_key),
 //! [`disable_key`](LocalKms::disable_key),
 //! [`schedule_key_deletion`](LocalKms::schedule_key_deletion),
 //! [`cancel_key_deletion`](LocalKms::cancel_key_deletion),
 //! [`create_alias`](LocalKms::create_alias) and
-//! [`delete_alias`](LocalKms::delete_alias) are typed; [`LocalKms::invoke`]
-//! runs any operation with its JSON shape.
+//! [`delete_alias`](LocalKms::delete_alias),
+//! [`create_key_in`](LocalKms::create_key_in) (another account),
+//! [`put_key_policy`](LocalKms::put_key_policy) and
+//! [`key_policy`](LocalKms::key_policy) are typed; [`LocalKms::invoke`]
+//! runs any operation with its JSON shape, and [`LocalKms::invoke_as`] runs
+//! one as a principal, authorized.
 //!
 //! It can throttle like KMS: request [quotas](LocalKmsBuilder::quota), off
 //! unless set, answer over-quota requests with KMS's `ThrottlingException`,
@@ -102,9 +144,13 @@ use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::Value;
 
+mod authz;
 mod crypto;
 mod error;
+mod grants;
 mod ops;
+mod policy;
+mod principal;
 mod quota;
 mod server;
 mod sigv4;
@@ -112,12 +158,16 @@ mod store;
 mod time;
 
 pub use error::LocalKmsError;
+pub use policy::IdentityPolicy;
+pub use principal::{Principal, PrincipalError};
 pub use quota::{OperationStats, Quota, QuotaError, RequestRate, RequestStats};
 pub use server::{LocalKmsServer, ServerConfig, ServerStats};
 
 use crate::model::{KeyMetadata, KeySpec, KeyUsageType};
+use authz::Caller;
 use crypto::{KeyMaterial, random_array, uuid_v4};
 use ops::Ops;
+use policy::PolicyDocument;
 use quota::Quotas;
 use store::{Scope, Store};
 
@@ -129,6 +179,9 @@ pub const DEFAULT_ACCOUNT_ID: &str = "111122223333";
 pub const DEFAULT_ACCESS_KEY_ID: &str = "test";
 /// Default secret access key paired with [`DEFAULT_ACCESS_KEY_ID`]: `test`.
 pub const DEFAULT_SECRET_ACCESS_KEY: &str = "test";
+/// Default [grant propagation delay](LocalKmsBuilder::grant_propagation_delay):
+/// 5 seconds.
+pub const DEFAULT_GRANT_PROPAGATION_DELAY: Duration = Duration::from_secs(5);
 /// Default limit on request bodies: 64 KiB.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// The `Content-Type` of awsJson1.1 requests and responses.
@@ -160,6 +213,9 @@ pub struct RequestLog {
     /// Whether the request was over its [quota](LocalKmsBuilder::quota) and
     /// answered `ThrottlingException`.
     pub throttled: bool,
+    /// The ARN of the authenticated caller (`None` when authentication
+    /// failed).
+    pub principal: Option<String>,
 }
 
 /// Builder for [`LocalKms`].
@@ -167,7 +223,10 @@ pub struct RequestLog {
 pub struct LocalKmsBuilder {
     region: String,
     account_id: String,
-    credentials: Vec<(String, String)>,
+    /// Access key id, secret, principal (`None`: the default user).
+    credentials: Vec<(String, String, Option<Principal>)>,
+    identity_policies: Vec<(String, IdentityPolicy)>,
+    grant_propagation: Duration,
     clock: Option<Clock>,
     max_body_bytes: usize,
     on_request: Option<RequestHook>,
@@ -181,8 +240,25 @@ impl fmt::Debug for LocalKmsBuilder {
             .field("account_id", &self.account_id)
             .field(
                 "access_key_ids",
-                &self.credentials.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+                &self.credentials.iter().map(|(k, ..)| k).collect::<Vec<_>>(),
             )
+            .field(
+                "principals",
+                &self
+                    .credentials
+                    .iter()
+                    .filter_map(|(_, _, p)| p.as_ref().map(Principal::arn))
+                    .collect::<Vec<_>>(),
+            )
+            .field(
+                "identity_policies_for",
+                &self
+                    .identity_policies
+                    .iter()
+                    .map(|(arn, _)| arn)
+                    .collect::<Vec<_>>(),
+            )
+            .field("grant_propagation", &self.grant_propagation)
             .field("custom_clock", &self.clock.is_some())
             .field("max_body_bytes", &self.max_body_bytes)
             .field("on_request", &self.on_request.is_some())
@@ -197,6 +273,8 @@ impl Default for LocalKmsBuilder {
             region: DEFAULT_REGION.to_string(),
             account_id: DEFAULT_ACCOUNT_ID.to_string(),
             credentials: Vec::new(),
+            identity_policies: Vec::new(),
+            grant_propagation: DEFAULT_GRANT_PROPAGATION_DELAY,
             clock: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             on_request: None,
@@ -212,21 +290,115 @@ impl LocalKmsBuilder {
         self
     }
 
-    /// The account id in ARNs and `AWSAccountId`.
+    /// The default account: where the default principals of
+    /// [`credentials`](Self::credentials) belong, and where the set-up
+    /// methods ([`LocalKms::create_key`], [`LocalKms::invoke`], ...) act.
+    /// Other accounts exist as principals name them.
     pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
         self.account_id = account_id.into();
         self
     }
 
-    /// Accepts this credential pair. Repeatable; the first call replaces the
-    /// default `test`/`test` pair.
+    /// Accepts this credential pair, for the principal
+    /// `arn:aws:iam::<default account>:user/<access key id>`. Repeatable;
+    /// the first call (of this or [`credentials_for`](Self::credentials_for))
+    /// replaces the default `test`/`test` pair.
     pub fn credentials(
         mut self,
         access_key_id: impl Into<String>,
         secret_access_key: impl Into<String>,
     ) -> Self {
         self.credentials
-            .push((access_key_id.into(), secret_access_key.into()));
+            .push((access_key_id.into(), secret_access_key.into(), None));
+        self
+    }
+
+    /// Accepts this credential pair for `principal`: a user, a role
+    /// session or an account root, in any account. Requests signed with it
+    /// are authorized as that principal, and the keys it creates live in its
+    /// account.
+    ///
+    /// ```
+    /// use tower_kms::local::{LocalKms, Principal};
+    ///
+    /// # fn main() -> Result<(), tower_kms::local::PrincipalError> {
+    /// let kms = LocalKms::builder()
+    ///     .credentials("AKIDADMIN", "admin-secret") // arn:aws:iam::111122223333:user/AKIDADMIN
+    ///     .credentials_for(
+    ///         "AKIDAPP",
+    ///         "app-secret",
+    ///         Principal::from_arn("arn:aws:sts::444455556666:assumed-role/app/worker")?,
+    ///     )
+    ///     .build();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn credentials_for(
+        mut self,
+        access_key_id: impl Into<String>,
+        secret_access_key: impl Into<String>,
+        principal: Principal,
+    ) -> Self {
+        self.credentials.push((
+            access_key_id.into(),
+            secret_access_key.into(),
+            Some(principal),
+        ));
+        self
+    }
+
+    /// Attaches an identity (IAM) policy to `principal` (a user, a role, whose
+    /// sessions it then covers, or a session). Repeatable: a principal's
+    /// policies are evaluated together.
+    ///
+    /// **The default.** A principal with no identity policy (its own, or for a
+    /// session its role's) has an implicit one allowing `kms:*` on `*`. With
+    /// KMS's default key policy, which delegates to the account's identity
+    /// policies, every principal may then use every key of its own account:
+    /// the behaviour of a local KMS configured with nothing. Attach a policy
+    /// to restrict a principal; an account root is never limited by identity
+    /// policies (a policy attached to one is not consulted).
+    ///
+    /// ```
+    /// use tower_kms::local::{IdentityPolicy, LocalKms, Principal};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let app = Principal::from_arn("arn:aws:iam::111122223333:user/app")?;
+    /// let kms = LocalKms::builder()
+    ///     .credentials_for("AKIDAPP", "secret", app.clone())
+    ///     .identity_policy(
+    ///         &app,
+    ///         IdentityPolicy::from_json(
+    ///             r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow",
+    ///                 "Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"}]}"#,
+    ///         )?,
+    ///     )
+    ///     .build();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn identity_policy(mut self, principal: &Principal, policy: IdentityPolicy) -> Self {
+        self.identity_policies
+            .push((principal.arn().to_string(), policy));
+        self
+    }
+
+    /// How long a new grant, and a grant's retirement or revocation, takes
+    /// to become effective for requests that do not carry the grant's
+    /// token, measured on the [clock](Self::clock). A request that carries
+    /// a grant token in `GrantTokens` is authorized by that grant at once,
+    /// as KMS documents; once the grant is retired or revoked its tokens add
+    /// nothing, and the grant stops allowing when the retirement has
+    /// propagated.
+    ///
+    /// Default [`DEFAULT_GRANT_PROPAGATION_DELAY`] (5 seconds): KMS says
+    /// "usually less than five minutes" and it is seconds in practice; any
+    /// delay makes a call that omits the token right after `CreateGrant`
+    /// fail, as it can in production. Grants only matter to principals that
+    /// policies do not already allow, so a local KMS configured with nothing
+    /// never waits. `Duration::ZERO` makes grants effective at once.
+    pub fn grant_propagation_delay(mut self, delay: Duration) -> Self {
+        self.grant_propagation = delay;
         self
     }
 
@@ -326,14 +498,30 @@ impl LocalKmsBuilder {
 
     /// Builds the local KMS (with no keys).
     pub fn build(self) -> LocalKms {
-        let credentials: HashMap<String, String> = if self.credentials.is_empty() {
-            HashMap::from([(
+        let pairs = if self.credentials.is_empty() {
+            vec![(
                 DEFAULT_ACCESS_KEY_ID.to_string(),
                 DEFAULT_SECRET_ACCESS_KEY.to_string(),
-            )])
+                None,
+            )]
         } else {
-            self.credentials.into_iter().collect()
+            self.credentials
         };
+        let mut credentials = HashMap::new();
+        let mut principals = HashMap::new();
+        for (akid, secret, principal) in pairs {
+            let principal =
+                principal.unwrap_or_else(|| Principal::default_user(&self.account_id, &akid));
+            principals.insert(akid.clone(), principal);
+            credentials.insert(akid, secret);
+        }
+        let mut identity_policies: HashMap<String, Vec<PolicyDocument>> = HashMap::new();
+        for (arn, policy) in self.identity_policies {
+            identity_policies
+                .entry(arn)
+                .or_default()
+                .push(policy.into_document());
+        }
         // The RNG in aws-lc-rs does not fail in practice; a fixed fallback only
         // weakens grant-token forgery resistance of a test server.
         let grant_secret: [u8; 32] = random_array().unwrap_or([0x5a; 32]);
@@ -345,6 +533,9 @@ impl LocalKmsBuilder {
                     account: self.account_id,
                 },
                 credentials,
+                principals,
+                identity_policies,
+                grant_propagation: self.grant_propagation,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 max_body_bytes: self.max_body_bytes,
                 on_request: self.on_request,
@@ -358,8 +549,14 @@ impl LocalKmsBuilder {
 
 /// Shared state of a [`LocalKms`].
 pub(crate) struct Inner {
+    /// The region and the default account.
     pub(crate) scope: Scope,
     credentials: HashMap<String, String>,
+    /// Access key id -> principal.
+    principals: HashMap<String, Principal>,
+    /// Principal (or role) ARN -> its identity policies.
+    pub(crate) identity_policies: HashMap<String, Vec<PolicyDocument>>,
+    pub(crate) grant_propagation: Duration,
     clock: Clock,
     max_body_bytes: usize,
     on_request: Option<RequestHook>,
@@ -476,9 +673,14 @@ impl LocalKms {
         &self.inner.scope.region
     }
 
-    /// The account id in this KMS's ARNs.
+    /// The default account (see [`LocalKmsBuilder::account_id`]).
     pub fn account_id(&self) -> &str {
         &self.inner.scope.account
+    }
+
+    /// The [grant propagation delay](LocalKmsBuilder::grant_propagation_delay).
+    pub fn grant_propagation_delay(&self) -> Duration {
+        self.inner.grant_propagation
     }
 
     /// The rate set for `quota` with [`LocalKmsBuilder::quota`] (`None`:
@@ -497,7 +699,11 @@ impl LocalKms {
         self.inner.quotas.stats()
     }
 
-    /// Runs one operation directly, bypassing HTTP and authentication.
+    /// Runs one operation directly, bypassing HTTP, authentication and
+    /// authorization, in the default account: key ids and alias names
+    /// resolve there and `CreateKey` puts keys there; key ARNs of any account
+    /// work. No key policy, identity policy or grant is consulted, and
+    /// `PutKeyPolicy` skips the lockout safety check.
     ///
     /// `request` and the result are the operation's JSON shapes exactly as on
     /// the wire (blobs base64). `CreateKey` with an RSA key spec generates the
@@ -506,10 +712,49 @@ impl LocalKms {
     /// # Errors
     /// The KMS error the operation would have returned.
     pub fn invoke(&self, operation: &str, request: Value) -> Result<Value, LocalKmsError> {
-        let ops = Ops {
-            inner: &self.inner,
-            now: (self.inner.clock)(),
+        let caller = Caller::System {
+            account: self.inner.scope.account.clone(),
         };
+        self.run(&caller, operation, request)
+    }
+
+    /// Runs one operation as `principal`, bypassing HTTP and authentication
+    /// but authorized exactly as a signed request of that principal would be
+    /// (key policies, its identity policies, grants and grant tokens).
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tower_kms::local::{LocalKms, Principal};
+    /// use tower_kms::{KeySpec, KeyUsageType};
+    ///
+    /// let kms = LocalKms::new();
+    /// let key = kms.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt).unwrap();
+    /// let outsider = Principal::from_arn("arn:aws:iam::444455556666:user/eve").unwrap();
+    /// let err = kms
+    ///     .invoke_as(&outsider, "Encrypt", json!({ "KeyId": key, "Plaintext": "aGk=" }))
+    ///     .unwrap_err();
+    /// assert_eq!(err.code(), "AccessDeniedException");
+    /// ```
+    ///
+    /// # Errors
+    /// The KMS error the operation would have returned, `AccessDeniedException`
+    /// included.
+    pub fn invoke_as(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        request: Value,
+    ) -> Result<Value, LocalKmsError> {
+        self.run(&Caller::Principal(principal.clone()), operation, request)
+    }
+
+    fn run(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        request: Value,
+    ) -> Result<Value, LocalKmsError> {
+        let ops = Ops::new(&self.inner, (self.inner.clock)(), caller, &request);
         std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, request)))
             .unwrap_or_else(|_| {
                 Err(LocalKmsError::internal(
@@ -543,7 +788,43 @@ impl LocalKms {
         key_spec: KeySpec,
         key_usage: KeyUsageType,
     ) -> Result<String, LocalKmsError> {
-        let out = self.invoke(
+        self.create_key_in(&self.inner.scope.account, key_spec, key_usage)
+    }
+
+    /// [`create_key`](Self::create_key) in `account` (a 12-digit account id):
+    /// the key, with KMS's default key policy for that account, belongs to it
+    /// and its ARN names it.
+    ///
+    /// ```
+    /// use tower_kms::local::LocalKms;
+    /// use tower_kms::{KeySpec, KeyUsageType};
+    ///
+    /// let kms = LocalKms::new();
+    /// let arn = kms
+    ///     .create_key_in("444455556666", KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+    ///     .unwrap();
+    /// assert!(arn.starts_with("arn:aws:kms:us-east-1:444455556666:key/"));
+    /// ```
+    ///
+    /// # Errors
+    /// As [`create_key`](Self::create_key); `ValidationException` for an
+    /// account id that is not 12 digits.
+    pub fn create_key_in(
+        &self,
+        account: &str,
+        key_spec: KeySpec,
+        key_usage: KeyUsageType,
+    ) -> Result<String, LocalKmsError> {
+        if !principal::is_account_id(account) {
+            return Err(LocalKmsError::validation(format!(
+                "An account id is 12 digits, not {account:?}."
+            )));
+        }
+        let caller = Caller::System {
+            account: account.to_string(),
+        };
+        let out = self.run(
+            &caller,
             "CreateKey",
             serde_json::json!({ "KeySpec": key_spec, "KeyUsage": key_usage }),
         )?;
@@ -551,6 +832,34 @@ impl LocalKms {
             .as_str()
             .map(str::to_string)
             .ok_or_else(|| LocalKmsError::internal("CreateKey returned no ARN."))
+    }
+
+    /// `PutKeyPolicy`: sets the key policy of a key (id or ARN), bypassing
+    /// HTTP, authentication, authorization and the lockout safety check.
+    /// The policy is validated as `PutKeyPolicy` validates it.
+    ///
+    /// # Errors
+    /// As `PutKeyPolicy`: `MalformedPolicyDocumentException`,
+    /// `LimitExceededException` over 32 KB, `NotFoundException`.
+    pub fn put_key_policy(&self, key_id: &str, policy: &str) -> Result<(), LocalKmsError> {
+        self.invoke(
+            "PutKeyPolicy",
+            serde_json::json!({ "KeyId": key_id, "Policy": policy }),
+        )
+        .map(drop)
+    }
+
+    /// `GetKeyPolicy`: the key policy of a key (id or ARN), exactly as set,
+    /// bypassing HTTP and authentication.
+    ///
+    /// # Errors
+    /// As `GetKeyPolicy`, e.g. `NotFoundException`.
+    pub fn key_policy(&self, key_id: &str) -> Result<String, LocalKmsError> {
+        let out = self.invoke("GetKeyPolicy", serde_json::json!({ "KeyId": key_id }))?;
+        out["Policy"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| LocalKmsError::internal("GetKeyPolicy returned no policy."))
     }
 
     /// `DescribeKey`: the metadata of a key (id, ARN, alias name or alias
@@ -656,11 +965,13 @@ impl LocalKms {
         .map(drop)
     }
 
-    async fn create_key_async(&self, now: SystemTime, body: Value) -> Result<Value, LocalKmsError> {
-        let ops = Ops {
-            inner: &self.inner,
-            now,
-        };
+    async fn create_key_async(
+        &self,
+        now: SystemTime,
+        caller: &Caller,
+        body: Value,
+    ) -> Result<Value, LocalKmsError> {
+        let ops = Ops::new(&self.inner, now, caller, &body);
         let plan = ops.plan_create_key(ops::parse(body)?)?;
         let spec = plan.spec;
         let material = if spec.is_symmetric() || spec == crypto::KeySpec::EccNistP256 {
@@ -672,11 +983,13 @@ impl LocalKms {
     }
 
     /// Everything after the request id: body, authentication, dispatch.
+    /// Sets `principal` to the caller's ARN once authenticated.
     async fn process<B>(
         &self,
         parts: &http::request::Parts,
         body: B,
         operation: &str,
+        principal: &mut Option<String>,
     ) -> Result<(Value, SystemTime), (LocalKmsError, SystemTime)>
     where
         B: http_body::Body,
@@ -706,9 +1019,19 @@ impl LocalKms {
             verifier.verify(&parts.method, &parts.uri, &parts.headers, &bytes)
         }))
         .unwrap_or_else(|_| Err(LocalKmsError::internal("Signature verification failed.")));
-        verified.map_err(|e| (e, now))?;
+        let access_key_id = verified.map_err(|e| (e, now))?;
+        let Some(caller) = self.inner.principals.get(&access_key_id) else {
+            return Err((
+                LocalKmsError::internal("A verified access key has no principal."),
+                now,
+            ));
+        };
+        *principal = Some(caller.arn().to_string());
+        let caller = Caller::Principal(caller.clone());
 
-        let result = self.dispatch_http(parts, &bytes, operation, now).await;
+        let result = self
+            .dispatch_http(parts, &bytes, operation, &caller, now)
+            .await;
         result.map(|v| (v, now)).map_err(|e| (e, now))
     }
 
@@ -717,6 +1040,7 @@ impl LocalKms {
         parts: &http::request::Parts,
         bytes: &[u8],
         operation: &str,
+        caller: &Caller,
         now: SystemTime,
     ) -> Result<Value, LocalKmsError> {
         if parts.method != Method::POST {
@@ -741,12 +1065,9 @@ impl LocalKms {
         if target.strip_prefix("TrentService.").is_none() || !ops::OPERATIONS.contains(&operation) {
             return Err(ops::unknown_operation(target));
         }
-        // Authenticated, and an operation served here: its quota applies.
-        if !self
-            .inner
-            .quotas
-            .admit(&self.inner.scope.account, operation, now)
-        {
+        // Authenticated, and an operation served here: the quota of the
+        // caller's account applies.
+        if !self.inner.quotas.admit(caller.account(), operation, now) {
             return Err(LocalKmsError::throttling());
         }
         let content_type = parts
@@ -771,12 +1092,9 @@ impl LocalKms {
                 .map_err(|e| LocalKmsError::serialization(e.to_string()))?
         };
         if operation == "CreateKey" {
-            return self.create_key_async(now, value).await;
+            return self.create_key_async(now, caller, value).await;
         }
-        let ops = Ops {
-            inner: &self.inner,
-            now,
-        };
+        let ops = Ops::new(&self.inner, now, caller, &value);
         std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, value)))
             .unwrap_or_else(|_| {
                 Err(LocalKmsError::internal(
@@ -801,15 +1119,17 @@ impl LocalKms {
             .map(|t| t.strip_prefix("TrentService.").unwrap_or(t).to_string())
             .unwrap_or_default();
 
-        let (status, body, error_code, now) = match self.process(&parts, body, &operation).await {
-            Ok((value, now)) => (
-                StatusCode::OK,
-                serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec()),
-                None,
-                now,
-            ),
-            Err((e, now)) => (e.status(), e.body(), Some(e.code.to_string()), now),
-        };
+        let mut principal = None;
+        let (status, body, error_code, now) =
+            match self.process(&parts, body, &operation, &mut principal).await {
+                Ok((value, now)) => (
+                    StatusCode::OK,
+                    serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec()),
+                    None,
+                    now,
+                ),
+                Err((e, now)) => (e.status(), e.body(), Some(e.code.to_string()), now),
+            };
 
         let len = body.len();
         let mut response = Response::new(Full::new(Bytes::from(body)));
@@ -833,6 +1153,7 @@ impl LocalKms {
                 request_id,
                 elapsed: start.elapsed(),
                 throttled,
+                principal,
             };
             let _ = std::panic::catch_unwind(AssertUnwindSafe(|| hook(&log)));
         }

@@ -1,23 +1,21 @@
 //! The KMS operations: request parsing, validation and responses.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::hmac;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::Inner;
+use super::authz::{Access, Caller, KeyPolicy};
 use super::crypto::{
-    EncryptionAlgorithm, KeyMaterial, KeySpec, KeyUsage, blob_key_id, random_array, random_vec,
-    uuid_v4,
+    EncryptionAlgorithm, KeyMaterial, KeySpec, KeyUsage, blob_key_id, random_vec, uuid_v4,
 };
 use super::error::LocalKmsError;
-use super::store::{Grant, Key, KeyState, Store};
+use super::store::{Key, KeyState, Scope, Store};
 use super::time::epoch_seconds_f64;
 
 /// Operations this local KMS implements (the `X-Amz-Target` suffixes).
@@ -35,11 +33,17 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateRandom",
+    "GetKeyPolicy",
     "GetPublicKey",
     "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
     "ListKeys",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
     "ReEncrypt",
     "RetireGrant",
+    "RevokeGrant",
     "ScheduleKeyDeletion",
 ];
 
@@ -76,11 +80,16 @@ pub(crate) fn parse<T: DeserializeOwned>(v: Value) -> Result<T, LocalKmsError> {
     serde_json::from_value(v).map_err(|e| LocalKmsError::serialization(e.to_string()))
 }
 
-fn required<T>(v: Option<T>, member: &str) -> Result<T, LocalKmsError> {
+pub(crate) fn required<T>(v: Option<T>, member: &str) -> Result<T, LocalKmsError> {
     v.ok_or_else(|| LocalKmsError::missing(member))
 }
 
-fn length_between(member: &str, len: usize, min: usize, max: usize) -> Result<(), LocalKmsError> {
+pub(crate) fn length_between(
+    member: &str,
+    len: usize,
+    min: usize,
+    max: usize,
+) -> Result<(), LocalKmsError> {
     if len < min || len > max {
         return Err(LocalKmsError::validation(format!(
             "1 validation error detected: Value at '{member}' failed to satisfy constraint: Member must have length between {min} and {max}"
@@ -93,10 +102,36 @@ fn length_between(member: &str, len: usize, min: usize, max: usize) -> Result<()
 pub(crate) struct Ops<'a> {
     pub(crate) inner: &'a Inner,
     pub(crate) now: SystemTime,
+    /// Who the request runs as.
+    pub(crate) caller: &'a Caller,
+    /// The region, and the caller's account: where key ids and alias names
+    /// resolve and new keys go.
+    pub(crate) scope: Scope,
+    /// The grants whose tokens the request carries.
+    pub(crate) presented_grants: Vec<String>,
+    /// Set by every authorization decision (see [`Ops::dispatch`]).
+    pub(crate) authorized: Cell<bool>,
+}
+
+impl<'a> Ops<'a> {
+    /// The context of one request with this JSON `body`.
+    pub(crate) fn new(inner: &'a Inner, now: SystemTime, caller: &'a Caller, body: &Value) -> Self {
+        Self {
+            inner,
+            now,
+            caller,
+            scope: Scope {
+                region: inner.scope.region.clone(),
+                account: caller.account().to_string(),
+            },
+            presented_grants: super::grants::presented_grants(inner, body),
+            authorized: Cell::new(false),
+        }
+    }
 }
 
 impl Ops<'_> {
-    fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         let mut guard = self
             .inner
             .store
@@ -104,18 +139,37 @@ impl Ops<'_> {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         guard.purge(self.now);
         guard
+            .authz
+            .grants
+            .prune(self.now, self.inner.grant_propagation);
+        guard
     }
 
     fn resolve(&self, id: &str, allow_alias: bool) -> Result<Key, LocalKmsError> {
-        self.store().resolve(&self.inner.scope, id, allow_alias)
+        self.store().resolve(&self.scope, id, allow_alias)
     }
 
-    /// Runs a parsed-JSON operation other than `CreateKey`.
+    /// Runs a parsed-JSON operation.
+    ///
+    /// A request from a principal that succeeds without any authorization
+    /// decision is refused: every operation served here must authorize
+    /// (`Ops::authorize`, `authorize_identity`, ...), so one added without
+    /// it fails closed rather than open.
     pub(crate) fn dispatch(&self, op: &str, body: Value) -> Result<Value, LocalKmsError> {
+        let result = self.run(op, body);
+        if result.is_ok() && self.caller.principal().is_some() && !self.authorized.get() {
+            return Err(LocalKmsError::internal(format!(
+                "{op} made no authorization decision (a bug in the local KMS)."
+            )));
+        }
+        result
+    }
+
+    fn run(&self, op: &str, body: Value) -> Result<Value, LocalKmsError> {
         match op {
             "CancelKeyDeletion" => self.cancel_key_deletion(parse(body)?),
             "CreateAlias" => self.create_alias(parse(body)?),
-            "CreateGrant" => self.create_grant(parse(body)?),
+            "CreateGrant" => self.create_grant(body),
             "CreateKey" => {
                 let plan = self.plan_create_key(parse(body)?)?;
                 let material = KeyMaterial::generate(plan.spec)?;
@@ -130,11 +184,17 @@ impl Ops<'_> {
             "GenerateDataKey" => self.generate_data_key(parse(body)?, true),
             "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(parse(body)?, false),
             "GenerateRandom" => self.generate_random(parse(body)?),
+            "GetKeyPolicy" => self.get_key_policy(body),
             "GetPublicKey" => self.get_public_key(parse(body)?),
             "ListAliases" => self.list_aliases(parse(body)?),
+            "ListGrants" => self.list_grants(body),
+            "ListKeyPolicies" => self.list_key_policies(body),
             "ListKeys" => self.list_keys(parse(body)?),
+            "ListRetirableGrants" => self.list_retirable_grants(body),
+            "PutKeyPolicy" => self.put_key_policy(body),
             "ReEncrypt" => self.re_encrypt(parse(body)?),
-            "RetireGrant" => self.retire_grant(parse(body)?),
+            "RetireGrant" => self.retire_grant(body),
+            "RevokeGrant" => self.revoke_grant(body),
             "ScheduleKeyDeletion" => self.schedule_key_deletion(parse(body)?),
             other => Err(unknown_operation(other)),
         }
@@ -143,7 +203,10 @@ impl Ops<'_> {
     // ----- grant tokens -------------------------------------------------
 
     /// `GrantTokens`: at most 10, each one a token this KMS issued.
-    fn check_grant_tokens(&self, tokens: Option<&Vec<String>>) -> Result<(), LocalKmsError> {
+    pub(crate) fn check_grant_tokens(
+        &self,
+        tokens: Option<&Vec<String>>,
+    ) -> Result<(), LocalKmsError> {
         let Some(tokens) = tokens else {
             return Ok(());
         };
@@ -156,35 +219,6 @@ impl Ops<'_> {
             self.decode_grant_token(t)?;
         }
         Ok(())
-    }
-
-    fn grant_token(&self, key: &Key, grant_id: &[u8; 32]) -> String {
-        let mut raw = Vec::with_capacity(1 + 16 + 32 + 32);
-        raw.push(GRANT_TOKEN_VERSION);
-        raw.extend_from_slice(&key.raw_id);
-        raw.extend_from_slice(grant_id);
-        let tag = hmac::sign(&self.inner.grant_key, &raw);
-        raw.extend_from_slice(tag.as_ref());
-        URL_SAFE_NO_PAD.encode(raw)
-    }
-
-    /// Returns (key id raw, grant id hex) of a well-formed token.
-    fn decode_grant_token(&self, token: &str) -> Result<([u8; 16], String), LocalKmsError> {
-        let invalid = || LocalKmsError::new("InvalidGrantTokenException", "Invalid grant token.");
-        if token.is_empty() || token.len() > 8192 {
-            return Err(invalid());
-        }
-        let raw = URL_SAFE_NO_PAD
-            .decode(token.as_bytes())
-            .map_err(|_| invalid())?;
-        if raw.len() != GRANT_TOKEN_LEN || raw[0] != GRANT_TOKEN_VERSION {
-            return Err(invalid());
-        }
-        let (body, tag) = raw.split_at(1 + 16 + 32);
-        hmac::verify(&self.inner.grant_key, body, tag).map_err(|_| invalid())?;
-        let mut key_id = [0u8; 16];
-        key_id.copy_from_slice(&body[1..17]);
-        Ok((key_id, hex::encode(&body[17..49])))
     }
 
     // ----- keys ---------------------------------------------------------
@@ -233,10 +267,13 @@ impl Ops<'_> {
                 "Custom key stores are not supported by the local KMS.",
             ));
         }
+        let policy =
+            self.plan_key_policy(r.policy, r.bypass_policy_lockout_safety_check, spec, usage)?;
         Ok(CreateKeyPlan {
             spec,
             usage,
             description,
+            policy,
         })
     }
 
@@ -247,7 +284,7 @@ impl Ops<'_> {
     ) -> Result<Value, LocalKmsError> {
         let (raw_id, id) = uuid_v4()?;
         let key = Key {
-            arn: self.inner.scope.key_arn(&id),
+            arn: self.scope.key_arn(&id),
             id,
             raw_id,
             description: plan.description,
@@ -259,13 +296,17 @@ impl Ops<'_> {
             usage: plan.usage,
             material: Arc::new(material),
         };
-        let key = self.store().insert(key);
+        let key = {
+            let mut store = self.store();
+            store.authz.policies.insert(key.id.clone(), plan.policy);
+            store.insert(key)
+        };
         Ok(json!({ "KeyMetadata": self.key_metadata(&key) }))
     }
 
     fn key_metadata(&self, k: &Key) -> Value {
         let mut m = json!({
-            "AWSAccountId": self.inner.scope.account,
+            "AWSAccountId": k.account(),
             "KeyId": k.id,
             "Arn": k.arn,
             "CreationDate": epoch_seconds_f64(k.created),
@@ -301,13 +342,20 @@ impl Ops<'_> {
         let id = required(r.key_id, "keyId")?;
         self.check_grant_tokens(r.grant_tokens.as_ref())?;
         let key = self.resolve(&id, true)?;
+        self.authorize(&key, &Access::new("kms:DescribeKey"))?;
         Ok(json!({ "KeyMetadata": self.key_metadata(&key) }))
     }
 
     fn set_enabled(&self, r: KeyIdRequest, enabled: bool) -> Result<Value, LocalKmsError> {
         let id = required(r.key_id, "keyId")?;
         let mut store = self.store();
-        let key = store.resolve(&self.inner.scope, &id, false)?;
+        let key = store.resolve(&self.scope, &id, false)?;
+        let action = if enabled {
+            "kms:EnableKey"
+        } else {
+            "kms:DisableKey"
+        };
+        self.authorize_in(&store, &key, &Access::new(action))?;
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }
@@ -328,7 +376,8 @@ impl Ops<'_> {
             )));
         }
         let mut store = self.store();
-        let key = store.resolve(&self.inner.scope, &id, false)?;
+        let key = store.resolve(&self.scope, &id, false)?;
+        self.authorize_in(&store, &key, &Access::new("kms:ScheduleKeyDeletion"))?;
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }
@@ -347,7 +396,8 @@ impl Ops<'_> {
     fn cancel_key_deletion(&self, r: KeyIdRequest) -> Result<Value, LocalKmsError> {
         let id = required(r.key_id, "keyId")?;
         let mut store = self.store();
-        let key = store.resolve(&self.inner.scope, &id, false)?;
+        let key = store.resolve(&self.scope, &id, false)?;
+        self.authorize_in(&store, &key, &Access::new("kms:CancelKeyDeletion"))?;
         if key.state != KeyState::PendingDeletion {
             return Err(LocalKmsError::new(
                 "KMSInvalidStateException",
@@ -362,10 +412,12 @@ impl Ops<'_> {
 
     fn list_keys(&self, r: ListRequest) -> Result<Value, LocalKmsError> {
         let (start, limit) = page(&r)?;
+        self.authorize_identity("kms:ListKeys", "*", Access::new("kms:ListKeys"))?;
         let store = self.store();
         let all: Vec<Value> = store
             .ordered_keys()
             .into_iter()
+            .filter(|k| k.account() == self.scope.account)
             .map(|k| json!({ "KeyId": k.id, "KeyArn": k.arn }))
             .collect();
         Ok(paged("Keys", all, start, limit))
@@ -405,20 +457,26 @@ impl Ops<'_> {
             ));
         }
         let mut store = self.store();
-        let key = store.resolve(&self.inner.scope, &target, false)?;
+        let key = store.resolve(&self.scope, &target, false)?;
+        // The alias (identity policies only), then the key (key policy).
+        let alias_arn = self.scope.alias_arn(&name);
+        self.authorize_identity(
+            "kms:CreateAlias",
+            &alias_arn,
+            Access::new("kms:CreateAlias"),
+        )?;
+        self.authorize_in(&store, &key, &Access::new("kms:CreateAlias"))?;
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }
-        if store.aliases.contains_key(&name) {
+        let entry = (self.scope.account.clone(), name);
+        if store.aliases.contains_key(&entry) {
             return Err(LocalKmsError::new(
                 "AlreadyExistsException",
-                format!(
-                    "An alias with the name {} already exists",
-                    self.inner.scope.alias_arn(&name)
-                ),
+                format!("An alias with the name {alias_arn} already exists"),
             ));
         }
-        store.aliases.insert(name, (key.id, self.now));
+        store.aliases.insert(entry, (key.id, self.now));
         Ok(json!({}))
     }
 
@@ -426,30 +484,43 @@ impl Ops<'_> {
         let name = required(r.alias_name, "aliasName")?;
         Self::validate_alias_name(&name)?;
         let mut store = self.store();
-        if store.aliases.remove(&name).is_none() {
+        let alias_arn = self.scope.alias_arn(&name);
+        let entry = (self.scope.account.clone(), name);
+        let Some((key_id, _)) = store.aliases.get(&entry) else {
             return Err(LocalKmsError::not_found(format!(
-                "Alias {} is not found.",
-                self.inner.scope.alias_arn(&name)
+                "Alias {alias_arn} is not found."
             )));
+        };
+        self.authorize_identity(
+            "kms:DeleteAlias",
+            &alias_arn,
+            Access::new("kms:DeleteAlias"),
+        )?;
+        if let Some(key) = store.keys.get(key_id).cloned() {
+            self.authorize_in(&store, &key, &Access::new("kms:DeleteAlias"))?;
         }
+        store.aliases.remove(&entry);
         Ok(json!({}))
     }
 
     fn list_aliases(&self, r: ListRequest) -> Result<Value, LocalKmsError> {
         let (start, limit) = page(&r)?;
+        self.authorize_identity("kms:ListAliases", "*", Access::new("kms:ListAliases"))?;
         let store = self.store();
         let filter = match &r.key_id {
-            Some(id) => Some(store.resolve(&self.inner.scope, id, false)?.id),
+            Some(id) => Some(store.resolve(&self.scope, id, false)?.id),
             None => None,
         };
         let all: Vec<Value> = store
             .aliases
             .iter()
-            .filter(|(_, (k, _))| filter.as_ref().is_none_or(|f| f == k))
-            .map(|(name, (k, at))| {
+            .filter(|((account, _), (k, _))| {
+                *account == self.scope.account && filter.as_ref().is_none_or(|f| f == k)
+            })
+            .map(|((_, name), (k, at))| {
                 json!({
                     "AliasName": name,
-                    "AliasArn": self.inner.scope.alias_arn(name),
+                    "AliasArn": self.scope.alias_arn(name),
                     "TargetKeyId": k,
                     "CreationDate": epoch_seconds_f64(*at),
                     "LastUpdatedDate": epoch_seconds_f64(*at),
@@ -525,6 +596,10 @@ impl Ops<'_> {
         self.check_grant_tokens(r.grant_tokens.as_ref())?;
         let ctx = r.encryption_context.unwrap_or_default();
         let key = self.resolve(&id, true)?;
+        let access = Access::new("kms:Encrypt")
+            .context(&ctx)
+            .algorithm(alg_or_default(alg));
+        self.authorize(&key, &access)?;
         key.ensure_enabled()?;
         let alg = Self::check_algorithm(&key, alg, "EncryptionAlgorithm", "Encrypt")?;
         Self::check_context_for_encrypt(&key, &ctx, "EncryptionContext")?;
@@ -581,6 +656,10 @@ impl Ops<'_> {
         reject_recipient(r.recipient.is_some())?;
         let ctx = r.encryption_context.unwrap_or_default();
         let key = self.source_key(r.key_id.as_deref(), Some(&blob))?;
+        let access = Access::new("kms:Decrypt")
+            .context(&ctx)
+            .algorithm(alg_or_default(alg));
+        self.authorize(&key, &access)?;
         key.ensure_enabled()?;
         let alg = Self::check_algorithm(&key, alg, "EncryptionAlgorithm", "Decrypt")?;
         Self::check_blob_matches(&key, &blob)?;
@@ -641,6 +720,20 @@ impl Ops<'_> {
         // Keys.
         let source = self.source_key(r.source_key_id.as_deref(), blob.as_deref())?;
         let dest = self.resolve(&dest_id, true)?;
+
+        // kms:ReEncryptFrom on the source key (with the source context),
+        // then kms:ReEncryptTo on the destination (destination context).
+        let same_key = vec![(source.id == dest.id).to_string()];
+        let from = Access::new("kms:ReEncryptFrom")
+            .context(&src_ctx)
+            .algorithm(alg_or_default(src_alg))
+            .condition("kms:reencryptonsamekey", same_key.clone());
+        self.authorize(&source, &from)?;
+        let to = Access::new("kms:ReEncryptTo")
+            .context(&dst_ctx)
+            .algorithm(alg_or_default(dst_alg))
+            .condition("kms:reencryptonsamekey", same_key);
+        self.authorize(&dest, &to)?;
 
         source.ensure_enabled()?;
         let src_alg =
@@ -722,12 +815,19 @@ impl Ops<'_> {
         reject_recipient(r.recipient.is_some())?;
         let ctx = r.encryption_context.unwrap_or_default();
         let key = self.resolve(&id, true)?;
-        key.ensure_enabled()?;
-        let operation = if with_plaintext {
-            "GenerateDataKey"
+        let (operation, action) = if with_plaintext {
+            ("GenerateDataKey", "kms:GenerateDataKey")
         } else {
-            "GenerateDataKeyWithoutPlaintext"
+            (
+                "GenerateDataKeyWithoutPlaintext",
+                "kms:GenerateDataKeyWithoutPlaintext",
+            )
         };
+        let access = Access::new(action)
+            .context(&ctx)
+            .algorithm(EncryptionAlgorithm::SymmetricDefault.as_str());
+        self.authorize(&key, &access)?;
+        key.ensure_enabled()?;
         key.ensure_encrypt_decrypt(operation)?;
         if !key.spec.is_symmetric() {
             return Err(LocalKmsError::new(
@@ -762,6 +862,7 @@ impl Ops<'_> {
                 "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
             )));
         }
+        self.authorize_identity("kms:GenerateRandom", "*", Access::new("kms:GenerateRandom"))?;
         Ok(json!({ "Plaintext": b64(&random_vec(n as usize)?) }))
     }
 
@@ -769,6 +870,7 @@ impl Ops<'_> {
         let id = required(r.key_id, "keyId")?;
         self.check_grant_tokens(r.grant_tokens.as_ref())?;
         let key = self.resolve(&id, true)?;
+        self.authorize(&key, &Access::new("kms:GetPublicKey"))?;
         key.ensure_enabled()?;
         let Some(der) = key.material.public_key_der() else {
             return Err(LocalKmsError::new(
@@ -796,117 +898,21 @@ impl Ops<'_> {
         }
         Ok(out)
     }
-
-    // ----- grants ------------------------------------------------------
-
-    fn create_grant(&self, r: CreateGrantRequest) -> Result<Value, LocalKmsError> {
-        let id = required(r.key_id, "keyId")?;
-        let grantee = required(r.grantee_principal, "granteePrincipal")?;
-        length_between("granteePrincipal", grantee.len(), 1, 256)?;
-        let operations = required(r.operations, "operations")?;
-        if operations.is_empty() {
-            return Err(LocalKmsError::validation(
-                "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1",
-            ));
-        }
-        for op in &operations {
-            if !GRANT_OPERATIONS.contains(&op.as_str()) {
-                return Err(LocalKmsError::validation(format!(
-                    "1 validation error detected: Value '{op}' at 'operations' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                    GRANT_OPERATIONS.join(", ")
-                )));
-            }
-        }
-        if let Some(p) = &r.retiring_principal {
-            length_between("retiringPrincipal", p.len(), 1, 256)?;
-        }
-        if let Some(n) = &r.name {
-            length_between("name", n.len(), 1, 256)?;
-        }
-        self.check_grant_tokens(r.grant_tokens.as_ref())?;
-        let mut store = self.store();
-        let key = store.resolve(&self.inner.scope, &id, false)?;
-        if key.state == KeyState::PendingDeletion {
-            return Err(key.pending_deletion());
-        }
-        if r.dry_run == Some(true) {
-            return Err(LocalKmsError::dry_run());
-        }
-        let grant_raw: [u8; 32] = random_array()?;
-        let grant_id = hex::encode(grant_raw);
-        let token = self.grant_token(&key, &grant_raw);
-        store.grants.insert(
-            grant_id.clone(),
-            Grant {
-                key_id: key.id.clone(),
-            },
-        );
-        Ok(json!({ "GrantId": grant_id, "GrantToken": token }))
-    }
-
-    fn retire_grant(&self, r: RetireGrantRequest) -> Result<Value, LocalKmsError> {
-        let (key_id, grant_id) = match (r.grant_token, r.key_id, r.grant_id) {
-            (Some(token), _, _) => {
-                let (raw_key, grant_id) = self.decode_grant_token(&token)?;
-                (super::crypto::format_uuid(&raw_key), grant_id)
-            }
-            (None, Some(key), Some(grant)) => {
-                let key = self.resolve(&key, false)?;
-                (key.id, grant)
-            }
-            _ => {
-                return Err(LocalKmsError::validation(
-                    "Specify either GrantToken, or both KeyId and GrantId.",
-                ));
-            }
-        };
-        length_between("grantId", grant_id.len(), 1, 128)?;
-        let mut store = self.store();
-        match store.grants.get(&grant_id) {
-            Some(g) if g.key_id == key_id => {}
-            _ => {
-                return Err(LocalKmsError::not_found(format!(
-                    "Grant ID {grant_id} not found for key {}",
-                    self.inner.scope.key_arn(&key_id)
-                )));
-            }
-        }
-        if r.dry_run == Some(true) {
-            return Err(LocalKmsError::dry_run());
-        }
-        store.grants.remove(&grant_id);
-        Ok(json!({}))
-    }
 }
-
-const GRANT_TOKEN_VERSION: u8 = 1;
-const GRANT_TOKEN_LEN: usize = 1 + 16 + 32 + 32;
-
-const GRANT_OPERATIONS: &[&str] = &[
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-];
 
 pub(crate) fn unknown_operation(op: &str) -> LocalKmsError {
     LocalKmsError::new(
         "UnknownOperationException",
         format!("Operation '{op}' is not supported by this KMS."),
     )
+}
+
+/// The algorithm of a request, for `kms:EncryptionAlgorithm`: the one
+/// given, else `SYMMETRIC_DEFAULT` (what a symmetric key uses; an asymmetric
+/// key without one fails its own check after authorization).
+fn alg_or_default(alg: Option<EncryptionAlgorithm>) -> &'static str {
+    alg.unwrap_or(EncryptionAlgorithm::SymmetricDefault)
+        .as_str()
 }
 
 fn parse_alg(s: Option<&str>, member: &str) -> Result<Option<EncryptionAlgorithm>, LocalKmsError> {
@@ -944,7 +950,7 @@ fn page(r: &ListRequest) -> Result<(usize, usize), LocalKmsError> {
     Ok((start, limit as usize))
 }
 
-fn paged(member: &str, all: Vec<Value>, start: usize, limit: usize) -> Value {
+pub(crate) fn paged(member: &str, all: Vec<Value>, start: usize, limit: usize) -> Value {
     let total = all.len();
     let items: Vec<Value> = all.into_iter().skip(start).take(limit).collect();
     let end = start.saturating_add(items.len());
@@ -969,6 +975,8 @@ pub(crate) struct CreateKeyRequest {
     pub(crate) multi_region: Option<bool>,
     pub(crate) custom_key_store_id: Option<String>,
     pub(crate) xks_key_id: Option<String>,
+    pub(crate) policy: Option<String>,
+    pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
 }
 
 /// A validated `CreateKey` request awaiting its key material.
@@ -977,6 +985,7 @@ pub(crate) struct CreateKeyPlan {
     pub(crate) spec: KeySpec,
     usage: KeyUsage,
     description: String,
+    policy: KeyPolicy,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1055,27 +1064,6 @@ struct GenerateDataKeyRequest {
     key_spec: Option<String>,
     grant_tokens: Option<Vec<String>>,
     recipient: Option<Value>,
-    dry_run: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct CreateGrantRequest {
-    key_id: Option<String>,
-    grantee_principal: Option<String>,
-    retiring_principal: Option<String>,
-    operations: Option<Vec<String>>,
-    name: Option<String>,
-    grant_tokens: Option<Vec<String>>,
-    dry_run: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct RetireGrantRequest {
-    grant_token: Option<String>,
-    key_id: Option<String>,
-    grant_id: Option<String>,
     dry_run: Option<bool>,
 }
 

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use super::authz::AuthzState;
 use super::crypto::{KeyMaterial, KeySpec, KeyUsage, format_uuid, parse_uuid};
 use super::error::LocalKmsError;
 
@@ -43,6 +44,11 @@ pub(crate) struct Key {
 }
 
 impl Key {
+    /// The account the key belongs to (from its ARN).
+    pub(crate) fn account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or_default()
+    }
+
     /// `DisabledException` / `KMSInvalidStateException` unless enabled.
     pub(crate) fn ensure_enabled(&self) -> Result<(), LocalKmsError> {
         match self.state {
@@ -79,20 +85,14 @@ impl Key {
     }
 }
 
-/// A grant.
-#[derive(Debug, Clone)]
-pub(crate) struct Grant {
-    pub(crate) key_id: String,
-}
-
 /// Everything mutable.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub(crate) keys: HashMap<String, Key>,
-    /// alias name (`alias/x`) -> (key id, creation time)
-    pub(crate) aliases: BTreeMap<String, (String, SystemTime)>,
-    /// grant id -> grant
-    pub(crate) grants: HashMap<String, Grant>,
+    /// (account, alias name `alias/x`) -> (key id, creation time)
+    pub(crate) aliases: BTreeMap<(String, String), (String, SystemTime)>,
+    /// Key policies and grants.
+    pub(crate) authz: AuthzState,
     pub(crate) next_seq: u64,
 }
 
@@ -113,10 +113,10 @@ impl Scope {
     }
 }
 
-/// What a key identifier names.
+/// What a key identifier names: a key id or an alias name, in an account.
 enum Target<'a> {
-    Key(&'a str),
-    Alias(&'a str),
+    Key(&'a str, &'a str),
+    Alias(&'a str, &'a str),
 }
 
 impl Store {
@@ -132,7 +132,7 @@ impl Store {
         for id in expired {
             self.keys.remove(&id);
             self.aliases.retain(|_, (k, _)| *k != id);
-            self.grants.retain(|_, g| g.key_id != id);
+            self.authz.forget_key(&id);
         }
     }
 
@@ -149,7 +149,7 @@ impl Store {
     }
 
     fn parse_target<'a>(
-        scope: &Scope,
+        scope: &'a Scope,
         id: &'a str,
         allow_alias: bool,
     ) -> Result<Target<'a>, LocalKmsError> {
@@ -177,22 +177,22 @@ impl Store {
                     format!("{id} is not a valid KMS key or alias ARN."),
                 ));
             }
-            if region != scope.region || account != scope.account {
+            if region != scope.region {
                 return Err(LocalKmsError::not_found(format!(
-                    "Invalid arn {id}: this local KMS serves only {} / {}.",
-                    scope.region, scope.account
+                    "Invalid arn {id}: this local KMS serves only the region {}.",
+                    scope.region
                 )));
             }
             match resource.strip_prefix("key/") {
-                Some(k) => Target::Key(k),
-                None => Target::Alias(resource),
+                Some(k) => Target::Key(account, k),
+                None => Target::Alias(account, resource),
             }
         } else if id.starts_with("alias/") {
-            Target::Alias(id)
+            Target::Alias(&scope.account, id)
         } else {
-            Target::Key(id)
+            Target::Key(&scope.account, id)
         };
-        if let Target::Alias(a) = target
+        if let Target::Alias(_, a) = target
             && !allow_alias
         {
             return Err(LocalKmsError::not_found(format!(
@@ -203,32 +203,43 @@ impl Store {
     }
 
     /// Resolves a key id, key ARN and (where `allow_alias`) alias name or
-    /// alias ARN to a key, whatever its state.
+    /// alias ARN to a key, whatever its state. Key ids and alias names are
+    /// looked up in `scope`'s account; ARNs name their own account.
     pub(crate) fn resolve(
         &self,
         scope: &Scope,
         id: &str,
         allow_alias: bool,
     ) -> Result<Key, LocalKmsError> {
-        let key_id = match Self::parse_target(scope, id, allow_alias)? {
-            Target::Key(k) => k.to_string(),
-            Target::Alias(a) => match self.aliases.get(a) {
-                Some((k, _)) => k.clone(),
-                None => {
-                    return Err(LocalKmsError::not_found(format!(
-                        "Alias {} is not found.",
-                        scope.alias_arn(a)
-                    )));
+        let in_account = |account: &str| Scope {
+            region: scope.region.clone(),
+            account: account.to_string(),
+        };
+        let (account, key_id) = match Self::parse_target(scope, id, allow_alias)? {
+            Target::Key(account, k) => (account, k.to_string()),
+            Target::Alias(account, a) => {
+                match self.aliases.get(&(account.to_string(), a.to_string())) {
+                    Some((k, _)) => (account, k.clone()),
+                    None => {
+                        return Err(LocalKmsError::not_found(format!(
+                            "Alias {} is not found.",
+                            in_account(account).alias_arn(a)
+                        )));
+                    }
                 }
-            },
+            }
         };
         // Key ids are matched case-insensitively, as UUIDs.
         let normalized = parse_uuid(&key_id).map(|raw| format_uuid(&raw));
         normalized
             .and_then(|id| self.keys.get(&id))
+            .filter(|k| k.account() == account)
             .cloned()
             .ok_or_else(|| {
-                LocalKmsError::not_found(format!("Key '{}' does not exist", scope.key_arn(&key_id)))
+                LocalKmsError::not_found(format!(
+                    "Key '{}' does not exist",
+                    in_account(account).key_arn(&key_id)
+                ))
             })
     }
 
@@ -281,8 +292,10 @@ mod tests {
         let s = scope();
         let mut st = Store::default();
         let k = key(&mut st);
-        st.aliases
-            .insert("alias/app".into(), (k.id.clone(), SystemTime::UNIX_EPOCH));
+        st.aliases.insert(
+            ("111122223333".into(), "alias/app".into()),
+            (k.id.clone(), SystemTime::UNIX_EPOCH),
+        );
         for id in [
             k.id.clone(),
             k.id.to_uppercase(),
@@ -311,6 +324,25 @@ mod tests {
             st.resolve(&s, &other_region, true).unwrap_err().code,
             "NotFoundException"
         );
+        // Keys and aliases belong to an account: an ARN names it, a bare id
+        // or alias name means the scope's account.
+        let other_account = k.arn.replace("111122223333", "444455556666");
+        let e = st.resolve(&s, &other_account, true).unwrap_err();
+        assert_eq!(e.code, "NotFoundException");
+        assert!(e.message.contains(&other_account), "{}", e.message);
+        let elsewhere = Scope {
+            region: s.region.clone(),
+            account: "444455556666".into(),
+        };
+        assert!(st.resolve(&elsewhere, &k.id, true).is_err());
+        assert!(st.resolve(&elsewhere, "alias/app", true).is_err());
+        assert_eq!(st.resolve(&elsewhere, &k.arn, true).unwrap().id, k.id);
+        assert_eq!(
+            st.resolve(&elsewhere, &s.alias_arn("alias/app"), true)
+                .unwrap()
+                .id,
+            k.id
+        );
         for bad in [
             "arn:aws:s3:::bucket",
             "arn:aws:kms:us-east-1:111122223333:thing/x",
@@ -334,8 +366,10 @@ mod tests {
         let mut st = Store::default();
         let k = key(&mut st);
         let k2 = key(&mut st);
-        st.aliases
-            .insert("alias/gone".into(), (k.id.clone(), SystemTime::UNIX_EPOCH));
+        st.aliases.insert(
+            ("111122223333".into(), "alias/gone".into()),
+            (k.id.clone(), SystemTime::UNIX_EPOCH),
+        );
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
         st.key_mut(&k.id).unwrap().deletion = Some((t, 7));
         st.purge(t - std::time::Duration::from_secs(1));
