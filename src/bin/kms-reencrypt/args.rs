@@ -31,7 +31,9 @@ Environment:
     (AWS_REGION, AWS_ENDPOINT_URL_KMS, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
     AWS_SESSION_TOKEN, ...). --concurrency, --threads and --rate fall back to the
     KMS_REENCRYPT_* variables shown above (the flag wins): they set how hard a run
-    pushes, never what it writes, so a resumed run may change them.
+    pushes, never what it writes, so a resumed run may change them. So does
+    --retry-mode, which falls back to AWS_RETRY_MODE, then adaptive (unlike the
+    AWS SDKs, whose default is standard); AWS_MAX_ATTEMPTS applies as usual.
 
 Output records (one line each, in completion order; `line` is the input line):
     {\"id\":\"a\",\"line\":1,\"status\":\"ok\",\"ciphertext\":\"...\",\"context\":{...},
@@ -68,6 +70,15 @@ pub(crate) enum ContextMode {
     Map,
 }
 
+/// The client's retry mode (`--retry-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RetryMode {
+    /// The AWS SDKs' standard retries.
+    Standard,
+    /// The standard retries plus the client-side adaptive rate limiter.
+    Adaptive,
+}
+
 /// Output field names the tool uses itself.
 pub(crate) const RESERVED_FIELDS: &[&str] = &[
     "line",
@@ -94,6 +105,8 @@ pub(crate) struct Args {
     pub(crate) concurrency: usize,
     pub(crate) threads: usize,
     pub(crate) rate: Option<u64>,
+    /// `None`: `AWS_RETRY_MODE`, else adaptive.
+    pub(crate) retry_mode: Option<RetryMode>,
     pub(crate) fields: Fields,
     pub(crate) max_attempts: Option<u32>,
     pub(crate) attempt_timeout: Option<Option<Duration>>,
@@ -296,6 +309,21 @@ struct Cli {
 
     #[arg(
         long,
+        value_name = "MODE",
+        value_enum,
+        hide_possible_values = true,
+        help_heading = THROUGHPUT,
+        help = "the client's retry mode (default: AWS_RETRY_MODE, else\n\
+                adaptive):\n  \
+                adaptive  standard retries, and a client-side rate that\n            \
+                follows KMS's throttling (the AWS SDKs' CUBIC)\n  \
+                standard  standard retries only\n\
+                --rate stays a hard cap on top of either"
+    )]
+    retry_mode: Option<RetryMode>,
+
+    #[arg(
+        long,
         value_name = "N",
         value_parser = whole::<u32, 1, 100>,
         allow_negative_numbers = true,
@@ -424,6 +452,7 @@ impl Cli {
             concurrency: self.concurrency,
             threads: self.threads,
             rate: self.rate,
+            retry_mode: self.retry_mode,
             fields,
             max_attempts: self.max_attempts,
             attempt_timeout: millis(self.attempt_timeout_ms),
@@ -536,8 +565,11 @@ mod tests {
             (None, None, None)
         );
         assert!(!a.dry_run);
+        assert_eq!(a.retry_mode, None);
 
         let a = args(&with(&[
+            "--retry-mode",
+            "standard",
             "--input=-",
             "--attempt-timeout-ms",
             "0",
@@ -559,6 +591,9 @@ mod tests {
         assert_eq!((a.max_attempts, a.rate), (Some(1), Some(7)));
         assert_eq!((a.concurrency, a.threads), (3, 2));
         assert!(a.dry_run);
+        assert_eq!(a.retry_mode, Some(RetryMode::Standard));
+        let a = args(&with(&["--retry-mode=adaptive"])).unwrap();
+        assert_eq!(a.retry_mode, Some(RetryMode::Adaptive));
     }
 
     #[test]
@@ -665,6 +700,10 @@ mod tests {
             "more than 10"
         );
         assert_eq!(kind(&with(&["--dry-run=yes"])), ErrorKind::TooManyValues);
+        assert_eq!(
+            kind(&with(&["--retry-mode", "legacy"])),
+            ErrorKind::InvalidValue
+        );
         assert_eq!(kind(&with(&["--bogus"])), ErrorKind::UnknownArgument);
         assert_eq!(kind(&with(&["--rate"])), ErrorKind::InvalidValue);
         assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);

@@ -55,6 +55,7 @@
 
 mod args;
 mod input;
+mod meter;
 mod output;
 
 use std::convert::Infallible;
@@ -70,11 +71,14 @@ use tokio::task::JoinSet;
 use tower::buffer::Buffer;
 use tower::limit::{RateLimit, RateLimitLayer};
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_kms::client::BoxConnector;
 use tower_kms::connector::HyperConnector;
+use tower_kms::retry::RetryConfig;
 use tower_kms::{EncryptRequest, KmsClient, KmsError, TimeoutKind, TransportKind};
 
-use crate::args::Args;
+use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
+use crate::meter::{Attempts, Metered};
 use crate::output::{IdHasher, Record};
 
 /// Counters shared by the reader, the writer and the progress line.
@@ -168,8 +172,33 @@ fn chain(e: &KmsError) -> String {
     tower_kms::DisplayChain(e).to_string()
 }
 
-fn build_client(args: &Args) -> Result<KmsClient, String> {
-    let mut b = KmsClient::builder();
+/// The retry configuration: `--retry-mode`, else `AWS_RETRY_MODE`, else adaptive;
+/// `AWS_MAX_ATTEMPTS` and `AWS_NEW_RETRIES_2026` apply as for any client.
+fn retry_config(
+    flag: Option<RetryMode>,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<RetryConfig, String> {
+    // With the flag, AWS_RETRY_MODE is not read at all (not even checked).
+    let get = |k: &str| {
+        if k == "AWS_RETRY_MODE" && flag.is_some() {
+            None
+        } else {
+            get(k)
+        }
+    };
+    let env_mode = get("AWS_RETRY_MODE").is_some_and(|v| !v.trim().is_empty());
+    let cfg = RetryConfig::from_env_with(get).map_err(|e| e.to_string())?;
+    let adaptive = match flag {
+        Some(mode) => mode == RetryMode::Adaptive,
+        None if env_mode => cfg.is_adaptive(),
+        None => true,
+    };
+    Ok(cfg.with_adaptive(adaptive))
+}
+
+fn build_client(args: &Args, attempts: Arc<Attempts>) -> Result<KmsClient, String> {
+    let mut b = KmsClient::builder()
+        .retry_config(retry_config(args.retry_mode, |k| std::env::var(k).ok())?);
     if let Some(n) = args.max_attempts {
         b = b.max_attempts(n);
     }
@@ -187,6 +216,9 @@ fn build_client(args: &Args) -> Result<KmsClient, String> {
         let limited = RateLimit::new(http, tower::limit::rate::Rate::new(num, per));
         b = b.connector(Buffer::new(limited, bound));
     }
+    // Outermost on the connector: every attempt is counted, including those the
+    // rate limit holds.
+    b = b.map_connector(move |c| BoxConnector::new(Metered::new(c, attempts)));
     b.env().build().map_err(|e| e.to_string())
 }
 
@@ -253,7 +285,8 @@ enum Stop {
 async fn run(args: Arc<Args>) -> Result<u8, String> {
     let started = Instant::now();
     let mut signals = Signals::new()?;
-    let client = build_client(&args)?;
+    let attempts = Arc::new(Attempts::default());
+    let client = build_client(&args, attempts.clone())?;
     let hasher = IdHasher::new();
     let (file, existing) = output::open(&args.output, &args, &hasher)?;
     if existing.truncated > 0 {
@@ -314,13 +347,18 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
 
     // Progress line.
     let progress = std::io::stderr().is_terminal().then(|| {
-        let stats = stats.clone();
+        let (stats, client, attempts) = (stats.clone(), client.clone(), attempts.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                eprint!("\r\x1b[K{}", progress_line(&stats, started, input_len));
+                let mut line = progress_line(&stats, started, input_len);
+                line.push_str(&format!(
+                    ", {}",
+                    pacing(&client, &attempts, Wording::Progress)
+                ));
+                eprint!("\r\x1b[K{line}");
             }
         })
     });
@@ -468,7 +506,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         .join(", ");
     eprintln!(
         "kms-reencrypt: {}{} records in {}: {} ok, {} failed{}; this run: {} ok, {} failed, \
-         {} skipped as already done, {:.1} s, {:.0} records/s",
+         {} skipped as already done, {:.1} s, {:.0} records/s; {}",
         if args.dry_run { "dry run: " } else { "" },
         prior_ok + prior_failed + ok + failed,
         args.output.display(),
@@ -484,6 +522,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         skipped,
         secs,
         (ok + failed) as f64 / secs.max(1e-9),
+        pacing(&client, &attempts, Wording::Summary),
     );
     Ok(match stop {
         Some(Stop::Signal(code)) => {
@@ -505,6 +544,28 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         None if prior_failed + failed > 0 => 1,
         None => 0,
     })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wording {
+    Progress,
+    Summary,
+}
+
+/// Throttled attempts and the client-side rate: `throttled attempts 41 of 1089;
+/// adaptive rate 96/s` (summary) or `throttled 41 of 1089 attempts, rate 96/s`
+/// (progress line). The rate is "unlimited" until KMS first throttles.
+fn pacing(client: &KmsClient, attempts: &Attempts, wording: Wording) -> String {
+    let (throttled, sent) = attempts.get();
+    let rate = match client.rate_limiter().map(|l| l.snapshot().fill_rate) {
+        None => "standard retry mode".to_owned(),
+        Some(None) => "adaptive rate unlimited".to_owned(),
+        Some(Some(r)) => format!("adaptive rate {r:.0}/s"),
+    };
+    match wording {
+        Wording::Summary => format!("throttled attempts {throttled} of {sent}; {rate}"),
+        Wording::Progress => format!("throttled {throttled} of {sent} attempts, {rate}"),
+    }
 }
 
 fn progress_line(stats: &Stats, started: Instant, input_len: Option<u64>) -> String {
@@ -534,4 +595,42 @@ fn progress_line(stats: &Stats, started: Instant, input_len: Option<u64>) -> Str
         }
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn retry_mode_is_the_flag_then_aws_retry_mode_then_adaptive() {
+        let adaptive = |flag, vars: &[(&str, &str)]| {
+            retry_config(flag, env(vars))
+                .map(|c| c.is_adaptive())
+                .map_err(|e| e.to_string())
+        };
+        let (std, ada) = (Some(RetryMode::Standard), Some(RetryMode::Adaptive));
+        assert_eq!(adaptive(None, &[]), Ok(true), "default");
+        assert_eq!(adaptive(None, &[("AWS_RETRY_MODE", " ")]), Ok(true));
+        assert_eq!(adaptive(None, &[("AWS_RETRY_MODE", "standard")]), Ok(false));
+        assert_eq!(adaptive(None, &[("AWS_RETRY_MODE", "Adaptive")]), Ok(true));
+        assert_eq!(adaptive(std, &[("AWS_RETRY_MODE", "adaptive")]), Ok(false));
+        assert_eq!(adaptive(ada, &[("AWS_RETRY_MODE", "standard")]), Ok(true));
+        // A bad variable is an error, unless the flag makes it moot.
+        let err = adaptive(None, &[("AWS_RETRY_MODE", "legacy")]).unwrap_err();
+        assert!(err.contains("AWS_RETRY_MODE"), "{err}");
+        assert_eq!(adaptive(std, &[("AWS_RETRY_MODE", "legacy")]), Ok(false));
+        // The other retry variables still apply.
+        let c = retry_config(ada, env(&[("AWS_MAX_ATTEMPTS", "5")])).unwrap();
+        assert_eq!(c.max_attempts(), 5);
+        let c = retry_config(None, env(&[("AWS_NEW_RETRIES_2026", "true")])).unwrap();
+        assert!(c.is_2026_revision() && c.is_adaptive());
+    }
 }
