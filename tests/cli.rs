@@ -1,20 +1,25 @@
 //! End-to-end tests of the `kms-reencrypt` binary (the `cli` feature) against a
 //! local KMS served on 127.0.0.1: resuming after SIGKILL and a torn last line,
 //! SIGINT, bad input lines, context modes, dry runs, the command line (usage
-//! errors, `--help`) and exit statuses.
+//! errors, `--help`) and exit statuses; throttling, server faults and odd
+//! answers, through a scripted front in front of the local KMS.
 #![cfg(feature = "cli")]
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
 use serde_json::{Value, json};
-use tower_kms::local::{LocalKms, LocalKmsServer, RequestHook, RequestLog};
+use tower::ServiceExt as _;
+use tower_kms::local::{LocalKms, LocalKmsServer, Quota, RequestHook, RequestLog, RequestRate};
 use tower_kms::{KeySpec, KeyUsageType};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kms-reencrypt");
@@ -216,6 +221,103 @@ impl Kms {
             gate.open();
         }
     }
+}
+
+/// A request as the [front](Kms::front) sees it.
+struct Seen {
+    /// `ReEncrypt`, `Encrypt`, ... (from `X-Amz-Target`).
+    operation: String,
+    body: Value,
+    /// How many requests of this operation came before this one.
+    nth: usize,
+}
+
+/// What the front does with a request.
+enum Act {
+    /// Hand it to the local KMS.
+    Pass,
+    /// Answer it with this status and body.
+    Respond(u16, String),
+    /// Close the connection without an answer.
+    Drop,
+    /// Never answer (the client's attempt timeout must fire).
+    Hang,
+}
+
+type Rule = Arc<dyn Fn(&Seen) -> Act + Send + Sync>;
+
+impl Kms {
+    /// Puts a scripted HTTP server on 127.0.0.1 in front of the local KMS and
+    /// points the tool at it: `rule` decides what happens to each request.
+    fn front(&mut self, rule: Rule) {
+        let listener = self
+            ._rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        self.url = format!("http://{}", listener.local_addr().unwrap());
+        let local = self.local.clone();
+        let counts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+        self._rt.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (local, rule, counts) = (local.clone(), rule.clone(), counts.clone());
+                let svc = hyper::service::service_fn(move |req| {
+                    front_answer(local.clone(), rule.clone(), counts.clone(), req)
+                });
+                tokio::spawn(async move {
+                    let io = hyper_util::rt::TokioIo::new(tcp);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .await;
+                });
+            }
+        });
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One request through the front (see [`Kms::front`]).
+async fn front_answer(
+    local: LocalKms,
+    rule: Rule,
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Full<Bytes>>, BoxError> {
+    let (parts, body) = req.into_parts();
+    let bytes = body.collect().await?.to_bytes();
+    let operation = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(|t| t.trim_start_matches("TrentService.").to_string())
+        .unwrap_or_default();
+    let nth = {
+        let mut c = counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = c.entry(operation.clone()).or_default();
+        *n += 1;
+        *n - 1
+    };
+    let seen = Seen {
+        operation,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        nth,
+    };
+    match rule(&seen) {
+        Act::Pass => {
+            let req = http::Request::from_parts(parts, Full::new(bytes));
+            Ok(local.oneshot(req).await.unwrap_or_else(|e| match e {}))
+        }
+        Act::Respond(status, body) => Ok(http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(body)))?),
+        Act::Drop => Err("dropped by the test front".into()),
+        Act::Hang => std::future::pending().await,
+    }
+}
+
+fn kms_error(code: &str) -> String {
+    json!({ "__type": code, "message": format!("{code} from the test front") }).to_string()
 }
 
 struct Dir(PathBuf);
@@ -819,6 +921,286 @@ fn usage_and_configuration_errors_exit_2_without_writing() {
     check_all(&k, &records(&output), 5, |i| {
         source_ctx(i).unwrap_or_default()
     });
+}
+
+/// The arguments of a plain run: `--input`, `--output`, `--destination-key-id`.
+fn plain<'a>(k: &'a Kms, input: &'a str, output: &'a str) -> Vec<&'a str> {
+    vec![
+        "--input",
+        input,
+        "--output",
+        output,
+        "--destination-key-id",
+        &k.dst,
+    ]
+}
+
+/// `N` from `label N` in the summary (e.g. `throttled attempts 41 of 1089`).
+fn summary_number(err: &str, label: &str) -> u64 {
+    let at = err
+        .rfind(label)
+        .unwrap_or_else(|| panic!("{label:?} not in {err}"));
+    err[at + label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label:?} in {err}"))
+}
+
+#[test]
+fn a_throttling_kms_slows_the_run_down_but_fails_no_record() {
+    // The scenario in small: a quota well below what the tool could do.
+    let quota = RequestRate::per_second(200.0).unwrap();
+    let k = kms_with(
+        LocalKms::builder()
+            .quota(Quota::CRYPTOGRAPHIC, quota)
+            .build(),
+    );
+    let dir = Dir::new("throttle");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 1000;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("{n} ok, 0 failed;")), "{err}");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+    // KMS did throttle, and the tool counted the attempts the server saw.
+    let stats = k.local.stats();
+    assert!(stats.throttled > 0, "{stats:?}");
+    let throttled = summary_number(&err, "throttled attempts");
+    let sent = summary_number(&err, &format!("throttled attempts {throttled} of"));
+    assert_eq!(throttled, stats.throttled, "{err}");
+    assert_eq!(sent, stats.served + stats.throttled, "{err}");
+    assert!(err.contains("adaptive rate "), "{err}");
+    assert!(!err.contains("adaptive rate unlimited"), "{err}");
+}
+
+#[test]
+fn server_faults_for_a_while_then_recovery_fail_no_record() {
+    // ReEncrypt requests 20..140 fail: dropped connections, 500s with a KMS
+    // code, 503s with a proxy's HTML page, and answers that never come.
+    let mut k = kms();
+    let faults = Arc::new(AtomicUsize::new(0));
+    {
+        let faults = faults.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" || !(20..140).contains(&r.nth) {
+                return Act::Pass;
+            }
+            faults.fetch_add(1, Ordering::Relaxed);
+            match r.nth % 4 {
+                0 => Act::Drop,
+                1 => Act::Respond(500, kms_error("KMSInternalException")),
+                2 => Act::Respond(503, "<html>Service Unavailable</html>".into()),
+                _ => Act::Hang,
+            }
+        }));
+    }
+    let dir = Dir::new("faults");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 300;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--attempt-timeout-ms", "500"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(faults.load(Ordering::Relaxed), 120);
+    assert!(err.contains(&format!("{n} ok, 0 failed;")), "{err}");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn access_denied_in_the_middle_of_a_run_stops_it_and_the_next_run_finishes() {
+    let mut k = kms();
+    let deny = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let deny = deny.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation == "ReEncrypt" && r.nth >= 100 && deny.load(Ordering::Relaxed) {
+                Act::Respond(400, kms_error("AccessDeniedException"))
+            } else {
+                Act::Pass
+            }
+        }));
+    }
+    let dir = Dir::new("denied");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 400;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--concurrency", "8"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(err.contains("kms:ReEncryptTo"), "{err}");
+    let out = records(&output);
+    assert!(
+        out.iter().all(|r| r["status"] == "ok"),
+        "nothing recorded as failed"
+    );
+    assert!((90..=100).contains(&out.len()), "{}", out.len());
+
+    deny.store(false, Ordering::Relaxed);
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn a_success_without_a_ciphertext_is_a_failed_record() {
+    let mut k = kms();
+    let dir = Dir::new("noblob");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let text = k.records(20);
+    std::fs::write(&input, &text).unwrap();
+    let third: Value = serde_json::from_str(text.lines().nth(3).unwrap()).unwrap();
+    let blob = third["ciphertext"].as_str().unwrap().to_string();
+    let (src, dst) = (k.src.clone(), k.dst.clone());
+    k.front(Arc::new(move |r: &Seen| {
+        if r.operation == "ReEncrypt"
+            && r.body["CiphertextBlob"] == blob.as_str()
+            && r.body.get("DryRun").is_none()
+        {
+            Act::Respond(200, json!({ "KeyId": dst, "SourceKeyId": src }).to_string())
+        } else {
+            Act::Pass
+        }
+    }));
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("19 ok, 1 failed (UnexpectedResponse 1)"),
+        "{err}"
+    );
+    let out = records(&output);
+    assert_eq!(out.len(), 20);
+    let bad: Vec<&Value> = out.iter().filter(|r| r["status"] != "ok").collect();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0]["id"], "r3");
+    assert_eq!(bad[0]["code"], "UnexpectedResponse");
+    assert!(bad[0].get("ciphertext").is_none());
+}
+
+/// One line of an output as the version before headers and input hashes wrote
+/// it: `ok` with a real ciphertext under the destination key, or `failed`.
+fn old_style_line(k: &Kms, i: usize, ciphertext: &str, failed: Option<&str>) -> String {
+    let ctx = source_ctx(i);
+    let mut r = json!({ "id": format!("r{i}"), "line": i + 1 });
+    match failed {
+        Some(code) => {
+            r["status"] = json!("failed");
+            r["code"] = json!(code);
+            r["message"] = json!("as an older kms-reencrypt wrote it");
+        }
+        None => {
+            let mut req = json!({ "CiphertextBlob": ciphertext, "DestinationKeyId": k.dst });
+            if let Some(ctx) = &ctx {
+                req["SourceEncryptionContext"] = json!(ctx);
+                req["DestinationEncryptionContext"] = json!(ctx);
+            }
+            let out = k.local.invoke("ReEncrypt", req).unwrap();
+            r["status"] = json!("ok");
+            r["ciphertext"] = out["CiphertextBlob"].clone();
+            r["key_id"] = out["KeyId"].clone();
+            r["source_key_id"] = out["SourceKeyId"].clone();
+            if let Some(ctx) = ctx {
+                r["context"] = json!(ctx);
+            }
+        }
+    }
+    r.to_string() + "\n"
+}
+
+#[test]
+fn resume_does_again_the_records_an_older_version_failed_transiently() {
+    let k = kms();
+    let dir = Dir::new("redo");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 60;
+    let text = k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    let blobs: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["ciphertext"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // r0..r29 ok; r30..r49 throttled or other transient failures; r50, r51
+    // AccessDenied (now a configuration error); r52..r54 failed for good;
+    // r55..r59 not done yet.
+    let mut old = String::new();
+    for (i, blob) in blobs.iter().enumerate().take(55) {
+        let code = match i {
+            0..30 => None,
+            30..50 => Some(
+                [
+                    "ThrottlingException",
+                    "KMSInternalException",
+                    "TransportError",
+                    "TimeoutError",
+                ][i % 4],
+            ),
+            50..52 => Some("AccessDeniedException"),
+            _ => Some("InvalidCiphertextException"),
+        };
+        old.push_str(&old_style_line(&k, i, blob, code));
+    }
+    std::fs::write(&output, &old).unwrap();
+
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("22 records of"), "{err}");
+    assert!(
+        err.contains(&format!("{n} records in {output}: 57 ok, 3 failed (InvalidCiphertextException 3); this run: 27 ok, 0 failed, 33 skipped")),
+        "{err}"
+    );
+    // The later line of a record wins: every record's last line is ok but three.
+    let out = records(&output);
+    let mut last: BTreeMap<String, &Value> = BTreeMap::new();
+    for r in &out {
+        last.insert(r["id"].as_str().unwrap().to_string(), r);
+    }
+    assert_eq!(last.len(), n);
+    let oks: Vec<Value> = last
+        .values()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| (*r).clone())
+        .collect();
+    assert_eq!(oks.len(), 57);
+    for r in &oks {
+        let i: usize = r["id"].as_str().unwrap()[1..].parse().unwrap();
+        let ctx = source_ctx(i).unwrap_or_default();
+        assert_eq!(
+            k.decrypt(r["ciphertext"].as_str().unwrap(), &ctx),
+            plaintext(i)
+        );
+    }
+    for i in 52..55 {
+        assert_eq!(last[&format!("r{i}")]["code"], "InvalidCiphertextException");
+    }
+
+    // Nothing left to do: a rerun writes nothing and says the same.
+    let before = std::fs::read(&output).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("57 ok, 3 failed"), "{err}");
+    assert_eq!(std::fs::read(&output).unwrap(), before);
 }
 
 #[test]

@@ -43,21 +43,33 @@ Output records (one line each, in completion order; `line` is the input line):
     Bad input lines (not JSON, missing or wrong field, bad base64, duplicate id) are
     failed records with code `InvalidInput` (id null when there is none). The id,
     ciphertext and context fields use the configured names, so the output of one
-    rotation can be the input of the next. Failed records are final: a run does not
-    retry them (feed them to a new run with another --output to retry).
+    rotation can be the input of the next. A success without a ciphertext is a
+    failed record with code `UnexpectedResponse`.
+
+    Only answers about the record itself are failed records (InvalidCiphertext,
+    IncorrectKey, a missing, disabled or pending-deletion source key, ...), and
+    they are final. Throttling, server errors (5xx), timeouts and broken
+    connections are never final: the record is tried again, with a backoff
+    (full jitter, at most 20 s), until it succeeds or the run is stopped. On
+    resume, records whose last line holds such an error (as older versions
+    wrote them) are done again; the later line of a record wins.
 
     Errors that say the configuration is wrong rather than the record (credentials,
-    signature, unreachable endpoint) stop the run without recording that record.
+    signature, AccessDenied, an invalid grant token, an unreachable endpoint, a
+    missing or unusable destination key) stop the run without recording the
+    records they hit.
 
 Exit status:
     0    every record succeeded (this run and earlier runs on the same output)
     1    at least one record failed
     2    usage, configuration or I/O error; the run stopped (run again to continue)
-    130  interrupted by SIGINT (143 for SIGTERM): in-flight records were finished
-         and written; run again to continue. A second signal exits at once.
+    130  interrupted by SIGINT (143 for SIGTERM): records in a KMS call were
+         finished and written, records waiting to be tried again were left for
+         the next run; run again to continue. A second signal exits at once.
 
-While stderr is a terminal a progress line shows records done, failed, rate and ETA;
-a summary is printed on stderr at the end.";
+While stderr is a terminal a progress line shows records done, failed, rate, ETA,
+records waiting to be tried again, throttled attempts and the adaptive rate; a
+summary is printed on stderr at the end.";
 
 /// How the destination encryption context is formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -328,8 +340,9 @@ struct Cli {
         value_parser = whole::<u32, 1, 100>,
         allow_negative_numbers = true,
         help_heading = THROUGHPUT,
-        help = "attempts per record, 1 = no retries (default\n\
-                AWS_MAX_ATTEMPTS or 3)"
+        help = "attempts per KMS call, 1 = no retries (default\n\
+                AWS_MAX_ATTEMPTS or 3); a record whose call still\n\
+                fails transiently is tried again after a backoff"
     )]
     max_attempts: Option<u32>,
 

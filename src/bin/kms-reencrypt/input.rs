@@ -138,7 +138,7 @@ impl Reader {
 
     /// A bad-line record, or `None` when the output already has it.
     fn invalid(&self, line: u64, (id, message): Bad, duplicate_of: Option<u64>) -> Option<Item> {
-        if self.existing.done_lines.contains(&line) {
+        if self.existing.done_line(line) {
             return None;
         }
         Some(Item::Invalid(Record::invalid(
@@ -175,7 +175,7 @@ impl Reader {
             return self.invalid(line, (id, msg), Some(first));
         }
         seen.insert(key, line);
-        if self.existing.done_ids.contains(&key) {
+        if self.existing.done_id(key) {
             return None;
         }
         match self.job(&obj) {

@@ -25,9 +25,11 @@
 //! driver           svc.ready().await; svc.call(job) -> spawned
 //!      │ ConcurrencyLimit     --concurrency records in flight (tower::limit)
 //!      │ RateLimit            --rate records started per second (tower::limit)
-//!      │ service_fn           one record: KmsClient call + hand the line to the writer
-//!      ▼ KmsClient            grant tokens, timeouts, standard retries, SigV4 ...
-//!          connector: Buffer -> RateLimit -> HyperConnector
+//!      │ service_fn           one record: KmsClient calls until a final answer
+//!      │                      (backoff between them) + hand the line to the writer
+//!      ▼ KmsClient            grant tokens, timeouts, retries (adaptive), SigV4 ...
+//!          connector: Metered -> Buffer -> RateLimit -> HyperConnector
+//!                             Metered counts attempts and throttled answers;
 //!                             --rate again, on every HTTP attempt (retries included):
 //!                             that is what KMS meters. tower's RateLimit is not
 //!                             Clone, and the client clones its connector per
@@ -45,24 +47,34 @@
 //! last line (a crash or power loss mid-write) is truncated away, and the ids in
 //! the complete lines are skipped, so a run killed at any point (SIGKILL, power
 //! loss) and started again with the same arguments loses and duplicates nothing.
-//! SIGINT/SIGTERM stop intake, let in-flight records finish, flush and exit
-//! 130/143; a second signal exits at once (still safe).
+//! SIGINT/SIGTERM stop intake, let records in a KMS call finish (records
+//! waiting to be tried again are abandoned, unwritten), flush and exit 130/143;
+//! a second signal exits at once (still safe).
 //!
-//! Errors that indict the configuration rather than the record (credentials,
-//! signatures, an unreachable endpoint) stop the run without writing a record for
-//! the records they hit, so fixing the configuration and running again finishes
-//! the job. Every other KMS error is that record's final result.
+//! # Errors
+//!
+//! See [`outcome`]: answers about the record itself are its final, `failed`
+//! line. Throttling, server faults, timeouts and broken connections are never
+//! final: after the client's own attempts, the record waits out a backoff (full
+//! jitter, capped at 20 s) holding its place and concurrency permit, and is
+//! tried again until it succeeds or the run stops. Errors that indict the
+//! configuration (credentials, signatures, AccessDenied, an unreachable
+//! endpoint, the destination key) stop the run without writing a record for the
+//! records they hit, so fixing the configuration and running again finishes the
+//! job. The client runs in the adaptive retry mode by default, so a throttling
+//! KMS slows the run down to the rate it allows.
 
 mod args;
 mod input;
 mod meter;
+mod outcome;
 mod output;
 
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, IsTerminal as _};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -74,11 +86,12 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_kms::client::BoxConnector;
 use tower_kms::connector::HyperConnector;
 use tower_kms::retry::RetryConfig;
-use tower_kms::{EncryptRequest, KmsClient, KmsError, TimeoutKind, TransportKind};
+use tower_kms::{EncryptRequest, KmsClient, KmsError, ReEncryptResponse};
 
 use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
 use crate::meter::{Attempts, Metered};
+use crate::outcome::{Control, Destination, Verdict};
 use crate::output::{IdHasher, Record};
 
 /// Counters shared by the reader, the writer and the progress line.
@@ -131,22 +144,6 @@ fn main() -> ExitCode {
     // The reader thread may still be blocked on standard input: do not wait for it.
     rt.shutdown_timeout(Duration::from_secs(1));
     ExitCode::from(code)
-}
-
-/// Errors that say the client's configuration or environment is wrong, not the
-/// record: they stop the run and the record is retried by the next run.
-fn is_fatal(e: &KmsError) -> bool {
-    match e {
-        KmsError::Credentials(_)
-        | KmsError::Signing(_)
-        | KmsError::UnrecognizedClient(_)
-        | KmsError::InvalidSignature(_)
-        | KmsError::ExpiredToken(_)
-        | KmsError::Authentication(_) => true,
-        KmsError::Transport(t) => t.kind() == TransportKind::Connect,
-        KmsError::Timeout(t) => t.kind() == TimeoutKind::Connect,
-        _ => false,
-    }
 }
 
 /// The code and message of a failed record.
@@ -223,30 +220,50 @@ fn build_client(args: &Args, attempts: Arc<Attempts>) -> Result<KmsClient, Strin
 }
 
 /// Checks the destination key with an `Encrypt` dry run before touching anything.
-async fn preflight(client: &KmsClient, args: &Args) -> Result<(), String> {
+async fn preflight(
+    client: &KmsClient,
+    args: &Args,
+    destination: &Destination,
+) -> Result<(), String> {
     let mut req = EncryptRequest::new(args.destination_key_id.clone(), vec![0u8]);
     req.dry_run = Some(true);
     req.grant_tokens = args.grant_tokens.clone();
     match client.send(req).await {
         Ok(_) | Err(KmsError::DryRunOperation(_)) => Ok(()),
-        Err(e) if is_fatal(&e) => Err(chain(&e)),
-        Err(
-            e @ (KmsError::NotFound(_)
-            | KmsError::Disabled(_)
-            | KmsError::KmsInvalidState(_)
-            | KmsError::InvalidKeyUsage(_)),
-        ) => Err(format!(
-            "destination key {:?} cannot be used: {}",
-            args.destination_key_id,
-            chain(&e)
-        )),
-        Err(e) => {
-            eprintln!(
-                "kms-reencrypt: warning: could not check the destination key: {}",
-                chain(&e)
-            );
-            Ok(())
-        }
+        Err(e) => match outcome::classify(&e, destination) {
+            Verdict::Stop(msg) => Err(msg),
+            Verdict::Final | Verdict::Retry => {
+                eprintln!(
+                    "kms-reencrypt: warning: could not check the destination key: {}",
+                    chain(&e)
+                );
+                Ok(())
+            }
+        },
+    }
+}
+
+/// The output line of a record KMS answered, or a failed `UnexpectedResponse`
+/// record for a success without a ciphertext.
+fn answered(
+    args: &Args,
+    id: serde_json::Value,
+    line: u64,
+    context: Option<tower_kms::EncryptionContext>,
+    out: &ReEncryptResponse,
+) -> Record {
+    if args.dry_run {
+        return Record::ok(args, id, line, context, None);
+    }
+    match &out.ciphertext_blob {
+        Some(blob) if !blob.is_empty() => Record::ok(args, id, line, context, Some(out)),
+        _ => Record::failed(
+            args,
+            id,
+            line,
+            "UnexpectedResponse".into(),
+            "KMS answered ReEncrypt with success but no CiphertextBlob".into(),
+        ),
     }
 }
 
@@ -307,11 +324,21 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         .as_ref()
         .and_then(|f| f.metadata().ok())
         .map(|m| m.len());
-    preflight(&client, &args).await?;
+    let destination = Arc::new(Destination::new(&args.destination_key_id));
+    preflight(&client, &args, &destination).await?;
 
     let stats = Arc::new(Stats::default());
-    let (prior_ok, prior_failed) = (existing.ok, existing.failed);
-    let mut codes = existing.codes.clone();
+    let prior = existing.tally();
+    let (prior_ok, prior_failed) = (prior.ok, prior.failed);
+    let mut codes = prior.codes;
+    if prior.redo > 0 {
+        eprintln!(
+            "kms-reencrypt: {} records of {} failed with a transient error (throttling, a server \
+             fault, a timeout, a broken connection) or AccessDenied: doing them again",
+            prior.redo,
+            args.output.display()
+        );
+    }
 
     // Writer.
     let (out_tx, out_rx) = mpsc::channel::<Record>(8192);
@@ -345,9 +372,12 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
             .map_err(|e| format!("cannot start the input thread: {e}"))?;
     }
 
+    let control = Arc::new(Control::default());
+
     // Progress line.
     let progress = std::io::stderr().is_terminal().then(|| {
         let (stats, client, attempts) = (stats.clone(), client.clone(), attempts.clone());
+        let control = control.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.tick().await;
@@ -355,7 +385,8 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                 tick.tick().await;
                 let mut line = progress_line(&stats, started, input_len);
                 line.push_str(&format!(
-                    ", {}",
+                    ", {} retrying, {}",
+                    control.retrying.load(Ordering::Relaxed),
                     pacing(&client, &attempts, Wording::Progress)
                 ));
                 eprint!("\r\x1b[K{line}");
@@ -363,14 +394,26 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         })
     });
 
-    // One record = one call of this service, behind tower's limits.
-    let fatal: Arc<Mutex<Option<String>>> = Arc::default();
+    // One record = one call of this service, behind tower's limits. A record
+    // keeps its place and its concurrency permit while it waits to be tried
+    // again: the records in flight stay bounded, and a struggling KMS slows
+    // intake instead of growing a queue of records to retry.
     let work = {
-        let (client, tx, args, fatal) =
-            (client.clone(), out_tx.clone(), args.clone(), fatal.clone());
+        let (client, tx, args, control, destination) = (
+            client.clone(),
+            out_tx.clone(),
+            args.clone(),
+            control.clone(),
+            destination.clone(),
+        );
         tower::service_fn(move |job: Box<Job>| {
-            let (client, tx, args, fatal) =
-                (client.clone(), tx.clone(), args.clone(), fatal.clone());
+            let (client, tx, args, control, destination) = (
+                client.clone(),
+                tx.clone(),
+                args.clone(),
+                control.clone(),
+                destination.clone(),
+            );
             async move {
                 let Job {
                     id,
@@ -378,22 +421,36 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                     request,
                     destination_context,
                 } = *job;
-                let record = match client.oneshot(request).await {
-                    Ok(out) => {
-                        let out = (!args.dry_run).then_some(&out);
-                        Record::ok(&args, id, line, destination_context, out)
-                    }
-                    Err(KmsError::DryRunOperation(_)) if args.dry_run => {
-                        Record::ok(&args, id, line, destination_context, None)
-                    }
-                    Err(e) if is_fatal(&e) => {
-                        let mut slot = fatal.lock().unwrap_or_else(|p| p.into_inner());
-                        slot.get_or_insert_with(|| chain(&e));
-                        return Ok(());
-                    }
-                    Err(e) => {
-                        let (code, message) = describe(&e);
-                        Record::failed(&args, id, line, code, message)
+                let mut tries = 0u32;
+                let record = loop {
+                    let e = match client.clone().oneshot(request.clone()).await {
+                        Ok(out) => {
+                            destination.learn(out.key_id.as_deref());
+                            break answered(&args, id, line, destination_context, &out);
+                        }
+                        Err(KmsError::DryRunOperation(_)) if args.dry_run => {
+                            break Record::ok(&args, id, line, destination_context, None);
+                        }
+                        Err(e) => e,
+                    };
+                    match outcome::classify(&e, &destination) {
+                        Verdict::Final => {
+                            let (code, message) = describe(&e);
+                            break Record::failed(&args, id, line, code, message);
+                        }
+                        Verdict::Stop(msg) => {
+                            control.fatal(msg);
+                            return Ok(());
+                        }
+                        Verdict::Retry => {
+                            tries = tries.saturating_add(1);
+                            let wait =
+                                outcome::backoff(tries, e.is_throttling(), control.jitter.next());
+                            if !control.pause(wait).await {
+                                // Stopped: abandoned, unwritten; the next run does it.
+                                return Ok(());
+                            }
+                        }
                     }
                 };
                 // Fails only when the writer has stopped (an I/O error, reported
@@ -411,7 +468,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         }))
         .service(work);
 
-    let is_fatal_set = || fatal.lock().map(|s| s.is_some()).unwrap_or(true);
+    let is_fatal_set = || control.fatal_error().is_some();
     let mut inflight = JoinSet::new();
     let mut stop = None;
     'intake: loop {
@@ -453,8 +510,14 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
             break;
         }
     }
-    if let Some(fatal) = fatal.lock().ok().and_then(|s| s.clone()) {
+    if let Some(fatal) = control.fatal_error() {
         stop = Some(Stop::Fatal(fatal));
+    }
+    if stop.is_some() {
+        // Records waiting to be tried again are abandoned; records in a KMS call
+        // finish it (and are written if it succeeds). At the end of the input,
+        // every record goes on until it is done.
+        control.stop();
     }
 
     // Drain: no new records; in-flight ones finish and are written.

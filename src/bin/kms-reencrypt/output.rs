@@ -15,7 +15,7 @@
 //! from the first call is harmless. An exclusive lock on the file keeps two runs
 //! from appending to the same output.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::io::{self, BufRead, BufReader, Write};
@@ -59,19 +59,40 @@ impl IdHasher {
     }
 }
 
-/// What the output already holds.
+/// The last outcome the output holds for a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Ok,
+    /// Failed for good, with this code (an index into [`Existing::codes`]).
+    Failed(u32),
+    /// Failed with a transient or configuration error (as older versions
+    /// wrote them): to do again.
+    Redo,
+}
+
+/// What the output already holds. When a record has several lines (a record
+/// done again after a transient failure), the later line wins.
 #[derive(Debug, Default)]
 pub(crate) struct Existing {
-    /// Records done, by id.
-    pub(crate) done_ids: HashSet<u128>,
+    /// Records by id.
+    pub(crate) by_id: HashMap<u128, State>,
     /// Bad-line records without an id of their own (no id, or a duplicate id), by
     /// input line.
-    pub(crate) done_lines: HashSet<u64>,
-    pub(crate) ok: u64,
-    pub(crate) failed: u64,
-    pub(crate) codes: BTreeMap<String, u64>,
+    pub(crate) by_line: HashMap<u64, State>,
+    /// Failure codes (interned).
+    codes: Vec<String>,
     /// Bytes cut off the end (a partial last line).
     pub(crate) truncated: u64,
+}
+
+/// What an output holds, counted by record (not by line).
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) ok: u64,
+    pub(crate) failed: u64,
+    /// Records to do again.
+    pub(crate) redo: u64,
+    pub(crate) codes: BTreeMap<String, u64>,
 }
 
 /// One finished record, rendered as its output line.
@@ -251,19 +272,59 @@ impl Existing {
                 "the output holds real results; use another --output for --dry-run".into()
             });
         }
-        if id.is_null() || m.contains_key("duplicate_of_line") {
-            self.done_lines.insert(line_no);
+        let state = if ok {
+            State::Ok
         } else {
-            self.done_ids.insert(hasher.hash(id));
-        }
-        if ok {
-            self.ok += 1;
-        } else {
-            self.failed += 1;
             let code = m.get("code").and_then(Value::as_str).unwrap_or("Unknown");
-            *self.codes.entry(code.to_owned()).or_default() += 1;
+            if crate::outcome::redo_on_resume(code) {
+                State::Redo
+            } else {
+                State::Failed(self.intern(code))
+            }
+        };
+        if id.is_null() || m.contains_key("duplicate_of_line") {
+            self.by_line.insert(line_no, state);
+        } else {
+            self.by_id.insert(hasher.hash(id), state);
         }
         Ok(())
+    }
+
+    fn intern(&mut self, code: &str) -> u32 {
+        match self.codes.iter().position(|c| c == code) {
+            Some(i) => i as u32,
+            None => {
+                self.codes.push(code.to_owned());
+                (self.codes.len() - 1) as u32
+            }
+        }
+    }
+
+    /// The records and their outcomes.
+    pub(crate) fn tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for state in self.by_id.values().chain(self.by_line.values()) {
+            match *state {
+                State::Ok => t.ok += 1,
+                State::Redo => t.redo += 1,
+                State::Failed(c) => {
+                    t.failed += 1;
+                    let code = self.codes.get(c as usize).map_or("Unknown", String::as_str);
+                    *t.codes.entry(code.to_owned()).or_default() += 1;
+                }
+            }
+        }
+        t
+    }
+
+    /// Whether the record with this id is done (ok or failed for good).
+    pub(crate) fn done_id(&self, id: u128) -> bool {
+        self.by_id.get(&id).is_some_and(|s| *s != State::Redo)
+    }
+
+    /// Whether the bad line `line` (a record without an id of its own) is done.
+    pub(crate) fn done_line(&self, line: u64) -> bool {
+        self.by_line.get(&line).is_some_and(|s| *s != State::Redo)
     }
 }
 
