@@ -344,13 +344,34 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The output records; every line must be complete JSON.
+/// The output records; every line must be complete JSON, the first the header.
 fn records(path: &str) -> Vec<Value> {
+    let records = records_of_any_version(path);
+    for r in &records {
+        let hash = r["input_sha256"].as_str().unwrap_or("");
+        assert!(
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{r}"
+        );
+    }
+    records
+}
+
+/// [`records`], where lines of an adopted older output have no `input_sha256`.
+fn records_of_any_version(path: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     assert!(text.is_empty() || text.ends_with('\n'), "torn last line");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
+    let mut lines = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{l:?}: {e}")));
+    if let Some(first) = lines.next() {
+        assert_eq!(first["kms_reencrypt"]["format"], 2, "not a header: {first}");
+    }
+    let records: Vec<Value> = lines.collect();
+    for r in &records {
+        assert!(r.get("kms_reencrypt").is_none(), "a second header: {r}");
+    }
+    records
 }
 
 fn line_count(path: &str) -> usize {
@@ -1169,8 +1190,14 @@ fn resume_does_again_the_records_an_older_version_failed_transiently() {
         err.contains(&format!("{n} records in {output}: 57 ok, 3 failed (InvalidCiphertextException 3); this run: 27 ok, 0 failed, 33 skipped")),
         "{err}"
     );
+    assert!(err.contains("has no header"), "{err}");
+    // Given a header, the old lines kept as they were, the new ones after them.
+    let text = std::fs::read_to_string(&output).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    assert!(header.starts_with(r#"{"kms_reencrypt":{"#), "{header}");
+    assert!(rest.starts_with(&old), "the old lines, unchanged");
     // The later line of a record wins: every record's last line is ok but three.
-    let out = records(&output);
+    let out = records_of_any_version(&output);
     let mut last: BTreeMap<String, &Value> = BTreeMap::new();
     for r in &out {
         last.insert(r["id"].as_str().unwrap().to_string(), r);
@@ -1204,6 +1231,210 @@ fn resume_does_again_the_records_an_older_version_failed_transiently() {
 }
 
 #[test]
+fn resuming_with_other_arguments_or_a_changed_input_is_refused_untouched() {
+    let k = kms();
+    let other_key = k
+        .local
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let dir = Dir::new("mismatch");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 30;
+    let text = k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    let base = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+        "--source-key-id",
+        &k.src,
+        "--context-mode",
+        "map",
+        "--destination-context",
+        "purpose=rotated",
+    ];
+    let o = k.run(&base);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let done = std::fs::read(&output).unwrap();
+    let header: Value =
+        serde_json::from_slice(done.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let h = &header["kms_reencrypt"];
+    assert_eq!(h["format"], 2);
+    assert_eq!(h["destination_key_id"], k.dst.as_str());
+    assert_eq!(h["source_key_id"], k.src.as_str());
+    assert_eq!(h["context_mode"], "map");
+    assert_eq!(h["destination_context"], json!({ "purpose": "rotated" }));
+    assert_eq!(h["dry_run"], false);
+
+    let refused = |args: &[&str], expected: &[&str]| {
+        let o = k.run(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for e in expected {
+            assert!(err.contains(e), "{args:?}: {e:?} not in {err}");
+        }
+        assert_eq!(
+            std::fs::read(&output).unwrap(),
+            done,
+            "{args:?} touched the output"
+        );
+    };
+    let with = |i: usize, value: &'static str| {
+        let mut a: Vec<&str> = base.to_vec();
+        a[i] = value;
+        a
+    };
+    let other: &'static str = other_key.clone().leak();
+    refused(
+        &with(5, other),
+        &["belongs to another rotation", "--destination-key-id was"],
+    );
+    refused(&with(7, other), &["--source-key-id was"]);
+    refused(
+        &base[..8],
+        &[
+            "--context-mode was \"map\" there, \"keep\" now",
+            "--destination-context was",
+        ],
+    );
+    refused(
+        &with(9, "replace"),
+        &["--context-mode was \"map\" there, \"replace\" now"],
+    );
+    refused(
+        &with(11, "purpose=other"),
+        &["--destination-context was {\"purpose\":\"rotated\"} there, {\"purpose\":\"other\"} now"],
+    );
+    let mut a = base.to_vec();
+    a.push("--dry-run");
+    refused(&a, &["real results", "--dry-run"]);
+    let mut a = base.to_vec();
+    a.extend(["--id-field", "key"]);
+    refused(&a, &["--id-field was \"id\" there, \"key\" now"]);
+    // The same arguments in another order and spelling are the same run.
+    let mut a: Vec<&str> = base[4..].to_vec();
+    a.extend(["--input", &input, "--output", &output]);
+    let o = k.run(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&output).unwrap(), done);
+
+    // A record of the input changed (its context), from a file and from stdin.
+    let changed = text.replacen("\"tenant\":\"t1\"", "\"tenant\":\"t9\"", 1);
+    assert_ne!(changed, text);
+    let changed_input = dir.file("changed.jsonl");
+    std::fs::write(&changed_input, &changed).unwrap();
+    let mut a = base.to_vec();
+    a[1] = &changed_input;
+    refused(&a, &["record \"r1\" (input line 2)", "changed"]);
+    let mut a = base[2..].to_vec();
+    a.extend(["--input", "-"]);
+    let mut child = k.cmd(&a).stdin(Stdio::piped()).spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(changed.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("record \"r1\""), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&output).unwrap(), done);
+
+    // A ciphertext changed: the same refusal.
+    let recs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut r7 = recs[7].clone();
+    r7["ciphertext"] = json!(k.encrypt(&plaintext(7), source_ctx(7).as_ref()));
+    let mut lines: Vec<String> = recs.iter().map(Value::to_string).collect();
+    lines[7] = r7.to_string();
+    std::fs::write(&changed_input, lines.join("\n") + "\n").unwrap();
+    let mut a = base.to_vec();
+    a[1] = &changed_input;
+    refused(&a, &["record \"r7\" (input line 8)"]);
+
+    // An output written by a newer version.
+    let newer =
+        String::from_utf8(done.clone())
+            .unwrap()
+            .replacen("\"format\":2", "\"format\":3", 1);
+    std::fs::write(&output, &newer).unwrap();
+    let o = k.run(&base);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("newer kms-reencrypt"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), newer);
+}
+
+#[test]
+fn outputs_that_are_not_kms_reencrypt_outputs_are_never_touched() {
+    let k = kms();
+    let dir = Dir::new("foreign");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    std::fs::write(&input, k.records(5)).unwrap();
+    for foreign in [
+        "hello\n",
+        "hello",
+        "{\"user\":\"x\",\"status\":\"ok\"}\n{\"user\":\"y\"}\n",
+        "{\"id\":\"r0\",\"status\":\"done\"}\n",
+        "\u{0}\u{0}\u{0}\n{\"id\":\"r0\"}\n",
+    ] {
+        std::fs::write(&output, foreign).unwrap();
+        let o = k.run(&plain(&k, &input, &output));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{foreign:?}: {err}");
+        assert!(
+            err.contains("is not a kms-reencrypt output"),
+            "{foreign:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), foreign);
+    }
+    assert_eq!(k.local.stats().served, 0, "refused before any KMS call");
+}
+
+#[test]
+fn a_damaged_line_in_the_middle_is_cut_off_and_the_records_after_it_done_again() {
+    let k = kms();
+    let dir = Dir::new("damaged");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 200;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), n + 1);
+    // What a power loss can leave: the header and 80 records, a run of NUL
+    // bytes where the next records were, then later records that did reach
+    // the disk.
+    let mut damaged = lines[..81].join("\n") + "\n";
+    damaged.push_str(&"\u{0}".repeat(777));
+    damaged.push_str(&(lines[101..151].join("\n") + "\n"));
+    std::fs::write(&output, &damaged).unwrap();
+
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("line 82 of"), "{err}");
+    assert!(err.contains("was damaged (NUL bytes)"), "{err}");
+    assert!(
+        err.contains("this run: 120 ok, 0 failed, 80 skipped"),
+        "{err}"
+    );
+    let now = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        now.starts_with(&(lines[..81].join("\n") + "\n")),
+        "the good part is kept"
+    );
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
 fn help_and_version_go_to_stdout_with_status_0() {
     let run = |flag: &str| {
         let o = Command::new(BIN).arg(flag).env_clear().output().unwrap();
@@ -1222,7 +1453,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "\nKMS request:\n",
         "\nThroughput and resilience:\n",
         "\nEnvironment:\n",
-        "\nOutput records ",
+        "\nOutput (a header line, then one line per record",
         "\nExit status:\n",
     ];
     let at: Vec<usize> = sections

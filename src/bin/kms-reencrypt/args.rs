@@ -35,11 +35,20 @@ Environment:
     --retry-mode, which falls back to AWS_RETRY_MODE, then adaptive (unlike the
     AWS SDKs, whose default is standard); AWS_MAX_ATTEMPTS applies as usual.
 
-Output records (one line each, in completion order; `line` is the input line):
-    {\"id\":\"a\",\"line\":1,\"status\":\"ok\",\"ciphertext\":\"...\",\"context\":{...},
-     \"key_id\":\"arn:...\",\"source_key_id\":\"arn:...\"}
-    {\"id\":\"b\",\"line\":2,\"status\":\"failed\",\"code\":\"InvalidCiphertextException\",
-     \"message\":\"...\"}
+Output (a header line, then one line per record, in completion order; `line` is
+the input line, `input_sha256` the hash of the record's ciphertext and context):
+    {\"kms_reencrypt\":{\"format\":2,\"destination_key_id\":\"alias/new\",...}}
+    {\"id\":\"a\",\"line\":1,\"status\":\"ok\",\"input_sha256\":\"...\",\"ciphertext\":\"...\",
+     \"context\":{...},\"key_id\":\"arn:...\",\"source_key_id\":\"arn:...\"}
+    {\"id\":\"b\",\"line\":2,\"status\":\"failed\",\"input_sha256\":\"...\",
+     \"code\":\"InvalidCiphertextException\",\"message\":\"...\"}
+    The header records the destination and source keys, the context mode and
+    pairs, --dry-run and the field names: resuming with other values, or over an
+    input whose record for an id already written changed, is refused (exit 2,
+    the output untouched), and so is an output that is not a kms-reencrypt one.
+    An output without a header (older versions) is adopted as it is and given
+    one. A damaged line (a power loss) is cut off with all that follows it, and
+    those records are done again. A header line in the input is skipped.
     Bad input lines (not JSON, missing or wrong field, bad base64, duplicate id) are
     failed records with code `InvalidInput` (id null when there is none). The id,
     ciphertext and context fields use the configured names, so the output of one
@@ -101,6 +110,8 @@ pub(crate) const RESERVED_FIELDS: &[&str] = &[
     "code",
     "message",
     "duplicate_of_line",
+    "input_sha256",
+    "kms_reencrypt",
 ];
 
 /// Validated arguments.

@@ -43,10 +43,14 @@
 //!
 //! # Crash safety and resuming
 //!
-//! The output is append-only and locked while a run uses it. On start, a partial
-//! last line (a crash or power loss mid-write) is truncated away, and the ids in
-//! the complete lines are skipped, so a run killed at any point (SIGKILL, power
-//! loss) and started again with the same arguments loses and duplicates nothing.
+//! The output is append-only and locked while a run uses it. Its first line is
+//! a header naming the run's arguments, and every record line carries the hash
+//! of its input, so resuming with other arguments or over a changed input is
+//! refused (see [`output`]). On start, a partial last line (a crash mid-write)
+//! or a damaged line (power loss) and everything after it are truncated away,
+//! and the ids in the remaining lines are skipped, so a run killed at any point
+//! (SIGKILL, power loss) and started again with the same arguments loses and
+//! duplicates nothing.
 //! SIGINT/SIGTERM stop intake, let records in a KMS call finish (records
 //! waiting to be tried again are abandoned, unwritten), flush and exit 130/143;
 //! a second signal exits at once (still safe).
@@ -92,7 +96,7 @@ use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
 use crate::meter::{Attempts, Metered};
 use crate::outcome::{Control, Destination, Verdict};
-use crate::output::{IdHasher, Record};
+use crate::output::{IdHasher, Record, Start};
 
 /// Counters shared by the reader, the writer and the progress line.
 #[derive(Debug, Default)]
@@ -103,6 +107,8 @@ pub(crate) struct Stats {
     pub(crate) failed: AtomicU64,
     /// Records skipped because the output already has them.
     pub(crate) skipped: AtomicU64,
+    /// Records done again because the output holds a transient failure of theirs.
+    pub(crate) redone: AtomicU64,
     /// Input bytes read.
     pub(crate) bytes_read: AtomicU64,
 }
@@ -249,18 +255,20 @@ fn answered(
     args: &Args,
     id: serde_json::Value,
     line: u64,
+    digest: &input::Digest,
     context: Option<tower_kms::EncryptionContext>,
     out: &ReEncryptResponse,
 ) -> Record {
     if args.dry_run {
-        return Record::ok(args, id, line, context, None);
+        return Record::ok(args, id, line, digest, context, None);
     }
     match &out.ciphertext_blob {
-        Some(blob) if !blob.is_empty() => Record::ok(args, id, line, context, Some(out)),
+        Some(blob) if !blob.is_empty() => Record::ok(args, id, line, digest, context, Some(out)),
         _ => Record::failed(
             args,
             id,
             line,
+            digest,
             "UnexpectedResponse".into(),
             "KMS answered ReEncrypt with success but no CiphertextBlob".into(),
         ),
@@ -305,14 +313,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     let attempts = Arc::new(Attempts::default());
     let client = build_client(&args, attempts.clone())?;
     let hasher = IdHasher::new();
-    let (file, existing) = output::open(&args.output, &args, &hasher)?;
-    if existing.truncated > 0 {
-        eprintln!(
-            "kms-reencrypt: dropped a partial last line ({} bytes) from {}",
-            existing.truncated,
-            args.output.display()
-        );
-    }
+    let mut opened = output::open(&args.output, &args, &hasher)?;
     let input = match &args.input {
         Some(p) => Some(
             std::fs::File::open(p)
@@ -324,19 +325,71 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         .as_ref()
         .and_then(|f| f.metadata().ok())
         .map(|m| m.len());
+
+    let stats = Arc::new(Stats::default());
+    let prior = opened.existing.tally();
+    let reader = Arc::new(Reader {
+        args: args.clone(),
+        existing: std::mem::take(&mut opened.existing),
+        hasher,
+        stats: stats.clone(),
+    });
+    // Resuming from a file: check the whole input against the output before
+    // anything is written (from standard input, records are checked as they are
+    // read, and a changed one stops the run there).
+    if let Some(path) = args.input.as_ref().filter(|_| !reader.existing.is_empty()) {
+        let f = std::fs::File::open(path)
+            .map_err(|e| format!("cannot open --input {}: {e}", path.display()))?;
+        let r = reader.clone();
+        let check =
+            tokio::task::spawn_blocking(move || r.check(BufReader::with_capacity(1 << 20, f)));
+        tokio::select! {
+            code = signals.recv() => return Ok(code),
+            checked = check => checked.map_err(|e| format!("the input check failed: {e}"))??,
+        }
+    }
+
     let destination = Arc::new(Destination::new(&args.destination_key_id));
     preflight(&client, &args, &destination).await?;
 
-    let stats = Arc::new(Stats::default());
-    let prior = existing.tally();
+    let (start, cut) = (opened.start, opened.cut.clone());
+    let file = opened.prepare(&args)?;
+    let shown = args.output.display();
+    if start == Start::Older {
+        eprintln!(
+            "kms-reencrypt: {shown} has no header: an older kms-reencrypt wrote it and did not \
+             record its arguments or inputs; adopted for this run's arguments (its {} records \
+             are not checked against the input) and rewritten with a header first",
+            prior.ok + prior.failed + prior.redo
+        );
+    }
+    match cut {
+        Some(c @ output::Cut { damage: None, .. }) => eprintln!(
+            "kms-reencrypt: dropped a partial last line ({} bytes) from {shown}",
+            c.bytes
+        ),
+        Some(
+            c @ output::Cut {
+                damage: Some(_), ..
+            },
+        ) => eprintln!(
+            "kms-reencrypt: line {} of {shown} was damaged ({}): cut the output there \
+             ({} bytes, {} complete lines); the records from there on are done again",
+            c.line,
+            c.damage.as_deref().unwrap_or(""),
+            c.bytes,
+            c.lines
+        ),
+        None => {}
+    }
+
     let (prior_ok, prior_failed) = (prior.ok, prior.failed);
     let mut codes = prior.codes;
     if prior.redo > 0 {
         eprintln!(
-            "kms-reencrypt: {} records of {} failed with a transient error (throttling, a server \
-             fault, a timeout, a broken connection) or AccessDenied: doing them again",
+            "kms-reencrypt: {} records of {shown} failed with a transient error (throttling, a \
+             server fault, a timeout, a broken connection) or AccessDenied: doing them again",
             prior.redo,
-            args.output.display()
         );
     }
 
@@ -354,12 +407,6 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     // Reader.
     let (jobs_tx, mut jobs) = mpsc::channel::<Item>(1024);
     {
-        let reader = Reader {
-            args: args.clone(),
-            existing,
-            hasher,
-            stats: stats.clone(),
-        };
         std::thread::Builder::new()
             .name("kms-reencrypt-input".into())
             .spawn(move || {
@@ -418,25 +465,27 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                 let Job {
                     id,
                     line,
+                    digest,
                     request,
                     destination_context,
+                    ..
                 } = *job;
                 let mut tries = 0u32;
                 let record = loop {
                     let e = match client.clone().oneshot(request.clone()).await {
                         Ok(out) => {
                             destination.learn(out.key_id.as_deref());
-                            break answered(&args, id, line, destination_context, &out);
+                            break answered(&args, id, line, &digest, destination_context, &out);
                         }
                         Err(KmsError::DryRunOperation(_)) if args.dry_run => {
-                            break Record::ok(&args, id, line, destination_context, None);
+                            break Record::ok(&args, id, line, &digest, destination_context, None);
                         }
                         Err(e) => e,
                     };
                     match outcome::classify(&e, &destination) {
                         Verdict::Final => {
                             let (code, message) = describe(&e);
-                            break Record::failed(&args, id, line, code, message);
+                            break Record::failed(&args, id, line, &digest, code, message);
                         }
                         Verdict::Stop(msg) => {
                             control.fatal(msg);
@@ -569,7 +618,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         .join(", ");
     eprintln!(
         "kms-reencrypt: {}{} records in {}: {} ok, {} failed{}; this run: {} ok, {} failed, \
-         {} skipped as already done, {:.1} s, {:.0} records/s; {}",
+         {} skipped as already done{}, {:.1} s, {:.0} records/s; {}",
         if args.dry_run { "dry run: " } else { "" },
         prior_ok + prior_failed + ok + failed,
         args.output.display(),
@@ -583,6 +632,10 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         ok,
         failed,
         skipped,
+        match stats.redone.load(Ordering::Relaxed) {
+            0 => String::new(),
+            n => format!(", {n} done again after a transient failure"),
+        },
         secs,
         (ok + failed) as f64 / secs.max(1e-9),
         pacing(&client, &attempts, Wording::Summary),
