@@ -424,7 +424,8 @@ fn check_all(k: &Kms, out: &[Value], n: usize, expected: impl Fn(usize) -> Ctx) 
 #[test]
 fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
     // The run cannot finish before it is killed: record 301 onwards wait.
-    let k = kms_gated(300);
+    // (301: the preflight's dry run, then 300 records.)
+    let k = kms_gated(301);
     let dir = Dir::new("kill");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 3000;
@@ -452,7 +453,7 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
         "20",
     ];
     let mut child = k.cmd(&args).spawn().unwrap();
-    wait_for_lines(&mut child, &output, 300);
+    wait_for_lines(&mut child, &output, 301); // the header and 300 records
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(status.code().is_none(), "killed by a signal: {status}");
@@ -493,7 +494,7 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
 #[test]
 fn sigint_finishes_in_flight_records_then_exits_130() {
     // Record 101 onwards wait until the signal is sent, so it comes mid-run.
-    let k = kms_gated(100);
+    let k = kms_gated(101); // the preflight's dry run, then 100 records
     let dir = Dir::new("int");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 1500;
@@ -509,7 +510,7 @@ fn sigint_finishes_in_flight_records_then_exits_130() {
     let mut slow = args.to_vec();
     slow.extend(["--rate", "500"]);
     let mut child = k.cmd(&slow).spawn().unwrap();
-    wait_for_lines(&mut child, &output, 100);
+    wait_for_lines(&mut child, &output, 101);
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -566,7 +567,11 @@ fn rate_limit_holds_over_every_second_of_the_run() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let mut times = times.lock().unwrap().clone();
     times.sort();
-    assert_eq!(times.len(), n);
+    assert_eq!(
+        times.len(),
+        n + 1,
+        "the records and the preflight's dry run"
+    );
     // Windows of 100 ms with 30 requests each: at most rate + 30 in any second.
     let mut worst = 0;
     for (i, t) in times.iter().enumerate() {
@@ -578,7 +583,7 @@ fn rate_limit_holds_over_every_second_of_the_run() {
     }
     // (+ one more window of slack for the jitter between limiter and server clock.)
     assert!(worst <= rate + rate / 5, "{worst} requests in one second");
-    let span = times[n - 1] - times[0];
+    let span = times[n] - times[0];
     assert!(
         span >= Duration::from_secs_f64((n - rate / 10) as f64 / rate as f64 - 0.2),
         "{span:?}"
@@ -1432,6 +1437,124 @@ fn a_damaged_line_in_the_middle_is_cut_off_and_the_records_after_it_done_again()
     check_all(&k, &records(&output), n, |i| {
         source_ctx(i).unwrap_or_default()
     });
+}
+
+#[test]
+fn preflight_stops_on_access_denied_or_an_unusable_destination_writing_nothing() {
+    let mut k = kms();
+    let dir = Dir::new("preflight-stop");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 50;
+    let mut text = String::from("not json: a bad line comes before the first record\n");
+    text.push_str(&k.records(n));
+    std::fs::write(&input, &text).unwrap();
+    let real_calls = Arc::new(AtomicUsize::new(0));
+    {
+        // An identity without kms:ReEncryptFrom / kms:ReEncryptTo.
+        let real_calls = real_calls.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" {
+                return Act::Pass;
+            }
+            if r.body.get("DryRun").is_none() {
+                real_calls.fetch_add(1, Ordering::Relaxed);
+            }
+            Act::Respond(400, kms_error("AccessDeniedException"))
+        }));
+    }
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(err.contains("kms:ReEncryptFrom"), "{err}");
+    assert_eq!(
+        real_calls.load(Ordering::Relaxed),
+        0,
+        "only the dry run was sent"
+    );
+    assert_eq!(
+        line_count(&output),
+        0,
+        "nothing written, not even the bad line"
+    );
+
+    // A disabled destination key, and one for signing: the same, straight from
+    // the local KMS.
+    let k = kms();
+    let text = String::from("not json\n") + &k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    k.local.disable_key(&k.dst).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the destination key"), "{err}");
+    assert!(err.contains("DisabledException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+    assert_eq!(k.local.stats().served, 1, "one dry run, no record");
+
+    let signing = k
+        .local
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .unwrap();
+    let mut a = plain(&k, &input, &output);
+    a[5] = &signing;
+    let o = k.run(&a);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("InvalidKeyUsageException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+}
+
+#[test]
+fn preflight_goes_on_after_throttling_an_emulators_answer_and_a_bad_first_record() {
+    let mut k = kms();
+    let dir = Dir::new("preflight-go");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 30;
+    // The first record's context is wrong: KMS rejects it, dry run or not.
+    let bad = json!({ "id": "bad", "ciphertext": k.encrypt("x", None), "context": { "a": "b" } });
+    std::fs::write(&input, bad.to_string() + "\n" + &k.records(n)).unwrap();
+    let fake = STANDARD.encode(b"not a real ciphertext from a dry run");
+    let dry_runs = Arc::new(AtomicUsize::new(0));
+    {
+        let (dry_runs, fake) = (dry_runs.clone(), fake.clone());
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" || r.body.get("DryRun").is_none() {
+                return Act::Pass;
+            }
+            // Throttled twice, then the first record's own failure, then (the
+            // second record) an emulator that ignores DryRun and answers 200
+            // with a ciphertext.
+            match dry_runs.fetch_add(1, Ordering::Relaxed) {
+                0..2 => Act::Respond(400, kms_error("ThrottlingException")),
+                2 => Act::Pass,
+                _ => Act::Respond(
+                    200,
+                    json!({ "CiphertextBlob": fake, "KeyId": "k" }).to_string(),
+                ),
+            }
+        }));
+    }
+    let mut a = plain(&k, &input, &output);
+    // (Standard mode: two throttles in an otherwise idle run would make the
+    // adaptive limiter start this small run slowly, which is not under test.)
+    a.extend(["--max-attempts", "1", "--retry-mode", "standard"]);
+    let o = k.run(&a);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("standard retry mode"), "{err}");
+    assert_eq!(dry_runs.load(Ordering::Relaxed), 4, "{err}");
+    let out = records(&output);
+    assert_eq!(out.len(), n + 1);
+    assert!(
+        out.iter().all(|r| r["ciphertext"] != fake.as_str()),
+        "the dry run's ciphertext is discarded"
+    );
+    let failed: Vec<&Value> = out.iter().filter(|r| r["status"] != "ok").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["id"], "bad");
+    assert_eq!(failed[0]["code"], "InvalidCiphertextException");
 }
 
 #[test]

@@ -66,7 +66,9 @@ the input line, `input_sha256` the hash of the record's ciphertext and context):
     Errors that say the configuration is wrong rather than the record (credentials,
     signature, AccessDenied, an invalid grant token, an unreachable endpoint, a
     missing or unusable destination key) stop the run without recording the
-    records they hit.
+    records they hit. Before anything is written, a ReEncrypt DryRun of the first
+    record (the next ones if it fails on its own) checks the permissions
+    (kms:ReEncryptFrom, kms:ReEncryptTo) and the destination key.
 
 Exit status:
     0    every record succeeded (this run and earlier runs on the same output)

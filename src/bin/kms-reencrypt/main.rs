@@ -22,7 +22,8 @@
 //! reader thread    JSON Lines -> validated ReEncryptRequests; bad lines, duplicate ids
 //!      │           and records the output already holds are handled here
 //!      ▼
-//! driver           svc.ready().await; svc.call(job) -> spawned
+//! driver           preflight (a DryRun of the first record); then
+//!                  svc.ready().await; svc.call(job) -> spawned
 //!      │ ConcurrencyLimit     --concurrency records in flight (tower::limit)
 //!      │ RateLimit            --rate records started per second (tower::limit)
 //!      │ service_fn           one record: KmsClient calls until a final answer
@@ -65,7 +66,8 @@
 //! configuration (credentials, signatures, AccessDenied, an unreachable
 //! endpoint, the destination key) stop the run without writing a record for the
 //! records they hit, so fixing the configuration and running again finishes the
-//! job. The client runs in the adaptive retry mode by default, so a throttling
+//! job; before anything is written, a ReEncrypt `DryRun` of the first record
+//! (the preflight) catches most of them. The client runs in the adaptive retry mode by default, so a throttling
 //! KMS slows the run down to the rate it allows.
 
 mod args;
@@ -74,6 +76,7 @@ mod meter;
 mod outcome;
 mod output;
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, IsTerminal as _};
 use std::process::ExitCode;
@@ -90,7 +93,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_kms::client::BoxConnector;
 use tower_kms::connector::HyperConnector;
 use tower_kms::retry::RetryConfig;
-use tower_kms::{EncryptRequest, KmsClient, KmsError, ReEncryptResponse};
+use tower_kms::{KmsClient, KmsError, ReEncryptResponse};
 
 use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
@@ -225,28 +228,113 @@ fn build_client(args: &Args, attempts: Arc<Attempts>) -> Result<KmsClient, Strin
     b.env().build().map_err(|e| e.to_string())
 }
 
-/// Checks the destination key with an `Encrypt` dry run before touching anything.
+/// How many input items the preflight may read ahead to find records, and how
+/// many records it tries before giving up on checking.
+const PREFLIGHT_LOOKAHEAD: usize = 4096;
+const PREFLIGHT_RECORDS: usize = 8;
+
+/// The preflight's verdict.
+enum Preflight {
+    Go,
+    Stop(String),
+    Signal(u8),
+}
+
+/// The next item: one read ahead (by the preflight), else the next from the reader.
+async fn next_item(ahead: &mut VecDeque<Item>, jobs: &mut mpsc::Receiver<Item>) -> Option<Item> {
+    match ahead.pop_front() {
+        Some(item) => Some(item),
+        None => jobs.recv().await,
+    }
+}
+
+/// Before anything is written: a ReEncrypt `DryRun` of the first record, so a
+/// missing `kms:ReEncryptFrom` / `kms:ReEncryptTo` permission or a missing,
+/// disabled or unusable destination key stops the run at once. KMS answers a
+/// good dry run with `DryRunOperationException`; an emulator that ignores
+/// `DryRun` answers 200 with a ciphertext (discarded): both mean go on. The dry
+/// run is retried on transient errors like any call; when it fails for the
+/// record's own sake (a bad ciphertext), the next record is tried, up to
+/// [`PREFLIGHT_RECORDS`]. Items read meanwhile are kept in `ahead`.
 async fn preflight(
     client: &KmsClient,
-    args: &Args,
     destination: &Destination,
-) -> Result<(), String> {
-    let mut req = EncryptRequest::new(args.destination_key_id.clone(), vec![0u8]);
-    req.dry_run = Some(true);
-    req.grant_tokens = args.grant_tokens.clone();
-    match client.send(req).await {
-        Ok(_) | Err(KmsError::DryRunOperation(_)) => Ok(()),
-        Err(e) => match outcome::classify(&e, destination) {
-            Verdict::Stop(msg) => Err(msg),
-            Verdict::Final | Verdict::Retry => {
-                eprintln!(
-                    "kms-reencrypt: warning: could not check the destination key: {}",
-                    chain(&e)
-                );
-                Ok(())
+    control: &Control,
+    signals: &mut Signals,
+    jobs: &mut mpsc::Receiver<Item>,
+    ahead: &mut VecDeque<Item>,
+) -> Preflight {
+    let (mut next, mut tried) = (0usize, 0usize);
+    let mut last_failure = String::new();
+    while tried < PREFLIGHT_RECORDS {
+        // The next record, reading ahead as needed.
+        let request = loop {
+            let found = ahead
+                .iter()
+                .enumerate()
+                .skip(next)
+                .find_map(|(i, item)| match item {
+                    Item::Job(job) => Some((i, job.request.clone())),
+                    _ => None,
+                });
+            if let Some((i, request)) = found {
+                next = i + 1;
+                break Some(request);
             }
-        },
+            next = ahead.len();
+            if ahead.len() >= PREFLIGHT_LOOKAHEAD || matches!(ahead.back(), Some(Item::Error(_))) {
+                break None;
+            }
+            let item = tokio::select! {
+                biased;
+                code = signals.recv() => return Preflight::Signal(code),
+                item = jobs.recv() => item,
+            };
+            match item {
+                Some(item) => ahead.push_back(item),
+                None => break None,
+            }
+        };
+        let Some(request) = request else { break };
+        tried += 1;
+        let request = request.into_builder().dry_run(true).build_unchecked();
+        let mut tries = 0u32;
+        loop {
+            let answer = tokio::select! {
+                biased;
+                code = signals.recv() => return Preflight::Signal(code),
+                answer = client.clone().oneshot(request.clone()) => answer,
+            };
+            let e = match answer {
+                Ok(_) | Err(KmsError::DryRunOperation(_)) => return Preflight::Go,
+                Err(e) => e,
+            };
+            match outcome::classify(&e, destination) {
+                Verdict::Stop(msg) => return Preflight::Stop(msg),
+                Verdict::Final => {
+                    last_failure = chain(&e);
+                    break;
+                }
+                Verdict::Retry => {
+                    tries = tries.saturating_add(1);
+                    let wait = outcome::backoff(tries, e.is_throttling(), control.jitter.next());
+                    tokio::select! {
+                        biased;
+                        code = signals.recv() => return Preflight::Signal(code),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
     }
+    if tried > 0 {
+        eprintln!(
+            "kms-reencrypt: warning: could not check the permissions and the destination key: \
+             the dry run of each of the first {tried} records failed for that record's own \
+             sake (the last: {last_failure})"
+        );
+    }
+    Preflight::Go
 }
 
 /// The output line of a record KMS answered, or a failed `UnexpectedResponse`
@@ -349,8 +437,45 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         }
     }
 
+    // Reader.
+    let (jobs_tx, mut jobs) = mpsc::channel::<Item>(1024);
+    {
+        std::thread::Builder::new()
+            .name("kms-reencrypt-input".into())
+            .spawn(move || {
+                let input: Box<dyn BufRead> = match input {
+                    Some(f) => Box::new(BufReader::with_capacity(1 << 20, f)),
+                    None => Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
+                };
+                reader.run(input, jobs_tx)
+            })
+            .map_err(|e| format!("cannot start the input thread: {e}"))?;
+    }
+
+    let control = Arc::new(Control::default());
     let destination = Arc::new(Destination::new(&args.destination_key_id));
-    preflight(&client, &args, &destination).await?;
+    let mut ahead = VecDeque::new();
+    match preflight(
+        &client,
+        &destination,
+        &control,
+        &mut signals,
+        &mut jobs,
+        &mut ahead,
+    )
+    .await
+    {
+        Preflight::Go => {}
+        Preflight::Stop(msg) => {
+            return Err(format!(
+                "stopped before writing anything: the dry run of the first record says {msg}"
+            ));
+        }
+        Preflight::Signal(code) => {
+            eprintln!("kms-reencrypt: interrupted before anything was written");
+            return Ok(code);
+        }
+    }
 
     let (start, cut) = (opened.start, opened.cut.clone());
     let file = opened.prepare(&args)?;
@@ -403,23 +528,6 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         );
         tokio::task::spawn_blocking(move || output::write_loop(file, out_rx, interval, stats, rt))
     };
-
-    // Reader.
-    let (jobs_tx, mut jobs) = mpsc::channel::<Item>(1024);
-    {
-        std::thread::Builder::new()
-            .name("kms-reencrypt-input".into())
-            .spawn(move || {
-                let input: Box<dyn BufRead> = match input {
-                    Some(f) => Box::new(BufReader::with_capacity(1 << 20, f)),
-                    None => Box::new(BufReader::with_capacity(1 << 20, std::io::stdin())),
-                };
-                reader.run(input, jobs_tx)
-            })
-            .map_err(|e| format!("cannot start the input thread: {e}"))?;
-    }
-
-    let control = Arc::new(Control::default());
 
     // Progress line.
     let progress = std::io::stderr().is_terminal().then(|| {
@@ -524,7 +632,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         let item = tokio::select! {
             biased;
             code = signals.recv() => { stop = Some(Stop::Signal(code)); break 'intake; }
-            item = jobs.recv() => item,
+            item = next_item(&mut ahead, &mut jobs) => item,
         };
         match item {
             None => break,
@@ -570,6 +678,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     }
 
     // Drain: no new records; in-flight ones finish and are written.
+    drop(ahead);
     drop(jobs);
     drop(svc);
     if let Some(Stop::Signal(_)) = stop {
