@@ -858,4 +858,32 @@ mod tests {
         let c = retry_config(None, env(&[("AWS_NEW_RETRIES_2026", "true")])).unwrap();
         assert!(c.is_2026_revision() && c.is_adaptive());
     }
+
+    #[test]
+    fn pacing_says_throttled_attempts_and_the_rate() {
+        let attempts = Attempts::default();
+        attempts.sent.store(1089, Ordering::Relaxed);
+        attempts.throttled.store(41, Ordering::Relaxed);
+        let client = |cfg: RetryConfig| {
+            KmsClient::builder()
+                .region("us-east-1")
+                .retry_config(cfg)
+                .build()
+                .unwrap()
+        };
+        let adaptive = client(RetryConfig::adaptive());
+        assert_eq!(
+            pacing(&adaptive, &attempts, Wording::Summary),
+            "throttled attempts 41 of 1089; adaptive rate unlimited"
+        );
+        assert_eq!(
+            pacing(&adaptive, &attempts, Wording::Progress),
+            "throttled 41 of 1089 attempts, adaptive rate unlimited"
+        );
+        let standard = client(RetryConfig::standard());
+        assert_eq!(
+            pacing(&standard, &attempts, Wording::Summary),
+            "throttled attempts 41 of 1089; standard retry mode"
+        );
+    }
 }
