@@ -1692,7 +1692,7 @@ fn throughput() {
     let secs = t.elapsed().as_secs_f64();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
-    assert_eq!(line_count(&output), n);
+    assert_eq!(line_count(&output), n + 1, "the header and n records");
     eprintln!("{err}");
     eprintln!(
         "{n} records in {secs:.2} s: {:.0} records/s (client and local KMS sharing this machine)",
