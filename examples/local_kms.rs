@@ -5,7 +5,7 @@
 //!     [--credentials AKID:SECRET]... [--no-demo-key]
 //!     [--header-read-timeout-ms MS] [--body-read-timeout-ms MS]
 //!     [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS]
-//!     [--quota NAME=RATE]...
+//!     [--quota NAME=RATE]... [--quiet] [--write-records N:PATH]
 //! ```
 //!
 //! `--help` lists every flag with its default (the server limits are those of
@@ -31,6 +31,12 @@
 //! ```text
 //! summary: served=12 throttled=3 | CreateKey served=5 throttled=2 | Encrypt served=7 throttled=1
 //! ```
+//!
+//! `--write-records 100000:in.jsonl` writes that many `kms-reencrypt` input
+//! records (`{"id":"r0","ciphertext":"...","context":{"n":"0"}}`), encrypted
+//! under the demo key, before it starts serving (directly, not over HTTP: no
+//! quota is spent); `benches/throttle.sh` uses it. `--quiet` drops the line per
+//! request (the summary stays).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -43,7 +49,7 @@ use tower_kms::{KeySpec, KeyUsageType};
 /// The port the example listens on by default.
 const DEFAULT_LISTEN: &str = "127.0.0.1:4599";
 
-const USAGE: &str = "usage: local_kms [--listen 127.0.0.1:PORT] [--region REGION] [--credentials AKID:SECRET]... [--no-demo-key] [--header-read-timeout-ms MS] [--body-read-timeout-ms MS] [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS] [--quota NAME=RATE]...";
+const USAGE: &str = "usage: local_kms [--listen 127.0.0.1:PORT] [--region REGION] [--credentials AKID:SECRET]... [--no-demo-key] [--header-read-timeout-ms MS] [--body-read-timeout-ms MS] [--idle-timeout-ms MS] [--max-connections N] [--shutdown-grace-ms MS] [--quota NAME=RATE]... [--quiet] [--write-records N:PATH]";
 
 fn help() -> String {
     let ms = |d: Duration| d.as_millis();
@@ -67,6 +73,9 @@ A local AWS KMS over HTTP/1.1, logging one line per request.
                                 is crypto (all cryptographic operations together) or one
                                 other operation (CreateKey, DescribeKey, ListKeys, ...);
                                 repeatable (default: no quotas)
+  --quiet                       no log line per request (the summary stays)
+  --write-records N:PATH        before serving, write N kms-reencrypt input records
+                                encrypted under the demo key to PATH (no quota spent)
   -h, --help                    this help",
         ms(ServerConfig::DEFAULT_HEADER_READ_TIMEOUT),
         ms(ServerConfig::DEFAULT_BODY_READ_TIMEOUT),
@@ -83,10 +92,12 @@ struct Args {
     demo_key: bool,
     server: ServerConfig,
     quotas: Vec<(Quota, RequestRate)>,
+    quiet: bool,
+    write_records: Option<(u64, String)>,
 }
 
 enum Parsed {
-    Run(Args),
+    Run(Box<Args>),
     Help,
 }
 
@@ -98,6 +109,8 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
         demo_key: true,
         server: ServerConfig::new(),
         quotas: Vec::new(),
+        quiet: false,
+        write_records: None,
     };
     let mut it = args.iter();
     while let Some(flag) = it.next() {
@@ -155,11 +168,57 @@ fn parse(args: &[String]) -> Result<Parsed, String> {
                 let v = value()?;
                 out.quotas.push(parse_quota(&v)?);
             }
+            "--quiet" => out.quiet = true,
+            "--write-records" => {
+                let v = value()?;
+                let (n, path) = v
+                    .split_once(':')
+                    .filter(|(_, p)| !p.is_empty())
+                    .ok_or_else(|| format!("--write-records takes N:PATH, got {v:?}"))?;
+                let n = n
+                    .parse::<u64>()
+                    .map_err(|_| format!("--write-records takes N:PATH, got {v:?}"))?;
+                out.write_records = Some((n, path.to_owned()));
+            }
             "-h" | "--help" => return Ok(Parsed::Help),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    Ok(Parsed::Run(out))
+    if out.write_records.is_some() && !out.demo_key {
+        return Err("--write-records needs the demo key (drop --no-demo-key)".into());
+    }
+    Ok(Parsed::Run(Box::new(out)))
+}
+
+/// Writes `n` kms-reencrypt input records encrypted under `key` to `path`.
+fn write_records(kms: &LocalKms, key: &str, n: u64, path: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    let file = std::fs::File::create(path).map_err(|e| format!("cannot create {path}: {e}"))?;
+    let mut w = std::io::BufWriter::new(file);
+    for i in 0..n {
+        let context = serde_json::json!({ "n": i.to_string() });
+        let plaintext = format!("secret number {i:024}");
+        let out = kms
+            .invoke(
+                "Encrypt",
+                serde_json::json!({
+                    "KeyId": key,
+                    "Plaintext": base64::Engine::encode(
+                        &base64::engine::general_purpose::STANDARD,
+                        plaintext,
+                    ),
+                    "EncryptionContext": context,
+                }),
+            )
+            .map_err(|e| format!("cannot encrypt record {i}: {e}"))?;
+        let record = serde_json::json!({
+            "id": format!("r{i}"),
+            "ciphertext": out["CiphertextBlob"],
+            "context": context,
+        });
+        writeln!(w, "{record}").map_err(|e| format!("cannot write {path}: {e}"))?;
+    }
+    w.flush().map_err(|e| format!("cannot write {path}: {e}"))
 }
 
 /// `NAME=RATE`, e.g. `crypto=2000` or `CreateKey=5`.
@@ -202,7 +261,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut builder = LocalKms::builder().on_request(Arc::new(|log: &RequestLog| {
+    let quiet = args.quiet;
+    let mut builder = LocalKms::builder().on_request(Arc::new(move |log: &RequestLog| {
+        if quiet {
+            return;
+        }
         let op = if log.operation.is_empty() {
             "-"
         } else {
@@ -244,6 +307,13 @@ async fn main() -> ExitCode {
     } else {
         None
     };
+    if let (Some((n, path)), Some(key)) = (&args.write_records, &demo_key) {
+        if let Err(e) = write_records(&kms, key, *n, path) {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+        println!("wrote {n} records to {path}");
+    }
     let region = kms.region().to_owned();
     let counts = kms.clone();
     let server = kms.serve_with(listener, args.server);
@@ -355,6 +425,54 @@ mod tests {
             ),
             Ok(_) => panic!("accepted"),
         }
+    }
+
+    #[test]
+    fn record_flags() {
+        match args(&["--quiet", "--write-records", "5:/tmp/x.jsonl"]) {
+            Ok(Parsed::Run(a)) => {
+                assert!(a.quiet);
+                assert_eq!(a.write_records, Some((5, "/tmp/x.jsonl".to_owned())));
+            }
+            _ => panic!("refused"),
+        }
+        for bad in [
+            &["--write-records", "5"][..],
+            &["--write-records", "x:/tmp/a"],
+            &["--write-records", "5:"],
+            &["--write-records", "5:/tmp/a", "--no-demo-key"],
+        ] {
+            assert!(args(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn written_records_decrypt() {
+        let kms = LocalKms::new();
+        let key = kms
+            .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+            .unwrap();
+        let path = std::env::temp_dir().join(format!("local-kms-records-{}", std::process::id()));
+        let path = path.to_str().unwrap();
+        write_records(&kms, &key, 3, path).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let _ = std::fs::remove_file(path);
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[2]["id"], "r2");
+        let out = kms
+            .invoke(
+                "Decrypt",
+                serde_json::json!({
+                    "CiphertextBlob": lines[2]["ciphertext"],
+                    "EncryptionContext": lines[2]["context"],
+                }),
+            )
+            .unwrap();
+        assert_eq!(out["KeyId"], key.as_str());
     }
 
     #[test]

@@ -1,20 +1,25 @@
 //! End-to-end tests of the `kms-reencrypt` binary (the `cli` feature) against a
 //! local KMS served on 127.0.0.1: resuming after SIGKILL and a torn last line,
 //! SIGINT, bad input lines, context modes, dry runs, the command line (usage
-//! errors, `--help`) and exit statuses.
+//! errors, `--help`) and exit statuses; throttling, server faults and odd
+//! answers, through a scripted front in front of the local KMS.
 #![cfg(feature = "cli")]
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
 use serde_json::{Value, json};
-use tower_kms::local::{LocalKms, LocalKmsServer, RequestHook, RequestLog};
+use tower::ServiceExt as _;
+use tower_kms::local::{LocalKms, LocalKmsServer, Quota, RequestHook, RequestLog, RequestRate};
 use tower_kms::{KeySpec, KeyUsageType};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kms-reencrypt");
@@ -218,6 +223,103 @@ impl Kms {
     }
 }
 
+/// A request as the [front](Kms::front) sees it.
+struct Seen {
+    /// `ReEncrypt`, `Encrypt`, ... (from `X-Amz-Target`).
+    operation: String,
+    body: Value,
+    /// How many requests of this operation came before this one.
+    nth: usize,
+}
+
+/// What the front does with a request.
+enum Act {
+    /// Hand it to the local KMS.
+    Pass,
+    /// Answer it with this status and body.
+    Respond(u16, String),
+    /// Close the connection without an answer.
+    Drop,
+    /// Never answer (the client's attempt timeout must fire).
+    Hang,
+}
+
+type Rule = Arc<dyn Fn(&Seen) -> Act + Send + Sync>;
+
+impl Kms {
+    /// Puts a scripted HTTP server on 127.0.0.1 in front of the local KMS and
+    /// points the tool at it: `rule` decides what happens to each request.
+    fn front(&mut self, rule: Rule) {
+        let listener = self
+            ._rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        self.url = format!("http://{}", listener.local_addr().unwrap());
+        let local = self.local.clone();
+        let counts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+        self._rt.spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (local, rule, counts) = (local.clone(), rule.clone(), counts.clone());
+                let svc = hyper::service::service_fn(move |req| {
+                    front_answer(local.clone(), rule.clone(), counts.clone(), req)
+                });
+                tokio::spawn(async move {
+                    let io = hyper_util::rt::TokioIo::new(tcp);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(io, svc)
+                        .await;
+                });
+            }
+        });
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One request through the front (see [`Kms::front`]).
+async fn front_answer(
+    local: LocalKms,
+    rule: Rule,
+    counts: Arc<Mutex<BTreeMap<String, usize>>>,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Full<Bytes>>, BoxError> {
+    let (parts, body) = req.into_parts();
+    let bytes = body.collect().await?.to_bytes();
+    let operation = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .map(|t| t.trim_start_matches("TrentService.").to_string())
+        .unwrap_or_default();
+    let nth = {
+        let mut c = counts.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = c.entry(operation.clone()).or_default();
+        *n += 1;
+        *n - 1
+    };
+    let seen = Seen {
+        operation,
+        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        nth,
+    };
+    match rule(&seen) {
+        Act::Pass => {
+            let req = http::Request::from_parts(parts, Full::new(bytes));
+            Ok(local.oneshot(req).await.unwrap_or_else(|e| match e {}))
+        }
+        Act::Respond(status, body) => Ok(http::Response::builder()
+            .status(status)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(body)))?),
+        Act::Drop => Err("dropped by the test front".into()),
+        Act::Hang => std::future::pending().await,
+    }
+}
+
+fn kms_error(code: &str) -> String {
+    json!({ "__type": code, "message": format!("{code} from the test front") }).to_string()
+}
+
 struct Dir(PathBuf);
 
 impl Dir {
@@ -242,13 +344,34 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The output records; every line must be complete JSON.
+/// The output records; every line must be complete JSON, the first the header.
 fn records(path: &str) -> Vec<Value> {
+    let records = records_of_any_version(path);
+    for r in &records {
+        let hash = r["input_sha256"].as_str().unwrap_or("");
+        assert!(
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{r}"
+        );
+    }
+    records
+}
+
+/// [`records`], where lines of an adopted older output have no `input_sha256`.
+fn records_of_any_version(path: &str) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     assert!(text.is_empty() || text.ends_with('\n'), "torn last line");
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l:?}: {e}")))
-        .collect()
+    let mut lines = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{l:?}: {e}")));
+    if let Some(first) = lines.next() {
+        assert_eq!(first["kms_reencrypt"]["format"], 2, "not a header: {first}");
+    }
+    let records: Vec<Value> = lines.collect();
+    for r in &records {
+        assert!(r.get("kms_reencrypt").is_none(), "a second header: {r}");
+    }
+    records
 }
 
 fn line_count(path: &str) -> usize {
@@ -301,7 +424,8 @@ fn check_all(k: &Kms, out: &[Value], n: usize, expected: impl Fn(usize) -> Ctx) 
 #[test]
 fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
     // The run cannot finish before it is killed: record 301 onwards wait.
-    let k = kms_gated(300);
+    // (301: the preflight's dry run, then 300 records.)
+    let k = kms_gated(301);
     let dir = Dir::new("kill");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 3000;
@@ -329,7 +453,7 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
         "20",
     ];
     let mut child = k.cmd(&args).spawn().unwrap();
-    wait_for_lines(&mut child, &output, 300);
+    wait_for_lines(&mut child, &output, 301); // the header and 300 records
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(status.code().is_none(), "killed by a signal: {status}");
@@ -370,7 +494,7 @@ fn resumes_after_sigkill_and_a_torn_line_without_loss_or_duplicates() {
 #[test]
 fn sigint_finishes_in_flight_records_then_exits_130() {
     // Record 101 onwards wait until the signal is sent, so it comes mid-run.
-    let k = kms_gated(100);
+    let k = kms_gated(101); // the preflight's dry run, then 100 records
     let dir = Dir::new("int");
     let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
     let n = 1500;
@@ -386,7 +510,7 @@ fn sigint_finishes_in_flight_records_then_exits_130() {
     let mut slow = args.to_vec();
     slow.extend(["--rate", "500"]);
     let mut child = k.cmd(&slow).spawn().unwrap();
-    wait_for_lines(&mut child, &output, 100);
+    wait_for_lines(&mut child, &output, 101);
     let pid = child.id().to_string();
     assert!(
         Command::new("kill")
@@ -443,7 +567,11 @@ fn rate_limit_holds_over_every_second_of_the_run() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let mut times = times.lock().unwrap().clone();
     times.sort();
-    assert_eq!(times.len(), n);
+    assert_eq!(
+        times.len(),
+        n + 1,
+        "the records and the preflight's dry run"
+    );
     // Windows of 100 ms with 30 requests each: at most rate + 30 in any second.
     let mut worst = 0;
     for (i, t) in times.iter().enumerate() {
@@ -455,7 +583,7 @@ fn rate_limit_holds_over_every_second_of_the_run() {
     }
     // (+ one more window of slack for the jitter between limiter and server clock.)
     assert!(worst <= rate + rate / 5, "{worst} requests in one second");
-    let span = times[n - 1] - times[0];
+    let span = times[n] - times[0];
     assert!(
         span >= Duration::from_secs_f64((n - rate / 10) as f64 / rate as f64 - 0.2),
         "{span:?}"
@@ -821,6 +949,614 @@ fn usage_and_configuration_errors_exit_2_without_writing() {
     });
 }
 
+/// The arguments of a plain run: `--input`, `--output`, `--destination-key-id`.
+fn plain<'a>(k: &'a Kms, input: &'a str, output: &'a str) -> Vec<&'a str> {
+    vec![
+        "--input",
+        input,
+        "--output",
+        output,
+        "--destination-key-id",
+        &k.dst,
+    ]
+}
+
+/// `N` from `label N` in the summary (e.g. `throttled attempts 41 of 1089`).
+fn summary_number(err: &str, label: &str) -> u64 {
+    let at = err
+        .rfind(label)
+        .unwrap_or_else(|| panic!("{label:?} not in {err}"));
+    err[at + label.len()..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label:?} in {err}"))
+}
+
+#[test]
+fn a_throttling_kms_slows_the_run_down_but_fails_no_record() {
+    // The issue's scenario in small: a quota well below what the tool could do.
+    let quota = RequestRate::per_second(200.0).unwrap();
+    let k = kms_with(
+        LocalKms::builder()
+            .quota(Quota::CRYPTOGRAPHIC, quota)
+            .build(),
+    );
+    let dir = Dir::new("throttle");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 1000;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains(&format!("{n} ok, 0 failed;")), "{err}");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+    // KMS did throttle, and the tool counted the attempts the server saw.
+    let stats = k.local.stats();
+    assert!(stats.throttled > 0, "{stats:?}");
+    let throttled = summary_number(&err, "throttled attempts");
+    let sent = summary_number(&err, &format!("throttled attempts {throttled} of"));
+    assert_eq!(throttled, stats.throttled, "{err}");
+    assert_eq!(sent, stats.served + stats.throttled, "{err}");
+    assert!(err.contains("adaptive rate "), "{err}");
+    assert!(!err.contains("adaptive rate unlimited"), "{err}");
+}
+
+#[test]
+fn server_faults_for_a_while_then_recovery_fail_no_record() {
+    // ReEncrypt requests 20..140 fail: dropped connections, 500s with a KMS
+    // code, 503s with a proxy's HTML page, and answers that never come.
+    let mut k = kms();
+    let faults = Arc::new(AtomicUsize::new(0));
+    {
+        let faults = faults.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" || !(20..140).contains(&r.nth) {
+                return Act::Pass;
+            }
+            faults.fetch_add(1, Ordering::Relaxed);
+            match r.nth % 4 {
+                0 => Act::Drop,
+                1 => Act::Respond(500, kms_error("KMSInternalException")),
+                2 => Act::Respond(503, "<html>Service Unavailable</html>".into()),
+                _ => Act::Hang,
+            }
+        }));
+    }
+    let dir = Dir::new("faults");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 300;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--attempt-timeout-ms", "500"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert_eq!(faults.load(Ordering::Relaxed), 120);
+    assert!(err.contains(&format!("{n} ok, 0 failed;")), "{err}");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn access_denied_in_the_middle_of_a_run_stops_it_and_the_next_run_finishes() {
+    let mut k = kms();
+    let deny = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let deny = deny.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation == "ReEncrypt" && r.nth >= 100 && deny.load(Ordering::Relaxed) {
+                Act::Respond(400, kms_error("AccessDeniedException"))
+            } else {
+                Act::Pass
+            }
+        }));
+    }
+    let dir = Dir::new("denied");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 400;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--concurrency", "8"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(err.contains("kms:ReEncryptTo"), "{err}");
+    let out = records(&output);
+    assert!(
+        out.iter().all(|r| r["status"] == "ok"),
+        "nothing recorded as failed"
+    );
+    assert!((90..=100).contains(&out.len()), "{}", out.len());
+
+    deny.store(false, Ordering::Relaxed);
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn a_success_without_a_ciphertext_is_a_failed_record() {
+    let mut k = kms();
+    let dir = Dir::new("noblob");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let text = k.records(20);
+    std::fs::write(&input, &text).unwrap();
+    let third: Value = serde_json::from_str(text.lines().nth(3).unwrap()).unwrap();
+    let blob = third["ciphertext"].as_str().unwrap().to_string();
+    let (src, dst) = (k.src.clone(), k.dst.clone());
+    k.front(Arc::new(move |r: &Seen| {
+        if r.operation == "ReEncrypt"
+            && r.body["CiphertextBlob"] == blob.as_str()
+            && r.body.get("DryRun").is_none()
+        {
+            Act::Respond(200, json!({ "KeyId": dst, "SourceKeyId": src }).to_string())
+        } else {
+            Act::Pass
+        }
+    }));
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("19 ok, 1 failed (UnexpectedResponse 1)"),
+        "{err}"
+    );
+    let out = records(&output);
+    assert_eq!(out.len(), 20);
+    let bad: Vec<&Value> = out.iter().filter(|r| r["status"] != "ok").collect();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0]["id"], "r3");
+    assert_eq!(bad[0]["code"], "UnexpectedResponse");
+    assert!(bad[0].get("ciphertext").is_none());
+}
+
+/// One line of an output as the version before headers and input hashes wrote
+/// it: `ok` with a real ciphertext under the destination key, or `failed`.
+fn old_style_line(k: &Kms, i: usize, ciphertext: &str, failed: Option<&str>) -> String {
+    let ctx = source_ctx(i);
+    let mut r = json!({ "id": format!("r{i}"), "line": i + 1 });
+    match failed {
+        Some(code) => {
+            r["status"] = json!("failed");
+            r["code"] = json!(code);
+            r["message"] = json!("as an older kms-reencrypt wrote it");
+        }
+        None => {
+            let mut req = json!({ "CiphertextBlob": ciphertext, "DestinationKeyId": k.dst });
+            if let Some(ctx) = &ctx {
+                req["SourceEncryptionContext"] = json!(ctx);
+                req["DestinationEncryptionContext"] = json!(ctx);
+            }
+            let out = k.local.invoke("ReEncrypt", req).unwrap();
+            r["status"] = json!("ok");
+            r["ciphertext"] = out["CiphertextBlob"].clone();
+            r["key_id"] = out["KeyId"].clone();
+            r["source_key_id"] = out["SourceKeyId"].clone();
+            if let Some(ctx) = ctx {
+                r["context"] = json!(ctx);
+            }
+        }
+    }
+    r.to_string() + "\n"
+}
+
+#[test]
+fn resume_does_again_the_records_an_older_version_failed_transiently() {
+    let k = kms();
+    let dir = Dir::new("redo");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 60;
+    let text = k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    let blobs: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["ciphertext"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    // r0..r29 ok; r30..r49 throttled or other transient failures; r50, r51
+    // AccessDenied (now a configuration error); r52..r54 failed for good;
+    // r55..r59 not done yet.
+    let mut old = String::new();
+    for (i, blob) in blobs.iter().enumerate().take(55) {
+        let code = match i {
+            0..30 => None,
+            30..50 => Some(
+                [
+                    "ThrottlingException",
+                    "KMSInternalException",
+                    "TransportError",
+                    "TimeoutError",
+                ][i % 4],
+            ),
+            50..52 => Some("AccessDeniedException"),
+            _ => Some("InvalidCiphertextException"),
+        };
+        old.push_str(&old_style_line(&k, i, blob, code));
+    }
+    std::fs::write(&output, &old).unwrap();
+
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("22 records of"), "{err}");
+    assert!(
+        err.contains(&format!("{n} records in {output}: 57 ok, 3 failed (InvalidCiphertextException 3); this run: 27 ok, 0 failed, 33 skipped")),
+        "{err}"
+    );
+    assert!(err.contains("has no header"), "{err}");
+    // Given a header, the old lines kept as they were, the new ones after them.
+    let text = std::fs::read_to_string(&output).unwrap();
+    let (header, rest) = text.split_once('\n').unwrap();
+    assert!(header.starts_with(r#"{"kms_reencrypt":{"#), "{header}");
+    assert!(rest.starts_with(&old), "the old lines, unchanged");
+    // The later line of a record wins: every record's last line is ok but three.
+    let out = records_of_any_version(&output);
+    let mut last: BTreeMap<String, &Value> = BTreeMap::new();
+    for r in &out {
+        last.insert(r["id"].as_str().unwrap().to_string(), r);
+    }
+    assert_eq!(last.len(), n);
+    let oks: Vec<Value> = last
+        .values()
+        .filter(|r| r["status"] == "ok")
+        .map(|r| (*r).clone())
+        .collect();
+    assert_eq!(oks.len(), 57);
+    for r in &oks {
+        let i: usize = r["id"].as_str().unwrap()[1..].parse().unwrap();
+        let ctx = source_ctx(i).unwrap_or_default();
+        assert_eq!(
+            k.decrypt(r["ciphertext"].as_str().unwrap(), &ctx),
+            plaintext(i)
+        );
+    }
+    for i in 52..55 {
+        assert_eq!(last[&format!("r{i}")]["code"], "InvalidCiphertextException");
+    }
+
+    // Nothing left to do: a rerun writes nothing and says the same.
+    let before = std::fs::read(&output).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("57 ok, 3 failed"), "{err}");
+    assert_eq!(std::fs::read(&output).unwrap(), before);
+}
+
+#[test]
+fn resuming_with_other_arguments_or_a_changed_input_is_refused_untouched() {
+    let k = kms();
+    let other_key = k
+        .local
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let dir = Dir::new("mismatch");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 30;
+    let text = k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    let base = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &k.dst,
+        "--source-key-id",
+        &k.src,
+        "--context-mode",
+        "map",
+        "--destination-context",
+        "purpose=rotated",
+    ];
+    let o = k.run(&base);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let done = std::fs::read(&output).unwrap();
+    let header: Value =
+        serde_json::from_slice(done.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    let h = &header["kms_reencrypt"];
+    assert_eq!(h["format"], 2);
+    assert_eq!(h["destination_key_id"], k.dst.as_str());
+    assert_eq!(h["source_key_id"], k.src.as_str());
+    assert_eq!(h["context_mode"], "map");
+    assert_eq!(h["destination_context"], json!({ "purpose": "rotated" }));
+    assert_eq!(h["dry_run"], false);
+
+    let refused = |args: &[&str], expected: &[&str]| {
+        let o = k.run(args);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        for e in expected {
+            assert!(err.contains(e), "{args:?}: {e:?} not in {err}");
+        }
+        assert_eq!(
+            std::fs::read(&output).unwrap(),
+            done,
+            "{args:?} touched the output"
+        );
+    };
+    let with = |i: usize, value: &'static str| {
+        let mut a: Vec<&str> = base.to_vec();
+        a[i] = value;
+        a
+    };
+    let other: &'static str = other_key.clone().leak();
+    refused(
+        &with(5, other),
+        &["belongs to another rotation", "--destination-key-id was"],
+    );
+    refused(&with(7, other), &["--source-key-id was"]);
+    refused(
+        &base[..8],
+        &[
+            "--context-mode was \"map\" there, \"keep\" now",
+            "--destination-context was",
+        ],
+    );
+    refused(
+        &with(9, "replace"),
+        &["--context-mode was \"map\" there, \"replace\" now"],
+    );
+    refused(
+        &with(11, "purpose=other"),
+        &["--destination-context was {\"purpose\":\"rotated\"} there, {\"purpose\":\"other\"} now"],
+    );
+    let mut a = base.to_vec();
+    a.push("--dry-run");
+    refused(&a, &["real results", "--dry-run"]);
+    let mut a = base.to_vec();
+    a.extend(["--id-field", "key"]);
+    refused(&a, &["--id-field was \"id\" there, \"key\" now"]);
+    // The same arguments in another order and spelling are the same run.
+    let mut a: Vec<&str> = base[4..].to_vec();
+    a.extend(["--input", &input, "--output", &output]);
+    let o = k.run(&a);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&output).unwrap(), done);
+
+    // A record of the input changed (its context), from a file and from stdin.
+    let changed = text.replacen("\"tenant\":\"t1\"", "\"tenant\":\"t9\"", 1);
+    assert_ne!(changed, text);
+    let changed_input = dir.file("changed.jsonl");
+    std::fs::write(&changed_input, &changed).unwrap();
+    let mut a = base.to_vec();
+    a[1] = &changed_input;
+    refused(&a, &["record \"r1\" (input line 2)", "changed"]);
+    let mut a = base[2..].to_vec();
+    a.extend(["--input", "-"]);
+    let mut child = k.cmd(&a).stdin(Stdio::piped()).spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(changed.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("record \"r1\""), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&output).unwrap(), done);
+
+    // A ciphertext changed: the same refusal.
+    let recs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut r7 = recs[7].clone();
+    r7["ciphertext"] = json!(k.encrypt(&plaintext(7), source_ctx(7).as_ref()));
+    let mut lines: Vec<String> = recs.iter().map(Value::to_string).collect();
+    lines[7] = r7.to_string();
+    std::fs::write(&changed_input, lines.join("\n") + "\n").unwrap();
+    let mut a = base.to_vec();
+    a[1] = &changed_input;
+    refused(&a, &["record \"r7\" (input line 8)"]);
+
+    // An output written by a newer version.
+    let newer =
+        String::from_utf8(done.clone())
+            .unwrap()
+            .replacen("\"format\":2", "\"format\":3", 1);
+    std::fs::write(&output, &newer).unwrap();
+    let o = k.run(&base);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("newer kms-reencrypt"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&output).unwrap(), newer);
+}
+
+#[test]
+fn outputs_that_are_not_kms_reencrypt_outputs_are_never_touched() {
+    let k = kms();
+    let dir = Dir::new("foreign");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    std::fs::write(&input, k.records(5)).unwrap();
+    for foreign in [
+        "hello\n",
+        "hello",
+        "{\"user\":\"x\",\"status\":\"ok\"}\n{\"user\":\"y\"}\n",
+        "{\"id\":\"r0\",\"status\":\"done\"}\n",
+        "\u{0}\u{0}\u{0}\n{\"id\":\"r0\"}\n",
+    ] {
+        std::fs::write(&output, foreign).unwrap();
+        let o = k.run(&plain(&k, &input, &output));
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{foreign:?}: {err}");
+        assert!(
+            err.contains("is not a kms-reencrypt output"),
+            "{foreign:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&output).unwrap(), foreign);
+    }
+    assert_eq!(k.local.stats().served, 0, "refused before any KMS call");
+}
+
+#[test]
+fn a_damaged_line_in_the_middle_is_cut_off_and_the_records_after_it_done_again() {
+    let k = kms();
+    let dir = Dir::new("damaged");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 200;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&output).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), n + 1);
+    // What a power loss can leave: the header and 80 records, a run of NUL
+    // bytes where the next records were, then later records that did reach
+    // the disk.
+    let mut damaged = lines[..81].join("\n") + "\n";
+    damaged.push_str(&"\u{0}".repeat(777));
+    damaged.push_str(&(lines[101..151].join("\n") + "\n"));
+    std::fs::write(&output, &damaged).unwrap();
+
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("line 82 of"), "{err}");
+    assert!(err.contains("was damaged (NUL bytes)"), "{err}");
+    assert!(
+        err.contains("this run: 120 ok, 0 failed, 80 skipped"),
+        "{err}"
+    );
+    let now = std::fs::read_to_string(&output).unwrap();
+    assert!(
+        now.starts_with(&(lines[..81].join("\n") + "\n")),
+        "the good part is kept"
+    );
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn preflight_stops_on_access_denied_or_an_unusable_destination_writing_nothing() {
+    let mut k = kms();
+    let dir = Dir::new("preflight-stop");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 50;
+    let mut text = String::from("not json: a bad line comes before the first record\n");
+    text.push_str(&k.records(n));
+    std::fs::write(&input, &text).unwrap();
+    let real_calls = Arc::new(AtomicUsize::new(0));
+    {
+        // An identity without kms:ReEncryptFrom / kms:ReEncryptTo.
+        let real_calls = real_calls.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" {
+                return Act::Pass;
+            }
+            if r.body.get("DryRun").is_none() {
+                real_calls.fetch_add(1, Ordering::Relaxed);
+            }
+            Act::Respond(400, kms_error("AccessDeniedException"))
+        }));
+    }
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(err.contains("kms:ReEncryptFrom"), "{err}");
+    assert_eq!(
+        real_calls.load(Ordering::Relaxed),
+        0,
+        "only the dry run was sent"
+    );
+    assert_eq!(
+        line_count(&output),
+        0,
+        "nothing written, not even the bad line"
+    );
+
+    // A disabled destination key, and one for signing: the same, straight from
+    // the local KMS.
+    let k = kms();
+    let text = String::from("not json\n") + &k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    k.local.disable_key(&k.dst).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("the destination key"), "{err}");
+    assert!(err.contains("DisabledException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+    assert_eq!(k.local.stats().served, 1, "one dry run, no record");
+
+    let signing = k
+        .local
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .unwrap();
+    let mut a = plain(&k, &input, &output);
+    a[5] = &signing;
+    let o = k.run(&a);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("InvalidKeyUsageException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+}
+
+#[test]
+fn preflight_goes_on_after_throttling_an_emulators_answer_and_a_bad_first_record() {
+    let mut k = kms();
+    let dir = Dir::new("preflight-go");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 30;
+    // The first record's context is wrong: KMS rejects it, dry run or not.
+    let bad = json!({ "id": "bad", "ciphertext": k.encrypt("x", None), "context": { "a": "b" } });
+    std::fs::write(&input, bad.to_string() + "\n" + &k.records(n)).unwrap();
+    let fake = STANDARD.encode(b"not a real ciphertext from a dry run");
+    let dry_runs = Arc::new(AtomicUsize::new(0));
+    {
+        let (dry_runs, fake) = (dry_runs.clone(), fake.clone());
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" || r.body.get("DryRun").is_none() {
+                return Act::Pass;
+            }
+            // Throttled twice, then the first record's own failure, then (the
+            // second record) an emulator that ignores DryRun and answers 200
+            // with a ciphertext.
+            match dry_runs.fetch_add(1, Ordering::Relaxed) {
+                0..2 => Act::Respond(400, kms_error("ThrottlingException")),
+                2 => Act::Pass,
+                _ => Act::Respond(
+                    200,
+                    json!({ "CiphertextBlob": fake, "KeyId": "k" }).to_string(),
+                ),
+            }
+        }));
+    }
+    let mut a = plain(&k, &input, &output);
+    // (Standard mode: two throttles in an otherwise idle run would make the
+    // adaptive limiter start this small run slowly, which is not under test.)
+    a.extend(["--max-attempts", "1", "--retry-mode", "standard"]);
+    let o = k.run(&a);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("standard retry mode"), "{err}");
+    assert_eq!(dry_runs.load(Ordering::Relaxed), 4, "{err}");
+    let out = records(&output);
+    assert_eq!(out.len(), n + 1);
+    assert!(
+        out.iter().all(|r| r["ciphertext"] != fake.as_str()),
+        "the dry run's ciphertext is discarded"
+    );
+    let failed: Vec<&Value> = out.iter().filter(|r| r["status"] != "ok").collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["id"], "bad");
+    assert_eq!(failed[0]["code"], "InvalidCiphertextException");
+}
+
 #[test]
 fn help_and_version_go_to_stdout_with_status_0() {
     let run = |flag: &str| {
@@ -840,7 +1576,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "\nKMS request:\n",
         "\nThroughput and resilience:\n",
         "\nEnvironment:\n",
-        "\nOutput records ",
+        "\nOutput (a header line, then one line per record",
         "\nExit status:\n",
     ];
     let at: Vec<usize> = sections
@@ -871,6 +1607,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "--concurrency <N>",
         "--threads <N>",
         "--rate <N>",
+        "--retry-mode <MODE>",
         "--max-attempts <N>",
         "--attempt-timeout-ms <MS>",
         "--operation-timeout-ms <MS>",
@@ -887,6 +1624,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "[env: KMS_REENCRYPT_CONCURRENCY] [default: 64]",
         "[env: KMS_REENCRYPT_THREADS] [default: 1]",
         "[env: KMS_REENCRYPT_RATE]",
+        "(default: AWS_RETRY_MODE, else\n",
         "AWS_MAX_ATTEMPTS or 3",
         "AWS_REGION, AWS_ENDPOINT_URL_KMS",
         "repeatable",
@@ -954,7 +1692,7 @@ fn throughput() {
     let secs = t.elapsed().as_secs_f64();
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
-    assert_eq!(line_count(&output), n);
+    assert_eq!(line_count(&output), n + 1, "the header and n records");
     eprintln!("{err}");
     eprintln!(
         "{n} records in {secs:.2} s: {:.0} records/s (client and local KMS sharing this machine)",

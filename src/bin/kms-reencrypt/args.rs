@@ -31,31 +31,56 @@ Environment:
     (AWS_REGION, AWS_ENDPOINT_URL_KMS, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
     AWS_SESSION_TOKEN, ...). --concurrency, --threads and --rate fall back to the
     KMS_REENCRYPT_* variables shown above (the flag wins): they set how hard a run
-    pushes, never what it writes, so a resumed run may change them.
+    pushes, never what it writes, so a resumed run may change them. So does
+    --retry-mode, which falls back to AWS_RETRY_MODE, then adaptive (unlike the
+    AWS SDKs, whose default is standard); AWS_MAX_ATTEMPTS applies as usual.
 
-Output records (one line each, in completion order; `line` is the input line):
-    {\"id\":\"a\",\"line\":1,\"status\":\"ok\",\"ciphertext\":\"...\",\"context\":{...},
-     \"key_id\":\"arn:...\",\"source_key_id\":\"arn:...\"}
-    {\"id\":\"b\",\"line\":2,\"status\":\"failed\",\"code\":\"InvalidCiphertextException\",
-     \"message\":\"...\"}
+Output (a header line, then one line per record, in completion order; `line` is
+the input line, `input_sha256` the hash of the record's ciphertext and context):
+    {\"kms_reencrypt\":{\"format\":2,\"destination_key_id\":\"alias/new\",...}}
+    {\"id\":\"a\",\"line\":1,\"status\":\"ok\",\"input_sha256\":\"...\",\"ciphertext\":\"...\",
+     \"context\":{...},\"key_id\":\"arn:...\",\"source_key_id\":\"arn:...\"}
+    {\"id\":\"b\",\"line\":2,\"status\":\"failed\",\"input_sha256\":\"...\",
+     \"code\":\"InvalidCiphertextException\",\"message\":\"...\"}
+    The header records the destination and source keys, the context mode and
+    pairs, --dry-run and the field names: resuming with other values, or over an
+    input whose record for an id already written changed, is refused (exit 2,
+    the output untouched), and so is an output that is not a kms-reencrypt one.
+    An output without a header (older versions) is adopted as it is and given
+    one. A damaged line (a power loss) is cut off with all that follows it, and
+    those records are done again. A header line in the input is skipped.
     Bad input lines (not JSON, missing or wrong field, bad base64, duplicate id) are
     failed records with code `InvalidInput` (id null when there is none). The id,
     ciphertext and context fields use the configured names, so the output of one
-    rotation can be the input of the next. Failed records are final: a run does not
-    retry them (feed them to a new run with another --output to retry).
+    rotation can be the input of the next. A success without a ciphertext is a
+    failed record with code `UnexpectedResponse`.
+
+    Only answers about the record itself are failed records (InvalidCiphertext,
+    IncorrectKey, a missing, disabled or pending-deletion source key, ...), and
+    they are final. Throttling, server errors (5xx), timeouts and broken
+    connections are never final: the record is tried again, with a backoff
+    (full jitter, at most 20 s), until it succeeds or the run is stopped. On
+    resume, records whose last line holds such an error (as older versions
+    wrote them) are done again; the later line of a record wins.
 
     Errors that say the configuration is wrong rather than the record (credentials,
-    signature, unreachable endpoint) stop the run without recording that record.
+    signature, AccessDenied, an invalid grant token, an unreachable endpoint, a
+    missing or unusable destination key) stop the run without recording the
+    records they hit. Before anything is written, a ReEncrypt DryRun of the first
+    record (the next ones if it fails on its own) checks the permissions
+    (kms:ReEncryptFrom, kms:ReEncryptTo) and the destination key.
 
 Exit status:
     0    every record succeeded (this run and earlier runs on the same output)
     1    at least one record failed
     2    usage, configuration or I/O error; the run stopped (run again to continue)
-    130  interrupted by SIGINT (143 for SIGTERM): in-flight records were finished
-         and written; run again to continue. A second signal exits at once.
+    130  interrupted by SIGINT (143 for SIGTERM): records in a KMS call were
+         finished and written, records waiting to be tried again were left for
+         the next run; run again to continue. A second signal exits at once.
 
-While stderr is a terminal a progress line shows records done, failed, rate and ETA;
-a summary is printed on stderr at the end.";
+While stderr is a terminal a progress line shows records done, failed, rate, ETA,
+records waiting to be tried again, throttled attempts and the adaptive rate; a
+summary is printed on stderr at the end.";
 
 /// How the destination encryption context is formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -68,6 +93,15 @@ pub(crate) enum ContextMode {
     Map,
 }
 
+/// The client's retry mode (`--retry-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum RetryMode {
+    /// The AWS SDKs' standard retries.
+    Standard,
+    /// The standard retries plus the client-side adaptive rate limiter.
+    Adaptive,
+}
+
 /// Output field names the tool uses itself.
 pub(crate) const RESERVED_FIELDS: &[&str] = &[
     "line",
@@ -78,6 +112,8 @@ pub(crate) const RESERVED_FIELDS: &[&str] = &[
     "code",
     "message",
     "duplicate_of_line",
+    "input_sha256",
+    "kms_reencrypt",
 ];
 
 /// Validated arguments.
@@ -94,6 +130,8 @@ pub(crate) struct Args {
     pub(crate) concurrency: usize,
     pub(crate) threads: usize,
     pub(crate) rate: Option<u64>,
+    /// `None`: `AWS_RETRY_MODE`, else adaptive.
+    pub(crate) retry_mode: Option<RetryMode>,
     pub(crate) fields: Fields,
     pub(crate) max_attempts: Option<u32>,
     pub(crate) attempt_timeout: Option<Option<Duration>>,
@@ -296,12 +334,28 @@ struct Cli {
 
     #[arg(
         long,
+        value_name = "MODE",
+        value_enum,
+        hide_possible_values = true,
+        help_heading = THROUGHPUT,
+        help = "the client's retry mode (default: AWS_RETRY_MODE, else\n\
+                adaptive):\n  \
+                adaptive  standard retries, and a client-side rate that\n            \
+                follows KMS's throttling (the AWS SDKs' CUBIC)\n  \
+                standard  standard retries only\n\
+                --rate stays a hard cap on top of either"
+    )]
+    retry_mode: Option<RetryMode>,
+
+    #[arg(
+        long,
         value_name = "N",
         value_parser = whole::<u32, 1, 100>,
         allow_negative_numbers = true,
         help_heading = THROUGHPUT,
-        help = "attempts per record, 1 = no retries (default\n\
-                AWS_MAX_ATTEMPTS or 3)"
+        help = "attempts per KMS call, 1 = no retries (default\n\
+                AWS_MAX_ATTEMPTS or 3); a record whose call still\n\
+                fails transiently is tried again after a backoff"
     )]
     max_attempts: Option<u32>,
 
@@ -424,6 +478,7 @@ impl Cli {
             concurrency: self.concurrency,
             threads: self.threads,
             rate: self.rate,
+            retry_mode: self.retry_mode,
             fields,
             max_attempts: self.max_attempts,
             attempt_timeout: millis(self.attempt_timeout_ms),
@@ -536,8 +591,11 @@ mod tests {
             (None, None, None)
         );
         assert!(!a.dry_run);
+        assert_eq!(a.retry_mode, None);
 
         let a = args(&with(&[
+            "--retry-mode",
+            "standard",
             "--input=-",
             "--attempt-timeout-ms",
             "0",
@@ -559,6 +617,9 @@ mod tests {
         assert_eq!((a.max_attempts, a.rate), (Some(1), Some(7)));
         assert_eq!((a.concurrency, a.threads), (3, 2));
         assert!(a.dry_run);
+        assert_eq!(a.retry_mode, Some(RetryMode::Standard));
+        let a = args(&with(&["--retry-mode=adaptive"])).unwrap();
+        assert_eq!(a.retry_mode, Some(RetryMode::Adaptive));
     }
 
     #[test]
@@ -665,6 +726,10 @@ mod tests {
             "more than 10"
         );
         assert_eq!(kind(&with(&["--dry-run=yes"])), ErrorKind::TooManyValues);
+        assert_eq!(
+            kind(&with(&["--retry-mode", "legacy"])),
+            ErrorKind::InvalidValue
+        );
         assert_eq!(kind(&with(&["--bogus"])), ErrorKind::UnknownArgument);
         assert_eq!(kind(&with(&["--rate"])), ErrorKind::InvalidValue);
         assert_eq!(kind(&["--help"]), ErrorKind::DisplayHelp);

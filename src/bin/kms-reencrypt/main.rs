@@ -22,12 +22,15 @@
 //! reader thread    JSON Lines -> validated ReEncryptRequests; bad lines, duplicate ids
 //!      │           and records the output already holds are handled here
 //!      ▼
-//! driver           svc.ready().await; svc.call(job) -> spawned
+//! driver           preflight (a DryRun of the first record); then
+//!                  svc.ready().await; svc.call(job) -> spawned
 //!      │ ConcurrencyLimit     --concurrency records in flight (tower::limit)
 //!      │ RateLimit            --rate records started per second (tower::limit)
-//!      │ service_fn           one record: KmsClient call + hand the line to the writer
-//!      ▼ KmsClient            grant tokens, timeouts, standard retries, SigV4 ...
-//!          connector: Buffer -> RateLimit -> HyperConnector
+//!      │ service_fn           one record: KmsClient calls until a final answer
+//!      │                      (backoff between them) + hand the line to the writer
+//!      ▼ KmsClient            grant tokens, timeouts, retries (adaptive), SigV4 ...
+//!          connector: Metered -> Buffer -> RateLimit -> HyperConnector
+//!                             Metered counts attempts and throttled answers;
 //!                             --rate again, on every HTTP attempt (retries included):
 //!                             that is what KMS meters. tower's RateLimit is not
 //!                             Clone, and the client clones its connector per
@@ -41,27 +44,44 @@
 //!
 //! # Crash safety and resuming
 //!
-//! The output is append-only and locked while a run uses it. On start, a partial
-//! last line (a crash or power loss mid-write) is truncated away, and the ids in
-//! the complete lines are skipped, so a run killed at any point (SIGKILL, power
-//! loss) and started again with the same arguments loses and duplicates nothing.
-//! SIGINT/SIGTERM stop intake, let in-flight records finish, flush and exit
-//! 130/143; a second signal exits at once (still safe).
+//! The output is append-only and locked while a run uses it. Its first line is
+//! a header naming the run's arguments, and every record line carries the hash
+//! of its input, so resuming with other arguments or over a changed input is
+//! refused (see [`output`]). On start, a partial last line (a crash mid-write)
+//! or a damaged line (power loss) and everything after it are truncated away,
+//! and the ids in the remaining lines are skipped, so a run killed at any point
+//! (SIGKILL, power loss) and started again with the same arguments loses and
+//! duplicates nothing.
+//! SIGINT/SIGTERM stop intake, let records in a KMS call finish (records
+//! waiting to be tried again are abandoned, unwritten), flush and exit 130/143;
+//! a second signal exits at once (still safe).
 //!
-//! Errors that indict the configuration rather than the record (credentials,
-//! signatures, an unreachable endpoint) stop the run without writing a record for
-//! the records they hit, so fixing the configuration and running again finishes
-//! the job. Every other KMS error is that record's final result.
+//! # Errors
+//!
+//! See [`outcome`]: answers about the record itself are its final, `failed`
+//! line. Throttling, server faults, timeouts and broken connections are never
+//! final: after the client's own attempts, the record waits out a backoff (full
+//! jitter, capped at 20 s) holding its place and concurrency permit, and is
+//! tried again until it succeeds or the run stops. Errors that indict the
+//! configuration (credentials, signatures, AccessDenied, an unreachable
+//! endpoint, the destination key) stop the run without writing a record for the
+//! records they hit, so fixing the configuration and running again finishes the
+//! job; before anything is written, a ReEncrypt `DryRun` of the first record
+//! (the preflight) catches most of them. The client runs in the adaptive retry mode by default, so a throttling
+//! KMS slows the run down to the rate it allows.
 
 mod args;
 mod input;
+mod meter;
+mod outcome;
 mod output;
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::io::{BufRead, BufReader, IsTerminal as _};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -70,12 +90,16 @@ use tokio::task::JoinSet;
 use tower::buffer::Buffer;
 use tower::limit::{RateLimit, RateLimitLayer};
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_kms::client::BoxConnector;
 use tower_kms::connector::HyperConnector;
-use tower_kms::{EncryptRequest, KmsClient, KmsError, TimeoutKind, TransportKind};
+use tower_kms::retry::RetryConfig;
+use tower_kms::{KmsClient, KmsError, ReEncryptResponse};
 
-use crate::args::Args;
+use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
-use crate::output::{IdHasher, Record};
+use crate::meter::{Attempts, Metered};
+use crate::outcome::{Control, Destination, Verdict};
+use crate::output::{IdHasher, Record, Start};
 
 /// Counters shared by the reader, the writer and the progress line.
 #[derive(Debug, Default)]
@@ -86,6 +110,8 @@ pub(crate) struct Stats {
     pub(crate) failed: AtomicU64,
     /// Records skipped because the output already has them.
     pub(crate) skipped: AtomicU64,
+    /// Records done again because the output holds a transient failure of theirs.
+    pub(crate) redone: AtomicU64,
     /// Input bytes read.
     pub(crate) bytes_read: AtomicU64,
 }
@@ -129,22 +155,6 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Errors that say the client's configuration or environment is wrong, not the
-/// record: they stop the run and the record is retried by the next run.
-fn is_fatal(e: &KmsError) -> bool {
-    match e {
-        KmsError::Credentials(_)
-        | KmsError::Signing(_)
-        | KmsError::UnrecognizedClient(_)
-        | KmsError::InvalidSignature(_)
-        | KmsError::ExpiredToken(_)
-        | KmsError::Authentication(_) => true,
-        KmsError::Transport(t) => t.kind() == TransportKind::Connect,
-        KmsError::Timeout(t) => t.kind() == TimeoutKind::Connect,
-        _ => false,
-    }
-}
-
 /// The code and message of a failed record.
 fn describe(e: &KmsError) -> (String, String) {
     if let Some(s) = e.service_error() {
@@ -168,8 +178,33 @@ fn chain(e: &KmsError) -> String {
     tower_kms::DisplayChain(e).to_string()
 }
 
-fn build_client(args: &Args) -> Result<KmsClient, String> {
-    let mut b = KmsClient::builder();
+/// The retry configuration: `--retry-mode`, else `AWS_RETRY_MODE`, else adaptive;
+/// `AWS_MAX_ATTEMPTS` and `AWS_NEW_RETRIES_2026` apply as for any client.
+fn retry_config(
+    flag: Option<RetryMode>,
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<RetryConfig, String> {
+    // With the flag, AWS_RETRY_MODE is not read at all (not even checked).
+    let get = |k: &str| {
+        if k == "AWS_RETRY_MODE" && flag.is_some() {
+            None
+        } else {
+            get(k)
+        }
+    };
+    let env_mode = get("AWS_RETRY_MODE").is_some_and(|v| !v.trim().is_empty());
+    let cfg = RetryConfig::from_env_with(get).map_err(|e| e.to_string())?;
+    let adaptive = match flag {
+        Some(mode) => mode == RetryMode::Adaptive,
+        None if env_mode => cfg.is_adaptive(),
+        None => true,
+    };
+    Ok(cfg.with_adaptive(adaptive))
+}
+
+fn build_client(args: &Args, attempts: Arc<Attempts>) -> Result<KmsClient, String> {
+    let mut b = KmsClient::builder()
+        .retry_config(retry_config(args.retry_mode, |k| std::env::var(k).ok())?);
     if let Some(n) = args.max_attempts {
         b = b.max_attempts(n);
     }
@@ -187,34 +222,144 @@ fn build_client(args: &Args) -> Result<KmsClient, String> {
         let limited = RateLimit::new(http, tower::limit::rate::Rate::new(num, per));
         b = b.connector(Buffer::new(limited, bound));
     }
+    // Outermost on the connector: every attempt is counted, including those the
+    // rate limit holds.
+    b = b.map_connector(move |c| BoxConnector::new(Metered::new(c, attempts)));
     b.env().build().map_err(|e| e.to_string())
 }
 
-/// Checks the destination key with an `Encrypt` dry run before touching anything.
-async fn preflight(client: &KmsClient, args: &Args) -> Result<(), String> {
-    let mut req = EncryptRequest::new(args.destination_key_id.clone(), vec![0u8]);
-    req.dry_run = Some(true);
-    req.grant_tokens = args.grant_tokens.clone();
-    match client.send(req).await {
-        Ok(_) | Err(KmsError::DryRunOperation(_)) => Ok(()),
-        Err(e) if is_fatal(&e) => Err(chain(&e)),
-        Err(
-            e @ (KmsError::NotFound(_)
-            | KmsError::Disabled(_)
-            | KmsError::KmsInvalidState(_)
-            | KmsError::InvalidKeyUsage(_)),
-        ) => Err(format!(
-            "destination key {:?} cannot be used: {}",
-            args.destination_key_id,
-            chain(&e)
-        )),
-        Err(e) => {
-            eprintln!(
-                "kms-reencrypt: warning: could not check the destination key: {}",
-                chain(&e)
-            );
-            Ok(())
+/// How many input items the preflight may read ahead to find records, and how
+/// many records it tries before giving up on checking.
+const PREFLIGHT_LOOKAHEAD: usize = 4096;
+const PREFLIGHT_RECORDS: usize = 8;
+
+/// The preflight's verdict.
+enum Preflight {
+    Go,
+    Stop(String),
+    Signal(u8),
+}
+
+/// The next item: one read ahead (by the preflight), else the next from the reader.
+async fn next_item(ahead: &mut VecDeque<Item>, jobs: &mut mpsc::Receiver<Item>) -> Option<Item> {
+    match ahead.pop_front() {
+        Some(item) => Some(item),
+        None => jobs.recv().await,
+    }
+}
+
+/// Before anything is written: a ReEncrypt `DryRun` of the first record, so a
+/// missing `kms:ReEncryptFrom` / `kms:ReEncryptTo` permission or a missing,
+/// disabled or unusable destination key stops the run at once. KMS answers a
+/// good dry run with `DryRunOperationException`; an emulator that ignores
+/// `DryRun` answers 200 with a ciphertext (discarded): both mean go on. The dry
+/// run is retried on transient errors like any call; when it fails for the
+/// record's own sake (a bad ciphertext), the next record is tried, up to
+/// [`PREFLIGHT_RECORDS`]. Items read meanwhile are kept in `ahead`.
+async fn preflight(
+    client: &KmsClient,
+    destination: &Destination,
+    control: &Control,
+    signals: &mut Signals,
+    jobs: &mut mpsc::Receiver<Item>,
+    ahead: &mut VecDeque<Item>,
+) -> Preflight {
+    let (mut next, mut tried) = (0usize, 0usize);
+    let mut last_failure = String::new();
+    while tried < PREFLIGHT_RECORDS {
+        // The next record, reading ahead as needed.
+        let request = loop {
+            let found = ahead
+                .iter()
+                .enumerate()
+                .skip(next)
+                .find_map(|(i, item)| match item {
+                    Item::Job(job) => Some((i, job.request.clone())),
+                    _ => None,
+                });
+            if let Some((i, request)) = found {
+                next = i + 1;
+                break Some(request);
+            }
+            next = ahead.len();
+            if ahead.len() >= PREFLIGHT_LOOKAHEAD || matches!(ahead.back(), Some(Item::Error(_))) {
+                break None;
+            }
+            let item = tokio::select! {
+                biased;
+                code = signals.recv() => return Preflight::Signal(code),
+                item = jobs.recv() => item,
+            };
+            match item {
+                Some(item) => ahead.push_back(item),
+                None => break None,
+            }
+        };
+        let Some(request) = request else { break };
+        tried += 1;
+        let request = request.into_builder().dry_run(true).build_unchecked();
+        let mut tries = 0u32;
+        loop {
+            let answer = tokio::select! {
+                biased;
+                code = signals.recv() => return Preflight::Signal(code),
+                answer = client.clone().oneshot(request.clone()) => answer,
+            };
+            let e = match answer {
+                Ok(_) | Err(KmsError::DryRunOperation(_)) => return Preflight::Go,
+                Err(e) => e,
+            };
+            match outcome::classify(&e, destination) {
+                Verdict::Stop(msg) => return Preflight::Stop(msg),
+                Verdict::Final => {
+                    last_failure = chain(&e);
+                    break;
+                }
+                Verdict::Retry => {
+                    tries = tries.saturating_add(1);
+                    let wait = outcome::backoff(tries, e.is_throttling(), control.jitter.next());
+                    tokio::select! {
+                        biased;
+                        code = signals.recv() => return Preflight::Signal(code),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
         }
+    }
+    if tried > 0 {
+        eprintln!(
+            "kms-reencrypt: warning: could not check the permissions and the destination key: \
+             the dry run of each of the first {tried} records failed for that record's own \
+             sake (the last: {last_failure})"
+        );
+    }
+    Preflight::Go
+}
+
+/// The output line of a record KMS answered, or a failed `UnexpectedResponse`
+/// record for a success without a ciphertext.
+fn answered(
+    args: &Args,
+    id: serde_json::Value,
+    line: u64,
+    digest: &input::Digest,
+    context: Option<tower_kms::EncryptionContext>,
+    out: &ReEncryptResponse,
+) -> Record {
+    if args.dry_run {
+        return Record::ok(args, id, line, digest, context, None);
+    }
+    match &out.ciphertext_blob {
+        Some(blob) if !blob.is_empty() => Record::ok(args, id, line, digest, context, Some(out)),
+        _ => Record::failed(
+            args,
+            id,
+            line,
+            digest,
+            "UnexpectedResponse".into(),
+            "KMS answered ReEncrypt with success but no CiphertextBlob".into(),
+        ),
     }
 }
 
@@ -253,16 +398,10 @@ enum Stop {
 async fn run(args: Arc<Args>) -> Result<u8, String> {
     let started = Instant::now();
     let mut signals = Signals::new()?;
-    let client = build_client(&args)?;
+    let attempts = Arc::new(Attempts::default());
+    let client = build_client(&args, attempts.clone())?;
     let hasher = IdHasher::new();
-    let (file, existing) = output::open(&args.output, &args, &hasher)?;
-    if existing.truncated > 0 {
-        eprintln!(
-            "kms-reencrypt: dropped a partial last line ({} bytes) from {}",
-            existing.truncated,
-            args.output.display()
-        );
-    }
+    let mut opened = output::open(&args.output, &args, &hasher)?;
     let input = match &args.input {
         Some(p) => Some(
             std::fs::File::open(p)
@@ -274,32 +413,33 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         .as_ref()
         .and_then(|f| f.metadata().ok())
         .map(|m| m.len());
-    preflight(&client, &args).await?;
 
     let stats = Arc::new(Stats::default());
-    let (prior_ok, prior_failed) = (existing.ok, existing.failed);
-    let mut codes = existing.codes.clone();
-
-    // Writer.
-    let (out_tx, out_rx) = mpsc::channel::<Record>(8192);
-    let writer = {
-        let (stats, rt, interval) = (
-            stats.clone(),
-            tokio::runtime::Handle::current(),
-            args.sync_interval,
-        );
-        tokio::task::spawn_blocking(move || output::write_loop(file, out_rx, interval, stats, rt))
-    };
+    let prior = opened.existing.tally();
+    let reader = Arc::new(Reader {
+        args: args.clone(),
+        existing: std::mem::take(&mut opened.existing),
+        hasher,
+        stats: stats.clone(),
+    });
+    // Resuming from a file: check the whole input against the output before
+    // anything is written (from standard input, records are checked as they are
+    // read, and a changed one stops the run there).
+    if let Some(path) = args.input.as_ref().filter(|_| !reader.existing.is_empty()) {
+        let f = std::fs::File::open(path)
+            .map_err(|e| format!("cannot open --input {}: {e}", path.display()))?;
+        let r = reader.clone();
+        let check =
+            tokio::task::spawn_blocking(move || r.check(BufReader::with_capacity(1 << 20, f)));
+        tokio::select! {
+            code = signals.recv() => return Ok(code),
+            checked = check => checked.map_err(|e| format!("the input check failed: {e}"))??,
+        }
+    }
 
     // Reader.
     let (jobs_tx, mut jobs) = mpsc::channel::<Item>(1024);
     {
-        let reader = Reader {
-            args: args.clone(),
-            existing,
-            hasher,
-            stats: stats.clone(),
-        };
         std::thread::Builder::new()
             .name("kms-reencrypt-input".into())
             .spawn(move || {
@@ -312,50 +452,162 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
             .map_err(|e| format!("cannot start the input thread: {e}"))?;
     }
 
+    let control = Arc::new(Control::default());
+    let destination = Arc::new(Destination::new(&args.destination_key_id));
+    let mut ahead = VecDeque::new();
+    match preflight(
+        &client,
+        &destination,
+        &control,
+        &mut signals,
+        &mut jobs,
+        &mut ahead,
+    )
+    .await
+    {
+        Preflight::Go => {}
+        Preflight::Stop(msg) => {
+            return Err(format!(
+                "stopped before writing anything: the dry run of the first record says {msg}"
+            ));
+        }
+        Preflight::Signal(code) => {
+            eprintln!("kms-reencrypt: interrupted before anything was written");
+            return Ok(code);
+        }
+    }
+
+    let (start, cut) = (opened.start, opened.cut.clone());
+    let file = opened.prepare(&args)?;
+    let shown = args.output.display();
+    if start == Start::Older {
+        eprintln!(
+            "kms-reencrypt: {shown} has no header: an older kms-reencrypt wrote it and did not \
+             record its arguments or inputs; adopted for this run's arguments (its {} records \
+             are not checked against the input) and rewritten with a header first",
+            prior.ok + prior.failed + prior.redo
+        );
+    }
+    match cut {
+        Some(c @ output::Cut { damage: None, .. }) => eprintln!(
+            "kms-reencrypt: dropped a partial last line ({} bytes) from {shown}",
+            c.bytes
+        ),
+        Some(
+            c @ output::Cut {
+                damage: Some(_), ..
+            },
+        ) => eprintln!(
+            "kms-reencrypt: line {} of {shown} was damaged ({}): cut the output there \
+             ({} bytes, {} complete lines); the records from there on are done again",
+            c.line,
+            c.damage.as_deref().unwrap_or(""),
+            c.bytes,
+            c.lines
+        ),
+        None => {}
+    }
+
+    let (prior_ok, prior_failed) = (prior.ok, prior.failed);
+    let mut codes = prior.codes;
+    if prior.redo > 0 {
+        eprintln!(
+            "kms-reencrypt: {} records of {shown} failed with a transient error (throttling, a \
+             server fault, a timeout, a broken connection) or AccessDenied: doing them again",
+            prior.redo,
+        );
+    }
+
+    // Writer.
+    let (out_tx, out_rx) = mpsc::channel::<Record>(8192);
+    let writer = {
+        let (stats, rt, interval) = (
+            stats.clone(),
+            tokio::runtime::Handle::current(),
+            args.sync_interval,
+        );
+        tokio::task::spawn_blocking(move || output::write_loop(file, out_rx, interval, stats, rt))
+    };
+
     // Progress line.
     let progress = std::io::stderr().is_terminal().then(|| {
-        let stats = stats.clone();
+        let (stats, client, attempts) = (stats.clone(), client.clone(), attempts.clone());
+        let control = control.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             tick.tick().await;
             loop {
                 tick.tick().await;
-                eprint!("\r\x1b[K{}", progress_line(&stats, started, input_len));
+                let mut line = progress_line(&stats, started, input_len);
+                line.push_str(&format!(
+                    ", {} retrying, {}",
+                    control.retrying.load(Ordering::Relaxed),
+                    pacing(&client, &attempts, Wording::Progress)
+                ));
+                eprint!("\r\x1b[K{line}");
             }
         })
     });
 
-    // One record = one call of this service, behind tower's limits.
-    let fatal: Arc<Mutex<Option<String>>> = Arc::default();
+    // One record = one call of this service, behind tower's limits. A record
+    // keeps its place and its concurrency permit while it waits to be tried
+    // again: the records in flight stay bounded, and a struggling KMS slows
+    // intake instead of growing a queue of records to retry.
     let work = {
-        let (client, tx, args, fatal) =
-            (client.clone(), out_tx.clone(), args.clone(), fatal.clone());
+        let (client, tx, args, control, destination) = (
+            client.clone(),
+            out_tx.clone(),
+            args.clone(),
+            control.clone(),
+            destination.clone(),
+        );
         tower::service_fn(move |job: Box<Job>| {
-            let (client, tx, args, fatal) =
-                (client.clone(), tx.clone(), args.clone(), fatal.clone());
+            let (client, tx, args, control, destination) = (
+                client.clone(),
+                tx.clone(),
+                args.clone(),
+                control.clone(),
+                destination.clone(),
+            );
             async move {
                 let Job {
                     id,
                     line,
+                    digest,
                     request,
                     destination_context,
+                    ..
                 } = *job;
-                let record = match client.oneshot(request).await {
-                    Ok(out) => {
-                        let out = (!args.dry_run).then_some(&out);
-                        Record::ok(&args, id, line, destination_context, out)
-                    }
-                    Err(KmsError::DryRunOperation(_)) if args.dry_run => {
-                        Record::ok(&args, id, line, destination_context, None)
-                    }
-                    Err(e) if is_fatal(&e) => {
-                        let mut slot = fatal.lock().unwrap_or_else(|p| p.into_inner());
-                        slot.get_or_insert_with(|| chain(&e));
-                        return Ok(());
-                    }
-                    Err(e) => {
-                        let (code, message) = describe(&e);
-                        Record::failed(&args, id, line, code, message)
+                let mut tries = 0u32;
+                let record = loop {
+                    let e = match client.clone().oneshot(request.clone()).await {
+                        Ok(out) => {
+                            destination.learn(out.key_id.as_deref());
+                            break answered(&args, id, line, &digest, destination_context, &out);
+                        }
+                        Err(KmsError::DryRunOperation(_)) if args.dry_run => {
+                            break Record::ok(&args, id, line, &digest, destination_context, None);
+                        }
+                        Err(e) => e,
+                    };
+                    match outcome::classify(&e, &destination) {
+                        Verdict::Final => {
+                            let (code, message) = describe(&e);
+                            break Record::failed(&args, id, line, &digest, code, message);
+                        }
+                        Verdict::Stop(msg) => {
+                            control.fatal(msg);
+                            return Ok(());
+                        }
+                        Verdict::Retry => {
+                            tries = tries.saturating_add(1);
+                            let wait =
+                                outcome::backoff(tries, e.is_throttling(), control.jitter.next());
+                            if !control.pause(wait).await {
+                                // Stopped: abandoned, unwritten; the next run does it.
+                                return Ok(());
+                            }
+                        }
                     }
                 };
                 // Fails only when the writer has stopped (an I/O error, reported
@@ -373,14 +625,14 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         }))
         .service(work);
 
-    let is_fatal_set = || fatal.lock().map(|s| s.is_some()).unwrap_or(true);
+    let is_fatal_set = || control.fatal_error().is_some();
     let mut inflight = JoinSet::new();
     let mut stop = None;
     'intake: loop {
         let item = tokio::select! {
             biased;
             code = signals.recv() => { stop = Some(Stop::Signal(code)); break 'intake; }
-            item = jobs.recv() => item,
+            item = next_item(&mut ahead, &mut jobs) => item,
         };
         match item {
             None => break,
@@ -415,11 +667,18 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
             break;
         }
     }
-    if let Some(fatal) = fatal.lock().ok().and_then(|s| s.clone()) {
+    if let Some(fatal) = control.fatal_error() {
         stop = Some(Stop::Fatal(fatal));
+    }
+    if stop.is_some() {
+        // Records waiting to be tried again are abandoned; records in a KMS call
+        // finish it (and are written if it succeeds). At the end of the input,
+        // every record goes on until it is done.
+        control.stop();
     }
 
     // Drain: no new records; in-flight ones finish and are written.
+    drop(ahead);
     drop(jobs);
     drop(svc);
     if let Some(Stop::Signal(_)) = stop {
@@ -468,7 +727,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         .join(", ");
     eprintln!(
         "kms-reencrypt: {}{} records in {}: {} ok, {} failed{}; this run: {} ok, {} failed, \
-         {} skipped as already done, {:.1} s, {:.0} records/s",
+         {} skipped as already done{}, {:.1} s, {:.0} records/s; {}",
         if args.dry_run { "dry run: " } else { "" },
         prior_ok + prior_failed + ok + failed,
         args.output.display(),
@@ -482,8 +741,13 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         ok,
         failed,
         skipped,
+        match stats.redone.load(Ordering::Relaxed) {
+            0 => String::new(),
+            n => format!(", {n} done again after a transient failure"),
+        },
         secs,
         (ok + failed) as f64 / secs.max(1e-9),
+        pacing(&client, &attempts, Wording::Summary),
     );
     Ok(match stop {
         Some(Stop::Signal(code)) => {
@@ -505,6 +769,28 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         None if prior_failed + failed > 0 => 1,
         None => 0,
     })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wording {
+    Progress,
+    Summary,
+}
+
+/// Throttled attempts and the client-side rate: `throttled attempts 41 of 1089;
+/// adaptive rate 96/s` (summary) or `throttled 41 of 1089 attempts, rate 96/s`
+/// (progress line). The rate is "unlimited" until KMS first throttles.
+fn pacing(client: &KmsClient, attempts: &Attempts, wording: Wording) -> String {
+    let (throttled, sent) = attempts.get();
+    let rate = match client.rate_limiter().map(|l| l.snapshot().fill_rate) {
+        None => "standard retry mode".to_owned(),
+        Some(None) => "adaptive rate unlimited".to_owned(),
+        Some(Some(r)) => format!("adaptive rate {r:.0}/s"),
+    };
+    match wording {
+        Wording::Summary => format!("throttled attempts {throttled} of {sent}; {rate}"),
+        Wording::Progress => format!("throttled {throttled} of {sent} attempts, {rate}"),
+    }
 }
 
 fn progress_line(stats: &Stats, started: Instant, input_len: Option<u64>) -> String {
@@ -534,4 +820,70 @@ fn progress_line(stats: &Stats, started: Instant, input_len: Option<u64>) -> Str
         }
     }
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn retry_mode_is_the_flag_then_aws_retry_mode_then_adaptive() {
+        let adaptive = |flag, vars: &[(&str, &str)]| {
+            retry_config(flag, env(vars))
+                .map(|c| c.is_adaptive())
+                .map_err(|e| e.to_string())
+        };
+        let (std, ada) = (Some(RetryMode::Standard), Some(RetryMode::Adaptive));
+        assert_eq!(adaptive(None, &[]), Ok(true), "default");
+        assert_eq!(adaptive(None, &[("AWS_RETRY_MODE", " ")]), Ok(true));
+        assert_eq!(adaptive(None, &[("AWS_RETRY_MODE", "standard")]), Ok(false));
+        assert_eq!(adaptive(None, &[("AWS_RETRY_MODE", "Adaptive")]), Ok(true));
+        assert_eq!(adaptive(std, &[("AWS_RETRY_MODE", "adaptive")]), Ok(false));
+        assert_eq!(adaptive(ada, &[("AWS_RETRY_MODE", "standard")]), Ok(true));
+        // A bad variable is an error, unless the flag makes it moot.
+        let err = adaptive(None, &[("AWS_RETRY_MODE", "legacy")]).unwrap_err();
+        assert!(err.contains("AWS_RETRY_MODE"), "{err}");
+        assert_eq!(adaptive(std, &[("AWS_RETRY_MODE", "legacy")]), Ok(false));
+        // The other retry variables still apply.
+        let c = retry_config(ada, env(&[("AWS_MAX_ATTEMPTS", "5")])).unwrap();
+        assert_eq!(c.max_attempts(), 5);
+        let c = retry_config(None, env(&[("AWS_NEW_RETRIES_2026", "true")])).unwrap();
+        assert!(c.is_2026_revision() && c.is_adaptive());
+    }
+
+    #[test]
+    fn pacing_says_throttled_attempts_and_the_rate() {
+        let attempts = Attempts::default();
+        attempts.sent.store(1089, Ordering::Relaxed);
+        attempts.throttled.store(41, Ordering::Relaxed);
+        let client = |cfg: RetryConfig| {
+            KmsClient::builder()
+                .region("us-east-1")
+                .retry_config(cfg)
+                .build()
+                .unwrap()
+        };
+        let adaptive = client(RetryConfig::adaptive());
+        assert_eq!(
+            pacing(&adaptive, &attempts, Wording::Summary),
+            "throttled attempts 41 of 1089; adaptive rate unlimited"
+        );
+        assert_eq!(
+            pacing(&adaptive, &attempts, Wording::Progress),
+            "throttled 41 of 1089 attempts, adaptive rate unlimited"
+        );
+        let standard = client(RetryConfig::standard());
+        assert_eq!(
+            pacing(&standard, &attempts, Wording::Summary),
+            "throttled attempts 41 of 1089; standard retry mode"
+        );
+    }
 }

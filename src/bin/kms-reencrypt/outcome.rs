@@ -1,0 +1,374 @@
+//! What a KMS error means for a record, and the pause before trying it again.
+//!
+//! Three outcomes:
+//!
+//! - **final**: an answer about the record itself (`InvalidCiphertextException`,
+//!   `IncorrectKeyException`, a source key that is missing, disabled or pending
+//!   deletion, a rejected request, ...): written as a `failed` record;
+//! - **retry**: throttling, a server fault (HTTP 5xx, `KMSInternalException`,
+//!   `KeyUnavailableException`, `DependencyTimeoutException`), an attempt or
+//!   operation timeout, a broken connection: nothing is written, the record is
+//!   tried again after a backoff, for as long as the run goes on;
+//! - **stop**: the configuration or environment is wrong (credentials,
+//!   signatures, `AccessDeniedException`, an invalid grant token, an endpoint
+//!   that cannot be reached or whose certificate is rejected, a destination key
+//!   that is missing, disabled or of the wrong usage): the run stops without
+//!   writing the records it hit, and the next run does them.
+
+use std::hash::{BuildHasher as _, Hasher as _, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tower_kms::retry::RetryConfig;
+use tower_kms::{KmsError, TimeoutKind, TransportKind};
+
+/// What to do with a record after a KMS error.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// The record's own, final answer: write it as failed.
+    Final,
+    /// Transient: try the record again after a backoff.
+    Retry,
+    /// Stop the run, with this explanation.
+    Stop(String),
+}
+
+/// The destination key as given, and its ARN once a response has named it, to
+/// tell an error about the destination key (a configuration problem: every
+/// record would fail the same way) from one about a record's source key.
+#[derive(Debug)]
+pub(crate) struct Destination {
+    given: String,
+    arn: OnceLock<String>,
+}
+
+impl Destination {
+    pub(crate) fn new(given: &str) -> Self {
+        Self {
+            given: given.to_owned(),
+            arn: OnceLock::new(),
+        }
+    }
+
+    /// Remembers the destination key's ARN from a response's `KeyId`.
+    pub(crate) fn learn(&self, arn: Option<&str>) {
+        if let Some(arn) = arn.filter(|a| !a.is_empty())
+            && self.arn.get().is_none()
+        {
+            let _ = self.arn.set(arn.to_owned());
+        }
+    }
+
+    /// Whether an error message names the destination key: the id, alias or ARN
+    /// as given, the learned ARN, or the key id inside either ARN. KMS names the
+    /// key at fault in the messages of `NotFoundException`, `DisabledException`,
+    /// `KMSInvalidStateException` and `InvalidKeyUsageException`.
+    pub(crate) fn named_in(&self, message: &str) -> bool {
+        let names = std::iter::once(self.given.as_str()).chain(self.arn.get().map(String::as_str));
+        names.filter(|n| !n.is_empty()).any(|n| {
+            message.contains(n)
+                || n.split_once(":key/")
+                    .is_some_and(|(_, id)| id.len() >= 8 && message.contains(id))
+        })
+    }
+
+    pub(crate) fn given(&self) -> &str {
+        &self.given
+    }
+}
+
+fn chain(e: &KmsError) -> String {
+    tower_kms::DisplayChain(e).to_string()
+}
+
+/// Classifies a KMS error for a record (see the [module docs](self)).
+pub(crate) fn classify(e: &KmsError, destination: &Destination) -> Verdict {
+    match e {
+        KmsError::Credentials(_)
+        | KmsError::Signing(_)
+        | KmsError::UnrecognizedClient(_)
+        | KmsError::InvalidSignature(_)
+        | KmsError::ExpiredToken(_)
+        | KmsError::Authentication(_)
+        | KmsError::InvalidGrantToken(_) => Verdict::Stop(chain(e)),
+        KmsError::AccessDenied(_) => Verdict::Stop(format!(
+            "{} (ReEncrypt needs kms:ReEncryptFrom on the source key and kms:ReEncryptTo on \
+             the destination key)",
+            chain(e)
+        )),
+        KmsError::Transport(t)
+            if t.kind() == TransportKind::Connect || t.is_certificate_error() =>
+        {
+            Verdict::Stop(chain(e))
+        }
+        KmsError::Timeout(t) if t.kind() == TimeoutKind::Connect => Verdict::Stop(chain(e)),
+        KmsError::NotFound(s)
+        | KmsError::Disabled(s)
+        | KmsError::KmsInvalidState(s)
+        | KmsError::InvalidKeyUsage(s)
+            if destination.named_in(s.message.as_deref().unwrap_or("")) =>
+        {
+            Verdict::Stop(format!(
+                "the destination key {:?} cannot be used: {}",
+                destination.given(),
+                chain(e)
+            ))
+        }
+        // Throttling, 5xx, broken connections, attempt timeouts; and the
+        // operation timeout, which only says that all the attempts of this call
+        // took too long.
+        e if e.is_retryable() || e.is_timeout() => Verdict::Retry,
+        _ => Verdict::Final,
+    }
+}
+
+/// Error codes of `failed` lines that a run does again on resume: transient
+/// ones (as versions before the retry-until-done rule wrote them) and
+/// `AccessDeniedException` / `InvalidGrantTokenException` (now configuration
+/// errors that stop a run rather than failures of the record).
+pub(crate) fn redo_on_resume(code: &str) -> bool {
+    let e = KmsError::from_service_error(tower_kms::ServiceError::new(
+        code,
+        http::StatusCode::BAD_REQUEST,
+    ));
+    e.is_retryable()
+        || matches!(
+            code,
+            // The tool's own codes for transport errors and timeouts.
+            "TransportError"
+                | "TimeoutError"
+                // Server faults that carry no KMS code of their own.
+                | "InternalFailure"
+                | "InternalServerError"
+                | "ServiceUnavailable"
+                | "ServiceUnavailableException"
+                | "AccessDeniedException"
+                | "InvalidGrantTokenException"
+        )
+}
+
+/// The pause before a record's next try: full jitter over an exponential
+/// ceiling from 1 s, capped at 20 s (the standard retry mode's formula, from the
+/// library). The client has already made its own attempts by then.
+pub(crate) fn backoff(tries: u32, throttling: bool, jitter: f64) -> Duration {
+    static CONFIG: OnceLock<RetryConfig> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            RetryConfig::standard()
+                .with_base(Duration::from_secs(1))
+                .with_throttling_base(Duration::from_secs(1))
+                .with_max_backoff(MAX_BACKOFF)
+        })
+        .backoff(tries, throttling, jitter)
+}
+
+/// The longest pause between two tries of a record.
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(20);
+
+/// Numbers in `[0, 1)`: a counter hashed with a per-process random key.
+#[derive(Debug, Default)]
+pub(crate) struct Jitter {
+    key: RandomState,
+    counter: AtomicU64,
+}
+
+impl Jitter {
+    pub(crate) fn next(&self) -> f64 {
+        let mut h = self.key.build_hasher();
+        h.write_u64(self.counter.fetch_add(1, Ordering::Relaxed));
+        (h.finish() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The run's stop switch, its first fatal error, and the records waiting to
+/// be tried again.
+#[derive(Debug)]
+pub(crate) struct Control {
+    stop: watch::Sender<bool>,
+    fatal: Mutex<Option<String>>,
+    /// Records waiting out a backoff.
+    pub(crate) retrying: AtomicU64,
+    pub(crate) jitter: Jitter,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Self {
+            stop: watch::Sender::new(false),
+            fatal: Mutex::default(),
+            retrying: AtomicU64::new(0),
+            jitter: Jitter::default(),
+        }
+    }
+}
+
+impl Control {
+    /// Stops the run: records waiting to be tried again are abandoned, no record
+    /// starts another try.
+    pub(crate) fn stop(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Stops the run for a configuration error (the first one is kept).
+    pub(crate) fn fatal(&self, message: String) {
+        let mut slot = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(message);
+        drop(slot);
+        self.stop();
+    }
+
+    pub(crate) fn fatal_error(&self) -> Option<String> {
+        self.fatal.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Resolves once the run is stopping.
+    pub(crate) async fn stopped(&self) {
+        let mut rx = self.stop.subscribe();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// Waits `wait` before a record's next try; `false` if the run stopped
+    /// meanwhile (the record is then abandoned, unwritten).
+    pub(crate) async fn pause(&self, wait: Duration) -> bool {
+        if self.stopping() {
+            return false;
+        }
+        self.retrying.fetch_add(1, Ordering::Relaxed);
+        let go_on = tokio::select! {
+            () = tokio::time::sleep(wait) => true,
+            () = self.stopped() => false,
+        };
+        self.retrying.fetch_sub(1, Ordering::Relaxed);
+        go_on && !self.stopping()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::StatusCode;
+    use tower_kms::{ServiceError, TimeoutError, TransportError};
+
+    fn service(code: &str, status: u16, message: &str) -> KmsError {
+        KmsError::from_service_error(
+            ServiceError::new(code, StatusCode::from_u16(status).unwrap()).with_message(message),
+        )
+    }
+
+    const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+    #[test]
+    fn verdicts() {
+        let dest = Destination::new("alias/new");
+        let v = |e: &KmsError| classify(e, &dest);
+        for retry in [
+            service("ThrottlingException", 400, "slow down"),
+            service("KMSInternalException", 500, ""),
+            service("KeyUnavailableException", 500, ""),
+            service("DependencyTimeoutException", 503, ""),
+            service("SomethingNew", 503, ""),
+            service("SomethingNew", 429, ""),
+            KmsError::Timeout(TimeoutError::new(TimeoutKind::Attempt, None)),
+            KmsError::Timeout(TimeoutError::new(TimeoutKind::Operation, None)),
+            KmsError::Transport(TransportError::new(TransportKind::Io, "reset")),
+            KmsError::Transport(TransportError::new(TransportKind::Body, "cut")),
+        ] {
+            assert_eq!(v(&retry), Verdict::Retry, "{retry:?}");
+        }
+        for stop in [
+            service("AccessDeniedException", 400, "no"),
+            service("InvalidSignatureException", 400, ""),
+            service("UnrecognizedClientException", 400, ""),
+            service("InvalidGrantTokenException", 400, ""),
+            KmsError::Transport(TransportError::new(TransportKind::Connect, "refused")),
+            KmsError::Timeout(TimeoutError::new(TimeoutKind::Connect, None)),
+            service(
+                "NotFoundException",
+                400,
+                "Alias arn:aws:kms:us-east-1:111122223333:alias/new is not found.",
+            ),
+        ] {
+            assert!(matches!(v(&stop), Verdict::Stop(_)), "{stop:?}");
+        }
+        let Verdict::Stop(m) = v(&service("AccessDeniedException", 400, "no")) else {
+            unreachable!()
+        };
+        assert!(m.contains("kms:ReEncryptTo"), "{m}");
+        for last in [
+            service("InvalidCiphertextException", 400, ""),
+            service("IncorrectKeyException", 400, ""),
+            service("ValidationException", 400, "too long"),
+            service("DisabledException", 400, &format!("{ARN} is disabled.")),
+            service(
+                "NotFoundException",
+                400,
+                "Key 'arn:...:key/other' does not exist",
+            ),
+        ] {
+            assert_eq!(v(&last), Verdict::Final, "{last:?}");
+        }
+        // Once a response names the destination's ARN, errors naming it stop.
+        dest.learn(Some(ARN));
+        let disabled = service(
+            "DisabledException",
+            400,
+            "1234abcd-12ab-34cd-56ef-1234567890ab is disabled.",
+        );
+        assert!(matches!(v(&disabled), Verdict::Stop(_)));
+        let pending = service(
+            "KMSInvalidStateException",
+            400,
+            &format!("{ARN} is pending deletion."),
+        );
+        assert!(matches!(v(&pending), Verdict::Stop(_)));
+    }
+
+    #[test]
+    fn codes_redone_on_resume() {
+        for code in [
+            "ThrottlingException",
+            "TooManyRequestsException",
+            "KMSInternalException",
+            "DependencyTimeoutException",
+            "KeyUnavailableException",
+            "TransportError",
+            "TimeoutError",
+            "AccessDeniedException",
+        ] {
+            assert!(redo_on_resume(code), "{code}");
+        }
+        for code in [
+            "InvalidCiphertextException",
+            "IncorrectKeyException",
+            "NotFoundException",
+            "DisabledException",
+            "InvalidInput",
+            "UnexpectedResponse",
+            "ValidationError",
+        ] {
+            assert!(!redo_on_resume(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn backoff_is_capped_full_jitter() {
+        assert_eq!(backoff(1, true, 0.0), Duration::ZERO);
+        assert_eq!(backoff(1, false, 0.5), Duration::from_millis(500));
+        assert_eq!(backoff(3, true, 0.5), Duration::from_secs(2));
+        assert_eq!(
+            backoff(40, false, 0.999_999),
+            MAX_BACKOFF.mul_f64(0.999_999)
+        );
+        let j = Jitter::default();
+        let draws: Vec<f64> = (0..1000).map(|_| j.next()).collect();
+        assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        assert!((0.4..0.6).contains(&mean), "{mean}");
+    }
+}
