@@ -1,6 +1,7 @@
 //! The local KMS (`tower_kms::local`) on its own: every operation, the ReEncrypt
-//! rules, SigV4 verification, serving, concurrency and request quotas, driven
-//! with requests signed by aws-sigv4, in-process and over 127.0.0.1.
+//! rules, SigV4 verification, serving, concurrency, request quotas and key
+//! rotation, driven with requests signed by aws-sigv4, in-process and over
+//! 127.0.0.1.
 
 mod auth;
 mod common;
@@ -8,4 +9,5 @@ mod concurrency;
 mod ops;
 mod quota;
 mod reencrypt;
+mod rotation;
 mod server;
