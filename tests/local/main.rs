@@ -4,6 +4,7 @@
 //! 127.0.0.1.
 
 mod auth;
+mod botocore;
 mod common;
 mod concurrency;
 mod ops;
