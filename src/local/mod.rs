@@ -34,8 +34,10 @@
 //! as KMS does (`KeyMaterialId`, `SourceKeyMaterialId`,
 //! `DestinationKeyMaterialId`, `CurrentKeyMaterialId`: 64 hex digits, the
 //! same for the same material of the same key). So `ReEncrypt` from a key to
-//! itself moves an old ciphertext to the current material. Other keys answer
-//! the rotation operations with `UnsupportedOperationException`.
+//! itself moves an old ciphertext to the current material. Other keys do not
+//! rotate: `EnableKeyRotation`, `DisableKeyRotation` and `RotateKeyOnDemand`
+//! answer `UnsupportedOperationException`, `GetKeyRotationStatus`
+//! `KeyRotationEnabled: false`.
 //!
 //! * `RotateKeyOnDemand` completes within the request (so
 //!   `GetKeyRotationStatus` never shows `OnDemandRotationStartDate`); 25 per

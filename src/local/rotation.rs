@@ -3,8 +3,9 @@
 //! automatic rotation on the injected clock.
 //!
 //! A rotation appends a fresh AES-256 material to the key's list
-//! ([`KeyMaterial::Symmetric`]); the new one becomes current, the older ones
-//! keep decrypting the blobs that name them.
+//! ([`KeyMaterial::Symmetric`](super::crypto::KeyMaterial::Symmetric)); the
+//! new one becomes current, the older ones keep decrypting the blobs that
+//! name them.
 //!
 //! # Which keys rotate
 //!
