@@ -2,20 +2,44 @@
 //!
 //! All primitives come from `aws-lc-rs`.
 //!
-//! # Symmetric ciphertext blob (version 1)
+//! # Symmetric key materials
+//!
+//! A symmetric key keeps every key material it ever had
+//! ([`KeyMaterial::Symmetric`]), oldest first: the one made with the key, then
+//! one per rotation. The last is current: `Encrypt` and `GenerateDataKey*` use
+//! it; `Decrypt` and `ReEncrypt` use whichever material the blob names. Each
+//! material is plain data, ready to be stored: the 32 AES-256 key bytes
+//! (zeroized on drop), its id and how it came to be ([`MaterialOrigin`]). The
+//! AES-GCM key is built from the bytes for each operation.
+//!
+//! The key material id (`KeyMaterialId`, `CurrentKeyMaterialId`, ...) is 64
+//! lower-case hex digits: `HMAC-SHA256(key = material, "tower-kms local key
+//! material id" || key id)`, with the 16 raw bytes of the KMS key id. So it
+//! is deterministic in the key id and the material (the same material under
+//! the same key always has the same id, as KMS's ids of imported material do)
+//! and says nothing about the material without it. No server secret is
+//! involved, so ids survive any persistence of the key state unchanged.
+//!
+//! # Symmetric ciphertext blob (version 2)
 //!
 //! ```text
 //! offset  len  field
-//! 0       1    magic/version byte 0xA1
+//! 0       1    magic/version byte 0xA2
 //! 1       16   key id (raw UUID bytes of the KMS key)
-//! 17      12   random AES-GCM nonce
-//! 29      n    AES-256-GCM ciphertext (n = plaintext length)
-//! 29+n    16   AES-GCM tag
+//! 17      32   key material id (the raw bytes of the 64-hex-digit id)
+//! 49      12   random AES-GCM nonce
+//! 61      n    AES-256-GCM ciphertext (n = plaintext length)
+//! 61+n    16   AES-GCM tag
 //! ```
 //!
-//! The AAD is the 17 header bytes followed by the canonical encoding of the
+//! The AAD is the 49 header bytes followed by the canonical encoding of the
 //! encryption context ([`encode_context`]), so any change to the header, the
 //! body, the tag or the context makes decryption fail.
+//!
+//! Version 1 (magic `0xA1`: key id, nonce, ciphertext, tag, no material id)
+//! came before key rotation. It is not read any more: a version 1 blob is
+//! `InvalidCiphertextException`. Keys live in memory, so no key that made one
+//! exists in a process running this version.
 //!
 //! # Asymmetric ciphertext
 //!
@@ -24,21 +48,26 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::time::SystemTime;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::hmac;
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
     OaepPublicEncryptingKey, PrivateDecryptingKey,
 };
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+use zeroize::Zeroizing;
 
 use super::error::LocalKmsError;
 
-/// First byte of every symmetric blob: magic and format version 1.
-pub(crate) const BLOB_MAGIC: u8 = 0xA1;
-/// Magic byte plus the 16-byte key id.
-pub(crate) const HEADER_LEN: usize = 1 + 16;
+/// First byte of every symmetric blob: magic and format version 2.
+pub(crate) const BLOB_MAGIC: u8 = 0xA2;
+/// Length of a key material id in raw bytes (64 hex digits).
+pub(crate) const MATERIAL_ID_LEN: usize = 32;
+/// Magic byte, the 16-byte key id and the 32-byte key material id.
+pub(crate) const HEADER_LEN: usize = 1 + 16 + MATERIAL_ID_LEN;
 /// AES-GCM tag length.
 pub(crate) const TAG_LEN: usize = 16;
 /// Bytes a symmetric blob adds to the plaintext.
@@ -282,13 +311,147 @@ impl EncryptionAlgorithm {
     }
 }
 
+/// How a rotation was started (`RotationType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RotationType {
+    /// On the automatic rotation schedule.
+    Automatic,
+    /// By `RotateKeyOnDemand`.
+    OnDemand,
+}
+
+impl RotationType {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Automatic => "AUTOMATIC",
+            Self::OnDemand => "ON_DEMAND",
+        }
+    }
+}
+
+/// How a symmetric key material came to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MaterialOrigin {
+    /// Made with the key, by `CreateKey`.
+    Created,
+    /// Made by a rotation that completed at `date`.
+    Rotated {
+        date: SystemTime,
+        kind: RotationType,
+    },
+}
+
+/// What the key material id's HMAC covers before the key id.
+const MATERIAL_ID_LABEL: &[u8] = b"tower-kms local key material id";
+
+/// One AES-256-GCM key material of a symmetric KMS key, as plain data: the
+/// key bytes (zeroized on drop, never in `Debug`), the id and the origin.
+#[derive(Clone)]
+pub(crate) struct SymmetricMaterial {
+    id: [u8; MATERIAL_ID_LEN],
+    secret: Zeroizing<[u8; 32]>,
+    pub(crate) origin: MaterialOrigin,
+}
+
+impl fmt::Debug for SymmetricMaterial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SymmetricMaterial")
+            .field("id", &self.id_hex())
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SymmetricMaterial {
+    /// Fresh random material for the KMS key `key_id`.
+    pub(crate) fn generate(
+        key_id: &[u8; 16],
+        origin: MaterialOrigin,
+    ) -> Result<Self, LocalKmsError> {
+        Ok(Self::from_secret(
+            key_id,
+            Zeroizing::new(random_array()?),
+            origin,
+        ))
+    }
+
+    /// The material `secret` of the KMS key `key_id`; its id follows from
+    /// both (see the [module documentation](self)).
+    pub(crate) fn from_secret(
+        key_id: &[u8; 16],
+        secret: Zeroizing<[u8; 32]>,
+        origin: MaterialOrigin,
+    ) -> Self {
+        let mut mac = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, &secret[..]));
+        mac.update(MATERIAL_ID_LABEL);
+        mac.update(key_id);
+        let mut id = [0u8; MATERIAL_ID_LEN];
+        id.copy_from_slice(mac.sign().as_ref());
+        Self { id, secret, origin }
+    }
+
+    /// The id as KMS shows it: 64 lower-case hex digits.
+    pub(crate) fn id_hex(&self) -> String {
+        hex::encode(self.id)
+    }
+
+    fn aead_key(&self) -> Result<LessSafeKey, LocalKmsError> {
+        UnboundKey::new(&AES_256_GCM, &self.secret[..])
+            .map(LessSafeKey::new)
+            .map_err(|_| LocalKmsError::internal("The AES key could not be loaded."))
+    }
+
+    /// A version 2 blob of `plaintext` under this material of `key_id`.
+    fn seal(
+        &self,
+        key_id: &[u8; 16],
+        ctx: &BTreeMap<String, String>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, LocalKmsError> {
+        let key = self.aead_key()?;
+        let nonce_bytes: [u8; NONCE_LEN] = random_array()?;
+        let mut blob = Vec::with_capacity(SYMMETRIC_OVERHEAD + plaintext.len());
+        blob.push(BLOB_MAGIC);
+        blob.extend_from_slice(key_id);
+        blob.extend_from_slice(&self.id);
+        let aad = symmetric_aad(&blob[..HEADER_LEN], ctx);
+        blob.extend_from_slice(&nonce_bytes);
+        let body_start = blob.len();
+        blob.extend_from_slice(plaintext);
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(aad),
+                &mut blob[body_start..],
+            )
+            .map_err(|_| LocalKmsError::internal("AES-GCM seal failed."))?;
+        blob.extend_from_slice(tag.as_ref());
+        Ok(blob)
+    }
+
+    /// Opens a version 2 blob; every failure is `InvalidCiphertextException`.
+    fn open(&self, ctx: &BTreeMap<String, String>, blob: &[u8]) -> Result<Vec<u8>, LocalKmsError> {
+        if blob_material_id(blob) != Some(self.id) {
+            return Err(LocalKmsError::invalid_ciphertext());
+        }
+        let (header, rest) = blob.split_at(HEADER_LEN);
+        let (nonce, rest) = rest.split_at(NONCE_LEN);
+        let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce)
+            .map_err(|_| LocalKmsError::invalid_ciphertext())?;
+        let mut buf = body.to_vec();
+        self.aead_key()?
+            .open_in_place_separate_tag(nonce, Aad::from(symmetric_aad(header, ctx)), tag, &mut buf)
+            .map_err(|_| LocalKmsError::invalid_ciphertext())?;
+        Ok(buf)
+    }
+}
+
 /// Secret key material of one KMS key.
 pub(crate) enum KeyMaterial {
-    /// AES-256-GCM key plus its 64-hex-digit key material id.
-    Symmetric {
-        key: LessSafeKey,
-        material_id: String,
-    },
+    /// Every AES-256-GCM material of a symmetric key, oldest first; the last
+    /// is current. Never empty.
+    Symmetric(Vec<SymmetricMaterial>),
     /// RSA key pair (used for OAEP; SIGN_VERIFY keys only expose the public key).
     Rsa {
         private: OaepPrivateDecryptingKey,
@@ -305,14 +468,25 @@ pub(crate) enum KeyMaterial {
 impl fmt::Debug for KeyMaterial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self {
-            Self::Symmetric { .. } => "Symmetric",
+            Self::Symmetric(_) => "Symmetric",
             Self::Rsa { .. } => "Rsa",
             Self::Ecc { .. } => "Ecc",
         };
-        f.debug_struct("KeyMaterial")
-            .field("kind", &kind)
-            .finish_non_exhaustive()
+        let mut d = f.debug_struct("KeyMaterial");
+        d.field("kind", &kind);
+        if let Self::Symmetric(materials) = self {
+            d.field("materials", &materials.len());
+        }
+        d.finish_non_exhaustive()
     }
+}
+
+/// A decrypted ciphertext.
+#[derive(Debug)]
+pub(crate) struct Decrypted {
+    pub(crate) plaintext: Vec<u8>,
+    /// The id of the symmetric key material that decrypted it.
+    pub(crate) material_id: Option<String>,
 }
 
 fn internal(what: &str) -> LocalKmsError {
@@ -320,17 +494,14 @@ fn internal(what: &str) -> LocalKmsError {
 }
 
 impl KeyMaterial {
-    /// Generates fresh key material. RSA-4096 takes a noticeable moment.
-    pub(crate) fn generate(spec: KeySpec) -> Result<Self, LocalKmsError> {
+    /// Generates fresh key material for the KMS key `key_id` (the raw UUID).
+    /// RSA-4096 takes a noticeable moment.
+    pub(crate) fn generate(spec: KeySpec, key_id: &[u8; 16]) -> Result<Self, LocalKmsError> {
         match spec {
-            KeySpec::SymmetricDefault => {
-                let raw: [u8; 32] = random_array()?;
-                let key = LessSafeKey::new(
-                    UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| internal("AES key"))?,
-                );
-                let material_id = hex::encode(random_array::<32>()?);
-                Ok(Self::Symmetric { key, material_id })
-            }
+            KeySpec::SymmetricDefault => Ok(Self::Symmetric(vec![SymmetricMaterial::generate(
+                key_id,
+                MaterialOrigin::Created,
+            )?])),
             KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
                 let size = match spec {
                     KeySpec::Rsa2048 => KeySize::Rsa2048,
@@ -374,15 +545,39 @@ impl KeyMaterial {
     /// DER `SubjectPublicKeyInfo` for asymmetric keys.
     pub(crate) fn public_key_der(&self) -> Option<&[u8]> {
         match self {
-            Self::Symmetric { .. } => None,
+            Self::Symmetric(_) => None,
             Self::Rsa { public_der, .. } | Self::Ecc { public_der, .. } => Some(public_der),
         }
     }
 
-    /// The key material id of a symmetric key.
-    pub(crate) fn material_id(&self) -> Option<&str> {
+    /// The materials of a symmetric key, oldest first (empty for others).
+    pub(crate) fn materials(&self) -> &[SymmetricMaterial] {
         match self {
-            Self::Symmetric { material_id, .. } => Some(material_id),
+            Self::Symmetric(materials) => materials,
+            _ => &[],
+        }
+    }
+
+    /// The current material of a symmetric key.
+    fn current(&self) -> Option<&SymmetricMaterial> {
+        self.materials().last()
+    }
+
+    /// The id of the current key material of a symmetric key.
+    pub(crate) fn material_id(&self) -> Option<String> {
+        self.current().map(SymmetricMaterial::id_hex)
+    }
+
+    /// These materials followed by `newer` (the last becoming current), for a
+    /// symmetric key; `None` for others.
+    pub(crate) fn with_newer(&self, newer: Vec<SymmetricMaterial>) -> Option<Self> {
+        match self {
+            Self::Symmetric(materials) => {
+                let mut all = Vec::with_capacity(materials.len() + newer.len());
+                all.extend_from_slice(materials);
+                all.extend(newer);
+                Some(Self::Symmetric(all))
+            }
             _ => None,
         }
     }
@@ -399,8 +594,9 @@ impl KeyMaterial {
         }
     }
 
-    /// Encrypts under this key. `key_id` is the raw UUID written into
-    /// symmetric blobs. The caller has checked usage and algorithm.
+    /// Encrypts under this key (a symmetric key's current material). `key_id`
+    /// is the raw UUID written into symmetric blobs. The caller has checked
+    /// usage and algorithm.
     pub(crate) fn encrypt(
         &self,
         key_id: &[u8; 16],
@@ -409,27 +605,13 @@ impl KeyMaterial {
         plaintext: &[u8],
     ) -> Result<Vec<u8>, LocalKmsError> {
         match self {
-            Self::Symmetric { key, .. } => {
+            Self::Symmetric(_) => {
                 if alg != EncryptionAlgorithm::SymmetricDefault {
                     return Err(LocalKmsError::internal("algorithm/key mismatch"));
                 }
-                let nonce_bytes: [u8; NONCE_LEN] = random_array()?;
-                let mut blob = Vec::with_capacity(SYMMETRIC_OVERHEAD + plaintext.len());
-                blob.push(BLOB_MAGIC);
-                blob.extend_from_slice(key_id);
-                let aad = symmetric_aad(&blob[..HEADER_LEN], ctx);
-                blob.extend_from_slice(&nonce_bytes);
-                let body_start = blob.len();
-                blob.extend_from_slice(plaintext);
-                let tag = key
-                    .seal_in_place_separate_tag(
-                        Nonce::assume_unique_for_key(nonce_bytes),
-                        Aad::from(aad),
-                        &mut blob[body_start..],
-                    )
-                    .map_err(|_| LocalKmsError::internal("AES-GCM seal failed."))?;
-                blob.extend_from_slice(tag.as_ref());
-                Ok(blob)
+                self.current()
+                    .ok_or_else(|| LocalKmsError::internal("The key has no key material."))?
+                    .seal(key_id, ctx, plaintext)
             }
             Self::Rsa { public, .. } => {
                 let oaep = alg
@@ -454,7 +636,8 @@ impl KeyMaterial {
         }
     }
 
-    /// Decrypts a blob under this key. Every failure is
+    /// Decrypts a blob under this key; a symmetric blob with the material it
+    /// names, whichever of the key's materials that is. Every failure is
     /// `InvalidCiphertextException`.
     pub(crate) fn decrypt(
         &self,
@@ -462,28 +645,26 @@ impl KeyMaterial {
         alg: EncryptionAlgorithm,
         ctx: &BTreeMap<String, String>,
         blob: &[u8],
-    ) -> Result<Vec<u8>, LocalKmsError> {
+    ) -> Result<Decrypted, LocalKmsError> {
         match self {
-            Self::Symmetric { key, .. } => {
+            Self::Symmetric(materials) => {
                 if alg != EncryptionAlgorithm::SymmetricDefault
                     || blob_key_id(blob) != Some(*key_id)
                 {
                     return Err(LocalKmsError::invalid_ciphertext());
                 }
-                let (header, rest) = blob.split_at(HEADER_LEN);
-                let (nonce, rest) = rest.split_at(NONCE_LEN);
-                let (body, tag) = rest.split_at(rest.len() - TAG_LEN);
-                let nonce = Nonce::try_assume_unique_for_key(nonce)
-                    .map_err(|_| LocalKmsError::invalid_ciphertext())?;
-                let mut buf = body.to_vec();
-                key.open_in_place_separate_tag(
-                    nonce,
-                    Aad::from(symmetric_aad(header, ctx)),
-                    tag,
-                    &mut buf,
-                )
-                .map_err(|_| LocalKmsError::invalid_ciphertext())?;
-                Ok(buf)
+                let wanted =
+                    blob_material_id(blob).ok_or_else(LocalKmsError::invalid_ciphertext)?;
+                // Newest first: recent blobs are the common case.
+                let material = materials
+                    .iter()
+                    .rev()
+                    .find(|m| m.id == wanted)
+                    .ok_or_else(LocalKmsError::invalid_ciphertext)?;
+                Ok(Decrypted {
+                    plaintext: material.open(ctx, blob)?,
+                    material_id: Some(material.id_hex()),
+                })
             }
             Self::Rsa { private, .. } => {
                 let oaep = alg.oaep().ok_or_else(LocalKmsError::invalid_ciphertext)?;
@@ -496,7 +677,10 @@ impl KeyMaterial {
                     .map_err(|_| LocalKmsError::invalid_ciphertext())?
                     .len();
                 out.truncate(n);
-                Ok(out)
+                Ok(Decrypted {
+                    plaintext: out,
+                    material_id: None,
+                })
             }
             Self::Ecc { .. } => Err(LocalKmsError::invalid_ciphertext()),
         }
@@ -509,13 +693,23 @@ fn symmetric_aad(header: &[u8], ctx: &BTreeMap<String, String>) -> Vec<u8> {
     aad
 }
 
-/// The key id named by a symmetric blob, if the blob is long enough and
-/// carries the right magic byte.
-pub(crate) fn blob_key_id(blob: &[u8]) -> Option<[u8; 16]> {
-    if blob.len() < SYMMETRIC_OVERHEAD || blob[0] != BLOB_MAGIC {
+/// The header of a symmetric blob, if the blob is long enough and carries
+/// the version 2 magic byte.
+fn blob_header(blob: &[u8]) -> Option<&[u8]> {
+    if blob.len() < SYMMETRIC_OVERHEAD || blob.first() != Some(&BLOB_MAGIC) {
         return None;
     }
-    blob[1..HEADER_LEN].try_into().ok()
+    blob.get(..HEADER_LEN)
+}
+
+/// The key id named by a symmetric blob.
+pub(crate) fn blob_key_id(blob: &[u8]) -> Option<[u8; 16]> {
+    blob_header(blob)?.get(1..17)?.try_into().ok()
+}
+
+/// The key material id named by a symmetric blob.
+pub(crate) fn blob_material_id(blob: &[u8]) -> Option<[u8; MATERIAL_ID_LEN]> {
+    blob_header(blob)?.get(17..HEADER_LEN)?.try_into().ok()
 }
 
 #[cfg(test)]
@@ -532,7 +726,7 @@ mod tests {
 
     fn rsa4096() -> &'static KeyMaterial {
         static K: OnceLock<KeyMaterial> = OnceLock::new();
-        K.get_or_init(|| KeyMaterial::generate(KeySpec::Rsa4096).unwrap())
+        K.get_or_init(|| KeyMaterial::generate(KeySpec::Rsa4096, &[0; 16]).unwrap())
     }
 
     #[test]
@@ -584,52 +778,174 @@ mod tests {
         );
     }
 
+    const SYM: EncryptionAlgorithm = EncryptionAlgorithm::SymmetricDefault;
+
+    fn symmetric(id: &[u8; 16]) -> KeyMaterial {
+        KeyMaterial::generate(KeySpec::SymmetricDefault, id).unwrap()
+    }
+
+    /// `m` rotated once, as `kind` at `date`.
+    fn rotated(m: &KeyMaterial, id: &[u8; 16], kind: RotationType) -> KeyMaterial {
+        let date = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(86_400);
+        let newer =
+            SymmetricMaterial::generate(id, MaterialOrigin::Rotated { date, kind }).unwrap();
+        m.with_newer(vec![newer]).unwrap()
+    }
+
     #[test]
     fn symmetric_round_trip_and_layout() {
-        let m = KeyMaterial::generate(KeySpec::SymmetricDefault).unwrap();
-        assert_eq!(m.material_id().unwrap().len(), 64);
         let id = uuid_v4().unwrap().0;
+        let m = symmetric(&id);
+        let material_id = m.material_id().unwrap();
+        assert_eq!(material_id.len(), 64);
+        assert!(
+            material_id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        assert_eq!(m.materials().len(), 1);
+        assert_eq!(m.materials()[0].origin, MaterialOrigin::Created);
         let c = ctx(&[("purpose", "test")]);
         for len in [1usize, 17, 4096] {
             let pt = random_vec(len).unwrap();
-            let blob = m
-                .encrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, &pt)
-                .unwrap();
+            let blob = m.encrypt(&id, SYM, &c, &pt).unwrap();
             assert_eq!(blob.len(), len + SYMMETRIC_OVERHEAD);
-            assert_eq!(blob[0], BLOB_MAGIC);
+            assert_eq!(SYMMETRIC_OVERHEAD, 77);
+            assert_eq!(blob[0], 0xA2);
+            assert_eq!(&blob[1..17], &id);
+            assert_eq!(hex::encode(&blob[17..49]), material_id);
             assert_eq!(blob_key_id(&blob), Some(id));
-            let back = m
-                .decrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, &blob)
-                .unwrap();
-            assert_eq!(back, pt);
+            assert_eq!(
+                blob_material_id(&blob).map(hex::encode),
+                Some(material_id.clone())
+            );
+            let back = m.decrypt(&id, SYM, &c, &blob).unwrap();
+            assert_eq!(back.plaintext, pt);
+            assert_eq!(back.material_id.as_deref(), Some(material_id.as_str()));
         }
         // Two encryptions of the same plaintext differ (random nonce).
-        let a = m
-            .encrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, b"x")
-            .unwrap();
-        let b = m
-            .encrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, b"x")
-            .unwrap();
+        let a = m.encrypt(&id, SYM, &c, b"x").unwrap();
+        let b = m.encrypt(&id, SYM, &c, b"x").unwrap();
         assert_ne!(a, b);
     }
 
     #[test]
-    fn symmetric_tamper_every_region() {
-        let m = KeyMaterial::generate(KeySpec::SymmetricDefault).unwrap();
+    fn material_ids_are_deterministic_in_key_id_and_material() {
+        let key_a = uuid_v4().unwrap().0;
+        let key_b = uuid_v4().unwrap().0;
+        let secret = [7u8; 32];
+        let made = |key: &[u8; 16], secret: [u8; 32]| {
+            SymmetricMaterial::from_secret(key, Zeroizing::new(secret), MaterialOrigin::Created)
+        };
+        let a = made(&key_a, secret);
+        // Same key, same material: same id, whatever the origin.
+        assert_eq!(a.id_hex(), made(&key_a, secret).id_hex());
+        let date = SystemTime::UNIX_EPOCH;
+        let kind = RotationType::OnDemand;
+        let again = SymmetricMaterial::from_secret(
+            &key_a,
+            Zeroizing::new(secret),
+            MaterialOrigin::Rotated { date, kind },
+        );
+        assert_eq!(a.id_hex(), again.id_hex());
+        // Another key or another material: another id.
+        assert_ne!(a.id_hex(), made(&key_b, secret).id_hex());
+        let mut other = secret;
+        other[31] ^= 1;
+        assert_ne!(a.id_hex(), made(&key_a, other).id_hex());
+        // The id is the documented HMAC, not the material or a plain hash of it.
+        let mut mac = hmac::Context::with_key(&hmac::Key::new(hmac::HMAC_SHA256, &secret));
+        mac.update(b"tower-kms local key material id");
+        mac.update(&key_a);
+        assert_eq!(a.id_hex(), hex::encode(mac.sign().as_ref()));
+        assert_ne!(a.id_hex(), hex::encode(secret));
+        // Debug shows the id, never the secret bytes.
+        let debug = format!("{a:?}");
+        assert!(debug.contains(&a.id_hex()), "{debug}");
+        assert!(!debug.contains("7, 7"), "{debug}");
+    }
+
+    #[test]
+    fn every_material_decrypts_its_own_blobs() {
         let id = uuid_v4().unwrap().0;
+        let c = ctx(&[("k", "v")]);
+        let mut m = symmetric(&id);
+        let mut blobs = Vec::new();
+        for round in 0..4u8 {
+            let blob = m.encrypt(&id, SYM, &c, &[round]).unwrap();
+            blobs.push((blob, m.material_id().unwrap()));
+            let kind = if round % 2 == 0 {
+                RotationType::OnDemand
+            } else {
+                RotationType::Automatic
+            };
+            let before = m.material_id();
+            m = rotated(&m, &id, kind);
+            assert_ne!(m.material_id(), before);
+            assert_eq!(m.materials().len(), usize::from(round) + 2);
+        }
+        let ids: std::collections::BTreeSet<_> = blobs.iter().map(|(_, id)| id.clone()).collect();
+        assert_eq!(ids.len(), 4);
+        for (round, (blob, material_id)) in blobs.iter().enumerate() {
+            let back = m.decrypt(&id, SYM, &c, blob).unwrap();
+            assert_eq!(back.plaintext, [round as u8]);
+            assert_eq!(back.material_id.as_ref(), Some(material_id));
+        }
+        // A blob naming a material id the key does not have.
+        let mut unknown = blobs[0].0.clone();
+        unknown[17..49].copy_from_slice(&[0xee; 32]);
+        assert_eq!(
+            m.decrypt(&id, SYM, &c, &unknown).unwrap_err().code,
+            "InvalidCiphertextException"
+        );
+        // A blob naming another of the key's materials than the one that made
+        // it: the AAD covers the material id, so the tag fails.
+        let mut swapped = blobs[0].0.clone();
+        swapped[17..49].copy_from_slice(&hex::decode(&blobs[1].1).unwrap());
+        assert_eq!(
+            m.decrypt(&id, SYM, &c, &swapped).unwrap_err().code,
+            "InvalidCiphertextException"
+        );
+        // Asymmetric keys do not rotate.
+        assert!(rsa4096().with_newer(Vec::new()).is_none());
+        assert!(rsa4096().materials().is_empty());
+        assert_eq!(rsa4096().material_id(), None);
+    }
+
+    #[test]
+    fn version_1_blobs_are_invalid_ciphertext() {
+        let id = uuid_v4().unwrap().0;
+        let m = symmetric(&id);
+        let c = BTreeMap::new();
+        let blob = m.encrypt(&id, SYM, &c, b"hello").unwrap();
+        // Version 1's layout: magic 0xA1, key id, nonce, body, tag.
+        let mut v1 = vec![0xA1];
+        v1.extend_from_slice(&id);
+        v1.extend_from_slice(&blob[HEADER_LEN..]);
+        assert_eq!(blob_key_id(&v1), None);
+        assert_eq!(
+            m.decrypt(&id, SYM, &c, &v1).unwrap_err().code,
+            "InvalidCiphertextException"
+        );
+    }
+
+    #[test]
+    fn symmetric_tamper_every_region() {
+        let id = uuid_v4().unwrap().0;
+        let m = symmetric(&id);
         let c = ctx(&[("a", "b")]);
         let pt = b"attack at dawn, bring snacks";
-        let blob = m
-            .encrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, pt)
-            .unwrap();
+        let blob = m.encrypt(&id, SYM, &c, pt).unwrap();
         let regions = [
             ("magic", 0usize),
             ("key id first", 1),
             ("key id last", 16),
-            ("nonce first", 17),
-            ("nonce last", 28),
-            ("body first", 29),
-            ("body last", 29 + pt.len() - 1),
+            ("material id first", 17),
+            ("material id last", 48),
+            ("nonce first", 49),
+            ("nonce last", 60),
+            ("body first", 61),
+            ("body last", 61 + pt.len() - 1),
             ("tag first", blob.len() - 16),
             ("tag last", blob.len() - 1),
         ];
@@ -637,9 +953,7 @@ mod tests {
             for bit in [0x01u8, 0x80] {
                 let mut t = blob.clone();
                 t[at] ^= bit;
-                let err = m
-                    .decrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, &t)
-                    .unwrap_err();
+                let err = m.decrypt(&id, SYM, &c, &t).unwrap_err();
                 assert_eq!(err.code, "InvalidCiphertextException", "{name}");
             }
         }
@@ -647,61 +961,41 @@ mod tests {
         for at in 0..blob.len() {
             let mut t = blob.clone();
             t[at] ^= 0x20;
-            assert!(
-                m.decrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, &t)
-                    .is_err(),
-                "byte {at}"
-            );
+            assert!(m.decrypt(&id, SYM, &c, &t).is_err(), "byte {at}");
         }
         // Truncations and extensions.
         for len in 0..blob.len() {
-            assert!(
-                m.decrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, &blob[..len])
-                    .is_err()
-            );
+            assert!(m.decrypt(&id, SYM, &c, &blob[..len]).is_err());
         }
         let mut longer = blob.clone();
         longer.push(0);
-        assert!(
-            m.decrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, &longer)
-                .is_err()
-        );
+        assert!(m.decrypt(&id, SYM, &c, &longer).is_err());
         // A key id swapped to another key's id, decrypting under the right key.
         let other = uuid_v4().unwrap().0;
         let mut swapped = blob.clone();
         swapped[1..17].copy_from_slice(&other);
-        assert!(
-            m.decrypt(&other, EncryptionAlgorithm::SymmetricDefault, &c, &swapped)
-                .is_err()
-        );
+        assert!(m.decrypt(&other, SYM, &c, &swapped).is_err());
         // Still fine untouched.
-        assert_eq!(
-            m.decrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, &blob)
-                .unwrap(),
-            pt
-        );
+        assert_eq!(m.decrypt(&id, SYM, &c, &blob).unwrap().plaintext, pt);
     }
 
     #[test]
     fn symmetric_wrong_context_or_key() {
-        let m = KeyMaterial::generate(KeySpec::SymmetricDefault).unwrap();
-        let m2 = KeyMaterial::generate(KeySpec::SymmetricDefault).unwrap();
         let id = uuid_v4().unwrap().0;
+        let m = symmetric(&id);
+        let m2 = symmetric(&id);
         let c = ctx(&[("a", "b")]);
-        let blob = m
-            .encrypt(&id, EncryptionAlgorithm::SymmetricDefault, &c, b"hi")
-            .unwrap();
-        let alg = EncryptionAlgorithm::SymmetricDefault;
+        let blob = m.encrypt(&id, SYM, &c, b"hi").unwrap();
         for wrong in [
             BTreeMap::new(),
             ctx(&[("a", "c")]),
             ctx(&[("A", "b")]),
             ctx(&[("a", "b"), ("x", "y")]),
         ] {
-            let e = m.decrypt(&id, alg, &wrong, &blob).unwrap_err();
+            let e = m.decrypt(&id, SYM, &wrong, &blob).unwrap_err();
             assert_eq!(e.code, "InvalidCiphertextException");
         }
-        assert!(m2.decrypt(&id, alg, &c, &blob).is_err());
+        assert!(m2.decrypt(&id, SYM, &c, &blob).is_err());
         assert!(
             m.decrypt(&id, EncryptionAlgorithm::RsaesOaepSha256, &c, &blob)
                 .is_err()
@@ -720,7 +1014,7 @@ mod tests {
                 let pt = random_vec(len).unwrap();
                 let ct = m.encrypt(&id, alg, &none, &pt).unwrap();
                 assert_eq!(ct.len(), modulus);
-                assert_eq!(m.decrypt(&id, alg, &none, &ct).unwrap(), pt);
+                assert_eq!(m.decrypt(&id, alg, &none, &ct).unwrap().plaintext, pt);
                 // The other OAEP hash does not decrypt it.
                 let other = if alg == EncryptionAlgorithm::RsaesOaepSha1 {
                     EncryptionAlgorithm::RsaesOaepSha256
@@ -763,29 +1057,31 @@ mod tests {
 
     #[test]
     fn rsa_all_sizes() {
-        let k2048 = KeyMaterial::generate(KeySpec::Rsa2048).unwrap();
+        let k2048 = KeyMaterial::generate(KeySpec::Rsa2048, &[0; 16]).unwrap();
         rsa_round_trips(&k2048, 256, 214, 190);
-        let k3072 = KeyMaterial::generate(KeySpec::Rsa3072).unwrap();
+        let k3072 = KeyMaterial::generate(KeySpec::Rsa3072, &[0; 16]).unwrap();
         rsa_round_trips(&k3072, 384, 342, 318);
         rsa_round_trips(rsa4096(), 512, 470, 446);
     }
 
     #[test]
     fn rsa_external_ciphertext_decrypts() {
-        let m = KeyMaterial::generate(KeySpec::Rsa2048).unwrap();
+        let m = KeyMaterial::generate(KeySpec::Rsa2048, &[0; 16]).unwrap();
         let der = m.public_key_der().unwrap().to_vec();
         let none = BTreeMap::new();
         let id = [0u8; 16];
         let ct = external_encrypt(&der, &OAEP_SHA256_MGF1SHA256, b"from outside");
         assert_eq!(
             m.decrypt(&id, EncryptionAlgorithm::RsaesOaepSha256, &none, &ct)
-                .unwrap(),
+                .unwrap()
+                .plaintext,
             b"from outside"
         );
         let ct = external_encrypt(&der, &OAEP_SHA1_MGF1SHA1, b"sha1 too");
         assert_eq!(
             m.decrypt(&id, EncryptionAlgorithm::RsaesOaepSha1, &none, &ct)
-                .unwrap(),
+                .unwrap()
+                .plaintext,
             b"sha1 too"
         );
         // A context is never accepted with RSA ciphertext.
@@ -802,7 +1098,7 @@ mod tests {
 
     #[test]
     fn ecc_has_public_key_only() {
-        let m = KeyMaterial::generate(KeySpec::EccNistP256).unwrap();
+        let m = KeyMaterial::generate(KeySpec::EccNistP256, &[0; 16]).unwrap();
         let der = m.public_key_der().unwrap();
         // SubjectPublicKeyInfo for P-256 uncompressed points is 91 bytes.
         assert_eq!(der.len(), 91);

@@ -23,8 +23,65 @@
 //! `DeleteAlias`, `ListAliases`, `Encrypt`, `Decrypt`, `ReEncrypt`,
 //! `GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateRandom`,
 //! `GetPublicKey`, `PutKeyPolicy`, `GetKeyPolicy`, `ListKeyPolicies`,
-//! `CreateGrant`, `ListGrants`, `ListRetirableGrants`, `RetireGrant` and
-//! `RevokeGrant`.
+//! `CreateGrant`, `ListGrants`, `ListRetirableGrants`, `RetireGrant`,
+//! `RevokeGrant`, `EnableKeyRotation`, `DisableKeyRotation`,
+//! `GetKeyRotationStatus`, `RotateKeyOnDemand` and `ListKeyRotations`.
+//!
+//! # Key rotation
+//!
+//! Symmetric encryption keys rotate and keep every key material they had:
+//! `Encrypt` and `GenerateDataKey*` use the current one, `Decrypt` and
+//! `ReEncrypt` whichever one made the ciphertext, and the responses name them
+//! as KMS does (`KeyMaterialId`, `SourceKeyMaterialId`,
+//! `DestinationKeyMaterialId`, `CurrentKeyMaterialId`: 64 hex digits, the
+//! same for the same material of the same key). So `ReEncrypt` from a key to
+//! itself moves an old ciphertext to the current material. Other keys do not
+//! rotate: `EnableKeyRotation`, `DisableKeyRotation` and `RotateKeyOnDemand`
+//! answer `UnsupportedOperationException`, `GetKeyRotationStatus`
+//! `KeyRotationEnabled: false`.
+//!
+//! * `RotateKeyOnDemand` completes within the request (so
+//!   `GetKeyRotationStatus` never shows `OnDemandRotationStartDate`); 25 per
+//!   key, then `LimitExceededException`; `ConflictException` while an
+//!   automatic rotation is due within 20 minutes.
+//! * Automatic rotation (`EnableKeyRotation`, `RotationPeriodInDays` 90 to
+//!   2560, default 365) follows the [clock](LocalKmsBuilder::clock): each
+//!   request first makes the rotations due at its clock reading, one per
+//!   elapsed period, dated when each was due; so tests move the clock past
+//!   `NextRotationDate` and see the new material. Disabled keys and keys
+//!   pending deletion do not rotate; enabled again after their rotation came
+//!   due, they rotate once at once. Calling `EnableKeyRotation` again with
+//!   another period keeps the schedule's start (the last automatic rotation,
+//!   or when rotation was enabled) and rotates at once if the new period has
+//!   already passed.
+//!
+//! ```
+//! use serde_json::json;
+//! use tower_kms::local::LocalKms;
+//! use tower_kms::{KeySpec, KeyUsageType};
+//!
+//! let kms = LocalKms::new();
+//! let key = kms
+//!     .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+//!     .unwrap();
+//! let old = kms
+//!     .invoke("Encrypt", json!({ "KeyId": key, "Plaintext": "aGVsbG8=" }))
+//!     .unwrap();
+//! kms.invoke("RotateKeyOnDemand", json!({ "KeyId": key })).unwrap();
+//! // The old ciphertext moves to the current material of the same key.
+//! let out = kms
+//!     .invoke(
+//!         "ReEncrypt",
+//!         json!({ "CiphertextBlob": old["CiphertextBlob"], "DestinationKeyId": key }),
+//!     )
+//!     .unwrap();
+//! assert_ne!(out["SourceKeyMaterialId"], out["DestinationKeyMaterialId"]);
+//! assert_eq!(
+//!     out["DestinationKeyMaterialId"],
+//!     kms.invoke("DescribeKey", json!({ "KeyId": key })).unwrap()["KeyMetadata"]
+//!         ["CurrentKeyMaterialId"]
+//! );
+//! ```
 //!
 //! # Who may do what
 //!
@@ -152,6 +209,7 @@ mod ops;
 mod policy;
 mod principal;
 mod quota;
+mod rotation;
 mod server;
 mod sigv4;
 mod store;
@@ -973,11 +1031,11 @@ impl LocalKms {
     ) -> Result<Value, LocalKmsError> {
         let ops = Ops::new(&self.inner, now, caller, &body);
         let plan = ops.plan_create_key(ops::parse(body)?)?;
-        let spec = plan.spec;
+        let (spec, key_id) = (plan.spec, plan.raw_id);
         let material = if spec.is_symmetric() || spec == crypto::KeySpec::EccNistP256 {
-            KeyMaterial::generate(spec)?
+            KeyMaterial::generate(spec, &key_id)?
         } else {
-            run_blocking(move || KeyMaterial::generate(spec)).await?
+            run_blocking(move || KeyMaterial::generate(spec, &key_id)).await?
         };
         ops.finish_create_key(plan, material)
     }

@@ -28,22 +28,27 @@ pub(crate) const OPERATIONS: &[&str] = &[
     "DeleteAlias",
     "DescribeKey",
     "DisableKey",
+    "DisableKeyRotation",
     "EnableKey",
+    "EnableKeyRotation",
     "Encrypt",
     "GenerateDataKey",
     "GenerateDataKeyWithoutPlaintext",
     "GenerateRandom",
     "GetKeyPolicy",
+    "GetKeyRotationStatus",
     "GetPublicKey",
     "ListAliases",
     "ListGrants",
     "ListKeyPolicies",
+    "ListKeyRotations",
     "ListKeys",
     "ListRetirableGrants",
     "PutKeyPolicy",
     "ReEncrypt",
     "RetireGrant",
     "RevokeGrant",
+    "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
 ];
 
@@ -131,6 +136,8 @@ impl<'a> Ops<'a> {
 }
 
 impl Ops<'_> {
+    /// The store, with the keys whose deletion date has passed removed and
+    /// the automatic rotations due at `now` made.
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         let mut guard = self
             .inner
@@ -138,6 +145,7 @@ impl Ops<'_> {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         guard.purge(self.now);
+        guard.rotate_due(self.now);
         guard
             .authz
             .grants
@@ -145,7 +153,7 @@ impl Ops<'_> {
         guard
     }
 
-    fn resolve(&self, id: &str, allow_alias: bool) -> Result<Key, LocalKmsError> {
+    pub(crate) fn resolve(&self, id: &str, allow_alias: bool) -> Result<Key, LocalKmsError> {
         self.store().resolve(&self.scope, id, allow_alias)
     }
 
@@ -172,29 +180,34 @@ impl Ops<'_> {
             "CreateGrant" => self.create_grant(body),
             "CreateKey" => {
                 let plan = self.plan_create_key(parse(body)?)?;
-                let material = KeyMaterial::generate(plan.spec)?;
+                let material = KeyMaterial::generate(plan.spec, &plan.raw_id)?;
                 self.finish_create_key(plan, material)
             }
             "Decrypt" => self.decrypt(parse(body)?),
             "DeleteAlias" => self.delete_alias(parse(body)?),
             "DescribeKey" => self.describe_key(parse(body)?),
             "DisableKey" => self.set_enabled(parse(body)?, false),
+            "DisableKeyRotation" => self.disable_key_rotation(parse(body)?),
             "EnableKey" => self.set_enabled(parse(body)?, true),
+            "EnableKeyRotation" => self.enable_key_rotation(parse(body)?),
             "Encrypt" => self.encrypt(parse(body)?),
             "GenerateDataKey" => self.generate_data_key(parse(body)?, true),
             "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(parse(body)?, false),
             "GenerateRandom" => self.generate_random(parse(body)?),
             "GetKeyPolicy" => self.get_key_policy(body),
+            "GetKeyRotationStatus" => self.get_key_rotation_status(parse(body)?),
             "GetPublicKey" => self.get_public_key(parse(body)?),
             "ListAliases" => self.list_aliases(parse(body)?),
             "ListGrants" => self.list_grants(body),
             "ListKeyPolicies" => self.list_key_policies(body),
+            "ListKeyRotations" => self.list_key_rotations(parse(body)?),
             "ListKeys" => self.list_keys(parse(body)?),
             "ListRetirableGrants" => self.list_retirable_grants(body),
             "PutKeyPolicy" => self.put_key_policy(body),
             "ReEncrypt" => self.re_encrypt(parse(body)?),
             "RetireGrant" => self.retire_grant(body),
             "RevokeGrant" => self.revoke_grant(body),
+            "RotateKeyOnDemand" => self.rotate_key_on_demand(parse(body)?),
             "ScheduleKeyDeletion" => self.schedule_key_deletion(parse(body)?),
             other => Err(unknown_operation(other)),
         }
@@ -269,7 +282,10 @@ impl Ops<'_> {
         }
         let policy =
             self.plan_key_policy(r.policy, r.bypass_policy_lockout_safety_check, spec, usage)?;
+        let (raw_id, id) = uuid_v4()?;
         Ok(CreateKeyPlan {
+            raw_id,
+            id,
             spec,
             usage,
             description,
@@ -282,11 +298,10 @@ impl Ops<'_> {
         plan: CreateKeyPlan,
         material: KeyMaterial,
     ) -> Result<Value, LocalKmsError> {
-        let (raw_id, id) = uuid_v4()?;
         let key = Key {
-            arn: self.scope.key_arn(&id),
-            id,
-            raw_id,
+            arn: self.scope.key_arn(&plan.id),
+            id: plan.id,
+            raw_id: plan.raw_id,
             description: plan.description,
             created: self.now,
             seq: 0,
@@ -295,6 +310,7 @@ impl Ops<'_> {
             spec: plan.spec,
             usage: plan.usage,
             material: Arc::new(material),
+            auto_rotation: None,
         };
         let key = {
             let mut store = self.store();
@@ -359,7 +375,12 @@ impl Ops<'_> {
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }
-        store.key_mut(&key.id)?.state = if enabled {
+        let k = store.key_mut(&key.id)?;
+        if enabled {
+            // Automatic rotation that came due while the key was disabled.
+            super::rotation::resume(k, self.now)?;
+        }
+        k.state = if enabled {
             KeyState::Enabled
         } else {
             KeyState::Disabled
@@ -663,16 +684,17 @@ impl Ops<'_> {
         key.ensure_enabled()?;
         let alg = Self::check_algorithm(&key, alg, "EncryptionAlgorithm", "Decrypt")?;
         Self::check_blob_matches(&key, &blob)?;
-        let plaintext = key.material.decrypt(&key.raw_id, alg, &ctx, &blob)?;
+        let decrypted = key.material.decrypt(&key.raw_id, alg, &ctx, &blob)?;
         if r.dry_run == Some(true) {
             return Err(LocalKmsError::dry_run());
         }
         let mut out = json!({
-            "Plaintext": b64(&plaintext),
+            "Plaintext": b64(&decrypted.plaintext),
             "KeyId": key.arn,
             "EncryptionAlgorithm": alg.as_str(),
         });
-        if let Some(id) = key.material.material_id() {
+        // The material that decrypted this blob, current or not.
+        if let Some(id) = decrypted.material_id {
             out["KeyMaterialId"] = json!(id);
         }
         Ok(out)
@@ -754,14 +776,14 @@ impl Ops<'_> {
             // DryRun with IGNORE_CIPHERTEXT: everything but the ciphertext checked.
             return Err(LocalKmsError::dry_run());
         };
-        let plaintext = source
+        let decrypted = source
             .material
             .decrypt(&source.raw_id, src_alg, &src_ctx, &blob)?;
-        check_fits(&dest, dst_alg, plaintext.len())?;
+        check_fits(&dest, dst_alg, decrypted.plaintext.len())?;
         if dry_run {
             return Err(LocalKmsError::dry_run());
         }
-        let out_blob = Self::encrypt_with(&dest, dst_alg, &dst_ctx, &plaintext)?;
+        let out_blob = Self::encrypt_with(&dest, dst_alg, &dst_ctx, &decrypted.plaintext)?;
         let mut out = json!({
             "CiphertextBlob": b64(&out_blob),
             "KeyId": dest.arn,
@@ -769,7 +791,9 @@ impl Ops<'_> {
             "SourceEncryptionAlgorithm": src_alg.as_str(),
             "DestinationEncryptionAlgorithm": dst_alg.as_str(),
         });
-        if let Some(id) = source.material.material_id() {
+        // The material that decrypted the blob, and the destination key's
+        // current one, which encrypted it (`dest` is one snapshot).
+        if let Some(id) = decrypted.material_id {
             out["SourceKeyMaterialId"] = json!(id);
         }
         if let Some(id) = dest.material.material_id() {
@@ -932,13 +956,22 @@ fn check_fits(key: &Key, alg: EncryptionAlgorithm, len: usize) -> Result<(), Loc
 }
 
 fn page(r: &ListRequest) -> Result<(usize, usize), LocalKmsError> {
-    let limit = r.limit.unwrap_or(100);
+    page_bounds(r.limit, r.marker.as_deref())
+}
+
+/// `Limit` (1 to 1000, default 100) and `Marker` (an index this KMS gave
+/// out as `NextMarker`) as (start, limit).
+pub(super) fn page_bounds(
+    limit: Option<i64>,
+    marker: Option<&str>,
+) -> Result<(usize, usize), LocalKmsError> {
+    let limit = limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(LocalKmsError::validation(format!(
             "1 validation error detected: Value '{limit}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 1000"
         )));
     }
-    let start = match &r.marker {
+    let start = match marker {
         None => 0,
         Some(m) => m.parse::<usize>().map_err(|_| {
             LocalKmsError::new(
@@ -982,6 +1015,10 @@ pub(crate) struct CreateKeyRequest {
 /// A validated `CreateKey` request awaiting its key material.
 #[derive(Debug)]
 pub(crate) struct CreateKeyPlan {
+    /// The new key's id, raw and as text (symmetric key material ids derive
+    /// from it).
+    pub(crate) raw_id: [u8; 16],
+    id: String,
     pub(crate) spec: KeySpec,
     usage: KeyUsage,
     description: String,

@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use super::authz::AuthzState;
 use super::crypto::{KeyMaterial, KeySpec, KeyUsage, format_uuid, parse_uuid};
 use super::error::LocalKmsError;
+use super::rotation::AutoRotation;
 
 /// `KeyState` values modelled here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,7 +27,9 @@ impl KeyState {
     }
 }
 
-/// One KMS key. Cloning is cheap: the material is shared.
+/// One KMS key. Cloning is cheap: the material is shared. A rotation
+/// replaces `material` with a new list (the old one stays with the clones
+/// already handed out), so a clone is a consistent snapshot.
 #[derive(Debug, Clone)]
 pub(crate) struct Key {
     pub(crate) id: String,
@@ -40,7 +43,10 @@ pub(crate) struct Key {
     pub(crate) deletion: Option<(SystemTime, u32)>,
     pub(crate) spec: KeySpec,
     pub(crate) usage: KeyUsage,
+    /// A symmetric key's materials, oldest first (see [`KeyMaterial`]).
     pub(crate) material: Arc<KeyMaterial>,
+    /// The automatic rotation schedule, while automatic rotation is enabled.
+    pub(crate) auto_rotation: Option<AutoRotation>,
 }
 
 impl Key {
@@ -283,7 +289,8 @@ mod tests {
             deletion: None,
             spec: KeySpec::SymmetricDefault,
             usage: KeyUsage::EncryptDecrypt,
-            material: Arc::new(KeyMaterial::generate(KeySpec::SymmetricDefault).unwrap()),
+            material: Arc::new(KeyMaterial::generate(KeySpec::SymmetricDefault, &raw).unwrap()),
+            auto_rotation: None,
         })
     }
 

@@ -358,7 +358,8 @@ async fn encrypt_decrypt_symmetric() {
         assert_eq!(out["KeyId"], k.as_str());
         assert_eq!(out["EncryptionAlgorithm"], "SYMMETRIC_DEFAULT");
         let blob = unb64(&out["CiphertextBlob"]);
-        assert_eq!(blob.len(), len + 45);
+        // Version 2 blob: magic, key id, key material id, nonce, body, tag.
+        assert_eq!(blob.len(), len + 77);
         let d = t
             .call(
                 "Decrypt",

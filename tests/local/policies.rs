@@ -1082,3 +1082,29 @@ async fn set_up_and_invoke_as() {
         "ValidationException"
     );
 }
+
+#[tokio::test]
+async fn rotation_operations_are_authorized_like_the_others() {
+    // A principal whose identity policy allows nothing on keys may not look at
+    // or change a key's rotation; the key policy's root statement delegates.
+    let w = world().await;
+    let key = w.key();
+    let arn = key.clone();
+    for (op, body) in [
+        ("EnableKeyRotation", json!({ "KeyId": key })),
+        ("DisableKeyRotation", json!({ "KeyId": key })),
+        ("GetKeyRotationStatus", json!({ "KeyId": key })),
+        ("RotateKeyOnDemand", json!({ "KeyId": key })),
+        ("ListKeyRotations", json!({ "KeyId": key })),
+    ] {
+        let r = w.call("carol", op, body).await;
+        assert_denied(&r, &denied(CAROL, &format!("kms:{op}"), &arn, "identity"));
+    }
+    // The default test principal may.
+    w.call("admin", "EnableKeyRotation", json!({ "KeyId": key }))
+        .await
+        .ok();
+    w.call("admin", "RotateKeyOnDemand", json!({ "KeyId": key }))
+        .await
+        .ok();
+}
