@@ -114,7 +114,8 @@
 //!     .connector(local)
 //!     .build()
 //!     .unwrap();
-//! let blob = kms.send(EncryptRequest::new(key.clone(), b"hi".to_vec()).encryption_context("a", "1")).await.unwrap();
+//! let req = EncryptRequest::builder().key_id(key.clone()).plaintext(b"hi").encryption_context("a", "1").build().unwrap();
+//! let blob = kms.send(req).await.unwrap();
 //! // The wrong context fails exactly as in KMS.
 //! let req = ReEncryptRequest::builder()
 //!     .ciphertext_blob(blob.ciphertext_blob.unwrap())

@@ -866,7 +866,9 @@ fn member_checks(m: &Model, members: &[Member], style: Style, err: &dyn Fn(&str)
                 let _ = writeln!(s, "        if self.{f}.is_empty() {{ return Err({e}(\"is required\".to_owned())); }}");
             }
             if !checks.is_empty() {
-                let _ = writeln!(s, "        {{ let v = &self.{f}; {} }}", checks.join(" "));
+                // An optional list that is empty is not sent: nothing to check.
+                let guard = if mem.required { String::new() } else { format!("if !self.{f}.is_empty() ") };
+                let _ = writeln!(s, "        {guard}{{ let v = &self.{f}; {} }}", checks.join(" "));
             }
         } else if ft.starts_with("Option<") {
             if mem.required {

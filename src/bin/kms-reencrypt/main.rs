@@ -192,9 +192,12 @@ fn build_client(args: &Args) -> Result<KmsClient, String> {
 
 /// Checks the destination key with an `Encrypt` dry run before touching anything.
 async fn preflight(client: &KmsClient, args: &Args) -> Result<(), String> {
-    let mut req = EncryptRequest::new(args.destination_key_id.clone(), vec![0u8]);
-    req.dry_run = Some(true);
-    req.grant_tokens = args.grant_tokens.clone();
+    let req = EncryptRequest::builder()
+        .key_id(args.destination_key_id.clone())
+        .plaintext(vec![0u8])
+        .dry_run(true)
+        .set_grant_tokens(args.grant_tokens.clone())
+        .build_unchecked();
     match client.send(req).await {
         Ok(_) | Err(KmsError::DryRunOperation(_)) => Ok(()),
         Err(e) if is_fatal(&e) => Err(chain(&e)),
