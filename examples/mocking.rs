@@ -75,7 +75,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         serde_json::json!({"AliasName": "alias/new", "TargetKeyId": key.rsplit('/').next()}),
     )?;
     let blob = kms
-        .send(EncryptRequest::new(key, b"secret".to_vec()))
+        .send(
+            EncryptRequest::builder()
+                .key_id(key)
+                .plaintext(b"secret")
+                .build()?,
+        )
         .await?;
     let out = rotate(kms, blob.ciphertext_blob.ok_or("no blob")?.to_vec()).await?;
     println!("3. local KMS: re-encrypted under {:?}", out.key_id);

@@ -290,10 +290,18 @@ mod demo {
             .build()?;
 
         let old_key = kms
-            .send(CreateKeyRequest::new().description("demo: old key"))
+            .send(
+                CreateKeyRequest::builder()
+                    .description("demo: old key")
+                    .build()?,
+            )
             .await?;
         let new_key = kms
-            .send(CreateKeyRequest::new().description("demo: new key"))
+            .send(
+                CreateKeyRequest::builder()
+                    .description("demo: new key")
+                    .build()?,
+            )
             .await?;
         let arn = |r: &tower_kms::CreateKeyResponse| {
             r.key_metadata
@@ -307,8 +315,11 @@ mod demo {
         let secret = b"account 12345: balance 100.00".to_vec();
         let encrypted = kms
             .send(
-                EncryptRequest::new(old_arn.clone(), secret.clone())
-                    .encryption_context("app", "billing"),
+                EncryptRequest::builder()
+                    .key_id(old_arn.clone())
+                    .plaintext(secret.clone())
+                    .encryption_context("app", "billing")
+                    .build()?,
             )
             .await?;
         let blob = encrypted
@@ -342,9 +353,11 @@ mod demo {
 
         let decrypted = kms
             .send(
-                DecryptRequest::new(new_blob.clone())
+                DecryptRequest::builder()
+                    .ciphertext_blob(new_blob.clone())
                     .encryption_context("app", "billing")
-                    .encryption_context("rotated", "2026-11"),
+                    .encryption_context("rotated", "2026-11")
+                    .build()?,
             )
             .await?;
         let plain = decrypted
@@ -362,7 +375,12 @@ mod demo {
         );
 
         let wrong_context = kms
-            .send(DecryptRequest::new(new_blob).encryption_context("app", "billing"))
+            .send(
+                DecryptRequest::builder()
+                    .ciphertext_blob(new_blob)
+                    .encryption_context("app", "billing")
+                    .build()?,
+            )
             .await;
         match wrong_context {
             Err(e @ KmsError::InvalidCiphertext(_)) => println!(

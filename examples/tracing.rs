@@ -55,7 +55,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .connector(connector)
         .build()?;
     let blob = kms
-        .send(EncryptRequest::new(key.clone(), b"traced".to_vec()))
+        .send(
+            EncryptRequest::builder()
+                .key_id(key.clone())
+                .plaintext(b"traced")
+                .build()?,
+        )
         .await?;
     let req = ReEncryptRequest::builder()
         .ciphertext_blob(blob.ciphertext_blob.ok_or("no blob")?)

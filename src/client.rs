@@ -39,6 +39,7 @@ use crate::error::{BoxError, ConfigError, KmsError};
 use crate::grant_tokens::{GrantTokenLayer, GrantTokens, MakeGrantTokens, SharedGrantTokens};
 use crate::model::{ReEncryptRequest, ReEncryptResponse};
 use crate::operation::KmsOperation;
+use crate::paginate::{Paginated, Paginator};
 use crate::protocol::{DEFAULT_BODY_LIMIT, JsonProtocol, JsonProtocolLayer};
 use crate::retry::{
     AdaptiveRateLimit, ClientRateLimiter, KmsRetry, RetryConfig, RetryLayer, RetryQuota,
@@ -189,6 +190,25 @@ impl KmsClient {
     /// Calls any operation.
     pub async fn send<Op: KmsOperation>(&self, op: Op) -> Result<Op::Output, KmsError> {
         self.clone().oneshot(op).await
+    }
+
+    /// The pages of a `List*` operation or `DescribeCustomKeyStores`, each page a
+    /// call through the whole stack; [`Paginator::items`] gives the items.
+    ///
+    /// ```no_run
+    /// use tower_kms::KmsClient;
+    /// use tower_kms::model::ListAliasesRequest;
+    ///
+    /// # async fn run(kms: KmsClient) -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut aliases = std::pin::pin!(kms.paginate(ListAliasesRequest::builder().limit(50).build()?).items());
+    /// while let Some(alias) = aliases.as_mut().next().await {
+    ///     println!("{:?}", alias?.alias_name);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn paginate<Op: Paginated>(&self, first: Op) -> Paginator<KmsClient, Op> {
+        Paginator::new(self.clone(), first)
     }
 }
 

@@ -26,97 +26,113 @@ use http::StatusCode;
 /// Alias for a type-erased error, as used by tower.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
-/// An error returned by a KMS service of this crate.
-///
-/// There is one variant per exception modelled for the operations (the eleven
-/// that `ReEncrypt` documents), variants for throttling and authentication
-/// failures, [`KmsError::Unknown`] for any other error code a server sends, and
-/// kinds for failures that happen on the client side: validation, credentials,
-/// signing, transport, timeouts and responses that could not be understood.
-///
-/// Every variant that comes from a response carries the HTTP status, the
-/// server's message and the request id ([`ServiceError`]).
-///
-/// The client-side variants are transparent: their `Display` is the inner
-/// error's one phrase and [`source`](StdError::source) is the inner error's
-/// cause, so a chain printer (`anyhow`'s `{:#}`, `tracing`'s error fields,
-/// [`DisplayChain`]) shows every cause exactly once:
-///
-/// ```text
-/// could not connect to KMS: client error (Connect): tcp connect error: Connection refused (os error 111)
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum KmsError {
-    /// `DependencyTimeoutException`: KMS could not reach a dependency in time (HTTP 503). Retryable.
-    DependencyTimeout(ServiceError),
-    /// `DisabledException`: the source or destination key is disabled.
-    Disabled(ServiceError),
-    /// `DryRunOperationException`: the request would have succeeded, but `DryRun` was set.
-    DryRunOperation(ServiceError),
-    /// `IncorrectKeyException`: the ciphertext was not encrypted under the given `SourceKeyId`.
-    IncorrectKey(ServiceError),
-    /// `InvalidCiphertextException`: the ciphertext, its encryption context or algorithm is wrong.
-    InvalidCiphertext(ServiceError),
-    /// `InvalidGrantTokenException`: a grant token is malformed or not valid.
-    InvalidGrantToken(ServiceError),
-    /// `InvalidKeyUsageException`: a key's `KeyUsage` or algorithm does not fit the operation.
-    InvalidKeyUsage(ServiceError),
-    /// `KeyUnavailableException`: the key is temporarily unavailable (HTTP 500). Retryable.
-    KeyUnavailable(ServiceError),
-    /// `KMSInternalException`: an internal error in KMS (HTTP 500). Retryable.
-    KmsInternal(ServiceError),
-    /// `KMSInvalidStateException`: the key's state does not allow the operation (e.g. pending deletion).
-    KmsInvalidState(ServiceError),
-    /// `NotFoundException`: the key, alias or other entity does not exist.
-    NotFound(ServiceError),
-    /// A throttling error (`ThrottlingException` and the other codes AWS SDKs treat as
-    /// throttling, or HTTP 429). Retryable.
-    Throttling(ServiceError),
-    /// `AccessDeniedException`: the caller is not authorized.
-    AccessDenied(ServiceError),
-    /// `InvalidSignatureException`: the request signature does not match, or the signing time is too far off.
-    InvalidSignature(ServiceError),
-    /// `UnrecognizedClientException`: the access key or security token is not valid.
-    UnrecognizedClient(ServiceError),
-    /// `ExpiredTokenException`: the session credentials have expired.
-    ExpiredToken(ServiceError),
-    /// Another authentication error (`MissingAuthenticationTokenException`,
-    /// `IncompleteSignatureException`, `RequestExpired`, `InvalidClientTokenId`, ...).
-    Authentication(ServiceError),
-    /// An error code this crate does not model; the code and message are kept.
-    Unknown(ServiceError),
-    /// The server answered with something that is not a KMS response: a non-JSON error
-    /// page from a proxy, an undecodable success body, or a body over the size limit.
-    UnexpectedResponse(UnexpectedResponse),
-    /// The request broke a documented constraint; nothing was sent.
-    Validation(ValidationError),
-    /// No credentials could be loaded for signing; nothing was sent.
-    Credentials(CredentialsError),
-    /// The request could not be signed; nothing was sent.
-    Signing(SigningError),
-    /// Connecting, sending or receiving failed.
-    Transport(TransportError),
-    /// A deadline passed before a response arrived.
-    Timeout(TimeoutError),
+/// Defines [`KmsError`] from the generated exception table (one variant per
+/// exception of the KMS API model) and the hand-written variants below.
+macro_rules! define_kms_error {
+    ($( #[doc = $doc:expr] $variant:ident = $code:literal, $status:literal, $server:literal, $hint:literal; )*) => {
+        /// An error returned by a KMS service of this crate.
+        ///
+        /// There is one variant per exception in the KMS API model (48, each
+        /// operation's docs list those it may return), variants for throttling
+        /// and authentication failures, [`KmsError::Unknown`] for any other error
+        /// code a server sends, and kinds for failures that happen on the client
+        /// side: validation, credentials, signing, transport, timeouts and
+        /// responses that could not be understood.
+        ///
+        /// Every variant that comes from a response carries the HTTP status, the
+        /// server's message and the request id ([`ServiceError`]).
+        ///
+        /// The client-side variants are transparent: their `Display` is the inner
+        /// error's one phrase and [`source`](StdError::source) is the inner error's
+        /// cause, so a chain printer (`anyhow`'s `{:#}`, `tracing`'s error fields,
+        /// [`DisplayChain`]) shows every cause exactly once:
+        ///
+        /// ```text
+        /// could not connect to KMS: client error (Connect): tcp connect error: Connection refused (os error 111)
+        /// ```
+        #[derive(Debug)]
+        #[non_exhaustive]
+        pub enum KmsError {
+            $( #[doc = $doc] $variant(ServiceError), )*
+            /// A throttling error (`ThrottlingException` and the other codes AWS SDKs treat as
+            /// throttling, or HTTP 429). Retryable.
+            Throttling(ServiceError),
+            /// `AccessDeniedException`: the caller is not authorized.
+            AccessDenied(ServiceError),
+            /// `InvalidSignatureException`: the request signature does not match, or the signing time is too far off.
+            InvalidSignature(ServiceError),
+            /// `UnrecognizedClientException`: the access key or security token is not valid.
+            UnrecognizedClient(ServiceError),
+            /// `ExpiredTokenException`: the session credentials have expired.
+            ExpiredToken(ServiceError),
+            /// Another authentication error (`MissingAuthenticationTokenException`,
+            /// `IncompleteSignatureException`, `RequestExpired`, `InvalidClientTokenId`, ...).
+            Authentication(ServiceError),
+            /// An error code this crate does not model; the code and message are kept.
+            Unknown(ServiceError),
+            /// The server answered with something that is not a KMS response: a non-JSON error
+            /// page from a proxy, an undecodable success body, or a body over the size limit.
+            UnexpectedResponse(UnexpectedResponse),
+            /// The request broke a documented constraint; nothing was sent.
+            Validation(ValidationError),
+            /// No credentials could be loaded for signing; nothing was sent.
+            Credentials(CredentialsError),
+            /// The request could not be signed; nothing was sent.
+            Signing(SigningError),
+            /// Connecting, sending or receiving failed.
+            Transport(TransportError),
+            /// A deadline passed before a response arrived.
+            Timeout(TimeoutError),
+        }
+
+        impl KmsError {
+            /// Every exception code of the KMS API model this crate has a variant for.
+            pub const MODELED_CODES: &'static [&'static str] = &[$($code),*];
+
+            /// The variant of a modelled exception code, or the error back.
+            fn from_modeled(err: ServiceError) -> Result<Self, ServiceError> {
+                match err.code.as_str() {
+                    $( $code => Ok(Self::$variant(err)), )*
+                    _ => Err(err),
+                }
+            }
+
+            /// For a modelled exception: its details, whether the model calls it
+            /// a server fault, and our one-phrase hint.
+            fn modeled(&self) -> Option<(&ServiceError, bool, &'static str)> {
+                match self {
+                    $( Self::$variant(e) => Some((e, $server, $hint)), )*
+                    _ => None,
+                }
+            }
+
+            /// The HTTP status the KMS API model gives a modelled exception code.
+            pub fn modeled_status(code: &str) -> Option<StatusCode> {
+                match code {
+                    $( $code => StatusCode::from_u16($status).ok(), )*
+                    _ => None,
+                }
+            }
+        }
+    };
 }
+
+crate::model::with_kms_exceptions!(define_kms_error);
 
 impl KmsError {
     /// Builds the variant that matches a (sanitized) KMS error `code`.
+    ///
+    /// The exceptions of the KMS API model come first (so KMS's
+    /// `LimitExceededException`, a resource quota, is [`KmsError::LimitExceeded`]
+    /// and not throttling), then authentication codes, then the codes AWS SDKs
+    /// treat as throttling.
     pub fn from_service_error(err: ServiceError) -> Self {
+        let err = match Self::from_modeled(err) {
+            Ok(e) => return e,
+            Err(err) => err,
+        };
         let code = err.code.as_str();
         match code {
-            "DependencyTimeoutException" => Self::DependencyTimeout(err),
-            "DisabledException" => Self::Disabled(err),
-            "DryRunOperationException" => Self::DryRunOperation(err),
-            "IncorrectKeyException" => Self::IncorrectKey(err),
-            "InvalidCiphertextException" => Self::InvalidCiphertext(err),
-            "InvalidGrantTokenException" => Self::InvalidGrantToken(err),
-            "InvalidKeyUsageException" => Self::InvalidKeyUsage(err),
-            "KeyUnavailableException" => Self::KeyUnavailable(err),
-            "KMSInternalException" => Self::KmsInternal(err),
-            "KMSInvalidStateException" => Self::KmsInvalidState(err),
-            "NotFoundException" => Self::NotFound(err),
             "AccessDeniedException" => Self::AccessDenied(err),
             "InvalidSignatureException" => Self::InvalidSignature(err),
             "UnrecognizedClientException" => Self::UnrecognizedClient(err),
@@ -130,19 +146,11 @@ impl KmsError {
 
     /// The server's error details, for every variant that came from an error response.
     pub fn service_error(&self) -> Option<&ServiceError> {
+        if let Some((e, _, _)) = self.modeled() {
+            return Some(e);
+        }
         match self {
-            Self::DependencyTimeout(e)
-            | Self::Disabled(e)
-            | Self::DryRunOperation(e)
-            | Self::IncorrectKey(e)
-            | Self::InvalidCiphertext(e)
-            | Self::InvalidGrantToken(e)
-            | Self::InvalidKeyUsage(e)
-            | Self::KeyUnavailable(e)
-            | Self::KmsInternal(e)
-            | Self::KmsInvalidState(e)
-            | Self::NotFound(e)
-            | Self::Throttling(e)
+            Self::Throttling(e)
             | Self::AccessDenied(e)
             | Self::InvalidSignature(e)
             | Self::UnrecognizedClient(e)
@@ -186,12 +194,15 @@ impl KmsError {
     }
 
     /// Whether the error is transient: a server-side fault that may pass (HTTP 500, 502, 503,
-    /// 504, `KMSInternalException`, `DependencyTimeoutException`, `KeyUnavailableException`),
+    /// 504, and the exceptions the KMS API model calls server faults:
+    /// `KMSInternalException`, `DependencyTimeoutException`, `KeyUnavailableException`),
     /// a transport failure (except a rejected TLS certificate, see
     /// [`TransportError::is_certificate_error`]) or an attempt timeout.
     pub fn is_transient(&self) -> bool {
+        if let Some((_, server, _)) = self.modeled() {
+            return server;
+        }
         match self {
-            Self::DependencyTimeout(_) | Self::KeyUnavailable(_) | Self::KmsInternal(_) => true,
             Self::Unknown(e) => is_transient_status(e.status),
             Self::UnexpectedResponse(e) => is_transient_status(e.status),
             Self::Transport(t) => !t.is_certificate_error(),
@@ -202,8 +213,8 @@ impl KmsError {
 
     /// Whether retrying the same request may succeed: throttling or a transient error.
     ///
-    /// Everything else (the modelled KMS exceptions such as `NotFoundException`,
-    /// authentication errors, validation, credentials) is final.
+    /// Everything else (the client-fault KMS exceptions such as `NotFoundException` or
+    /// `LimitExceededException`, authentication errors, validation, credentials) is final.
     pub fn is_retryable(&self) -> bool {
         self.is_throttling() || self.is_transient()
     }
@@ -292,7 +303,8 @@ pub(crate) const THROTTLING_CODES: &[&str] = &[
     "TransactionInProgressException",
     "RequestLimitExceeded",
     "BandwidthLimitExceeded",
-    "LimitExceededException",
+    // `LimitExceededException` is on the SDKs' list too, but in KMS it is a
+    // modelled client error (a resource quota): `KmsError::LimitExceeded`.
     "RequestThrottled",
     "SlowDown",
     "PriorRequestNotComplete",
@@ -350,22 +362,10 @@ impl fmt::Display for KmsError {
 
 impl KmsError {
     fn hint(&self) -> Option<&'static str> {
+        if let Some((_, _, hint)) = self.modeled() {
+            return Some(hint);
+        }
         Some(match self {
-            Self::DependencyTimeout(_) => "a KMS dependency timed out; retry later",
-            Self::Disabled(_) => "the key is disabled; enable it or use another key",
-            Self::DryRunOperation(_) => "the request would have succeeded, but DryRun was set",
-            Self::IncorrectKey(_) => "the ciphertext was not encrypted under the given SourceKeyId",
-            Self::InvalidCiphertext(_) => {
-                "the ciphertext, its encryption context or its algorithm is not valid"
-            }
-            Self::InvalidGrantToken(_) => "a grant token is not valid",
-            Self::InvalidKeyUsage(_) => {
-                "the key's usage or algorithm does not allow this operation"
-            }
-            Self::KeyUnavailable(_) => "the key is unavailable; retry later",
-            Self::KmsInternal(_) => "KMS had an internal error; retry later",
-            Self::KmsInvalidState(_) => "the key's state does not allow this operation",
-            Self::NotFound(_) => "the key or alias was not found",
             Self::Throttling(_) => "the request rate is too high; slow down and retry",
             Self::AccessDenied(_) => "the caller is not authorized for this operation",
             Self::InvalidSignature(_) => "the request signature was rejected",

@@ -65,6 +65,7 @@
 //! | `aws-config` | no | `KmsClientBuilder::sdk_config`: configure from an `aws_config::SdkConfig` |
 //! | `cli` | no | the `kms-reencrypt` bulk re-encryption tool |
 //! | `local` | no | `tower_kms::local`: an in-memory KMS speaking the real wire protocol |
+//! | `serde` | no | `Serialize`/`Deserialize` for the KMS enums and [`Plaintext`] |
 //! | `full` | no | all of the above |
 
 #![forbid(unsafe_code)]
@@ -89,6 +90,7 @@ pub mod local;
 pub mod mocking;
 pub mod model;
 pub mod operation;
+pub mod paginate;
 pub mod protocol;
 pub mod retry;
 pub mod sign;
@@ -107,9 +109,10 @@ pub use error::{
 };
 pub use model::{
     CreateKeyRequest, CreateKeyResponse, DecryptRequest, DecryptResponse, DescribeKeyRequest,
-    DryRunModifierType, EncryptRequest, EncryptResponse, EncryptionAlgorithmSpec,
-    EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
-    GenerateDataKeyWithoutPlaintextRequest, KeyMetadata, KeySpec, KeyState, KeyUsageType,
-    Plaintext, ReEncryptRequest, ReEncryptRequestBuilder, ReEncryptResponse,
+    DescribeKeyResponse, DryRunModifierType, EncryptRequest, EncryptResponse,
+    EncryptionAlgorithmSpec, EncryptionContext, GenerateDataKeyRequest, GenerateDataKeyResponse,
+    GenerateDataKeyWithoutPlaintextRequest, GenerateDataKeyWithoutPlaintextResponse, KeyMetadata,
+    KeySpec, KeyState, KeyUsageType, Plaintext, ReEncryptRequest, ReEncryptRequestBuilder,
+    ReEncryptResponse, ReEncryptResponseBuilder, SecretString,
 };
 pub use operation::{Attempt, KmsOperation, OperationOutput, ResponseMetadata};

@@ -46,6 +46,29 @@
 //! # }
 //! ```
 //!
+//! Every operation works the same way: each `XResponse` (and each structure in
+//! it) has a builder, so a mock can answer any call:
+//!
+//! ```
+//! use tower::{ServiceExt, service_fn};
+//! use tower_kms::model::{DescribeKeyRequest, DescribeKeyResponse, KeyMetadata, KeyState};
+//! use tower_kms::KmsError;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let kms = service_fn(|req: DescribeKeyRequest| async move {
+//!     let meta = KeyMetadata::builder().key_id(req.key_id()).key_state(KeyState::Disabled).build();
+//!     Ok::<_, KmsError>(DescribeKeyResponse::builder().key_metadata(meta).request_id("req-2").build())
+//! });
+//! let req = DescribeKeyRequest::builder().key_id("alias/app").build().unwrap();
+//! let out = kms.oneshot(req).await.unwrap();
+//! assert_eq!(out.key_metadata().and_then(|m| m.key_state()), Some(&KeyState::Disabled));
+//! # }
+//! ```
+//!
+//! A paginated operation (`ListKeys`, ...) is mocked page by page the same way;
+//! [`Paginator`](crate::paginate::Paginator) works over any such service.
+//!
 //! The client-side kinds have public constructors too:
 //! [`ValidationError::new`](crate::ValidationError::new),
 //! [`CredentialsError::new`](crate::CredentialsError::new),
@@ -114,7 +137,8 @@
 //!     .connector(local)
 //!     .build()
 //!     .unwrap();
-//! let blob = kms.send(EncryptRequest::new(key.clone(), b"hi".to_vec()).encryption_context("a", "1")).await.unwrap();
+//! let req = EncryptRequest::builder().key_id(key.clone()).plaintext(b"hi").encryption_context("a", "1").build().unwrap();
+//! let blob = kms.send(req).await.unwrap();
 //! // The wrong context fails exactly as in KMS.
 //! let req = ReEncryptRequest::builder()
 //!     .ciphertext_blob(blob.ciphertext_blob.unwrap())

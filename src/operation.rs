@@ -1,10 +1,11 @@
 //! The description of a KMS operation that the generic layers work from.
 //!
 //! The protocol layer, the retry policy and the grant-token layer are written once
-//! against [`KmsOperation`]; adding `Encrypt` or `Decrypt` means adding a type that
-//! implements it, not copying plumbing.
+//! against [`KmsOperation`]; every operation of the KMS API is a generated type that
+//! implements it (see [`model`](crate::model)).
 
 use crate::error::ValidationError;
+use crate::model::DecodeError;
 
 /// A KMS operation: its name, its input (the implementing type) and its output.
 pub trait KmsOperation: Clone + Send + Sized + 'static {
@@ -19,18 +20,11 @@ pub trait KmsOperation: Clone + Send + Sized + 'static {
     fn validate(&self) -> Result<(), ValidationError>;
 
     /// Encodes the input as the awsJson1.1 body.
-    fn to_json(&self) -> Result<Vec<u8>, serde_json::Error>;
+    fn to_json(&self) -> Vec<u8>;
 
     /// Decodes a successful awsJson1.1 response body (unknown members are ignored)
     /// and attaches the response metadata.
-    fn from_json(
-        body: &[u8],
-        metadata: ResponseMetadata,
-    ) -> Result<Self::Output, serde_json::Error> {
-        let mut out: Self::Output = serde_json::from_slice(body)?;
-        *out.metadata_mut() = metadata;
-        Ok(out)
-    }
+    fn from_json(body: &[u8], metadata: ResponseMetadata) -> Result<Self::Output, DecodeError>;
 
     /// The operation's grant tokens, for operations that take them.
     fn grant_tokens_mut(&mut self) -> Option<&mut Vec<String>> {
@@ -51,7 +45,7 @@ pub trait KmsOperation: Clone + Send + Sized + 'static {
 
 /// The output of a [`KmsOperation`]: decoded from the JSON body, carrying the
 /// response's [`ResponseMetadata`] (request id, status) for callers, tracing and logs.
-pub trait OperationOutput: serde::de::DeserializeOwned + Send + 'static {
+pub trait OperationOutput: Send + 'static {
     /// The response metadata.
     fn metadata(&self) -> &ResponseMetadata;
     /// The response metadata, mutably (set by [`KmsOperation::from_json`]).

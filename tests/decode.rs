@@ -391,6 +391,17 @@ proptest! {
     }
 
     #[test]
+    fn never_panics_on_nested_outputs(body in proptest::collection::vec(any::<u8>(), 0..300),
+                                      json in r#"\{"(KeyMetadata|Grants|Aliases)":[\[\{"\]\}0-9.e:,KeyIdCrationDt\\u-]{0,60}"#) {
+        for b in [body, json.into_bytes()] {
+            let b = Bytes::from(b);
+            let _ = decode_response::<tower_kms::DescribeKeyRequest>(StatusCode::OK, &HeaderMap::new(), &b);
+            let _ = decode_response::<tower_kms::model::ListGrantsRequest>(StatusCode::OK, &HeaderMap::new(), &b);
+            let _ = decode_response::<tower_kms::model::ListAliasesRequest>(StatusCode::OK, &HeaderMap::new(), &b);
+        }
+    }
+
+    #[test]
     fn never_panics_on_json_like_error_bodies(
         code in "[A-Za-z#:.]{0,30}", msg in "[ -~]{0,30}", nested in any::<bool>()) {
         let body = if nested {

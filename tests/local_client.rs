@@ -62,12 +62,35 @@ impl Env {
         self.local.invoke(op, body).unwrap()
     }
     async fn encrypt(&self, key: &str, ctx: &[(&str, &str)]) -> Bytes {
-        let mut req = EncryptRequest::new(key, b"the plaintext".to_vec());
+        let mut req = EncryptRequest::builder()
+            .key_id(key)
+            .plaintext(b"the plaintext");
         for (k, v) in ctx {
             req = req.encryption_context(*k, *v);
         }
-        self.kms.send(req).await.unwrap().ciphertext_blob.unwrap()
+        self.kms
+            .send(req.build().unwrap())
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap()
     }
+}
+
+fn encrypt(key: &str, plaintext: &[u8]) -> EncryptRequest {
+    EncryptRequest::builder()
+        .key_id(key)
+        .plaintext(plaintext)
+        .build()
+        .unwrap()
+}
+
+fn decrypt(blob: Bytes, (k, v): (&str, &str)) -> DecryptRequest {
+    DecryptRequest::builder()
+        .ciphertext_blob(blob)
+        .encryption_context(k, v)
+        .build()
+        .unwrap()
 }
 
 fn re(blob: &Bytes, dest: &str) -> tower_kms::ReEncryptRequestBuilder {
@@ -105,7 +128,7 @@ async fn source_key_is_inferred_and_contexts_are_honoured() {
     assert!(out.source_key_material_id.is_some() && out.destination_key_material_id.is_some());
     let back = e
         .kms
-        .send(DecryptRequest::new(out.ciphertext_blob.unwrap()).encryption_context("app", "y"))
+        .send(decrypt(out.ciphertext_blob.unwrap(), ("app", "y")))
         .await
         .unwrap();
     assert_eq!(back.plaintext.unwrap().expose(), b"the plaintext");
@@ -420,7 +443,14 @@ async fn in_process_connector_and_many_parallel_calls() {
         tasks.push(tokio::spawn(async move {
             let plain = format!("record {i}").into_bytes();
             let enc = kms
-                .send(EncryptRequest::new(a, plain.clone()).encryption_context("i", i.to_string()))
+                .send(
+                    EncryptRequest::builder()
+                        .key_id(a)
+                        .plaintext(plain.clone())
+                        .encryption_context("i", i.to_string())
+                        .build()
+                        .unwrap(),
+                )
                 .await
                 .unwrap();
             let out = kms
@@ -436,10 +466,7 @@ async fn in_process_connector_and_many_parallel_calls() {
                 .await
                 .unwrap();
             let dec = kms
-                .send(
-                    DecryptRequest::new(out.ciphertext_blob.unwrap())
-                        .encryption_context("i", i.to_string()),
-                )
+                .send(decrypt(out.ciphertext_blob.unwrap(), ("i", &i.to_string())))
                 .await
                 .unwrap();
             assert_eq!(
@@ -456,14 +483,22 @@ async fn in_process_connector_and_many_parallel_calls() {
 
 #[tokio::test]
 async fn more_operations_through_the_same_layers() {
+    use tower_kms::model::DataKeySpec;
     use tower_kms::{
         DescribeKeyRequest, GenerateDataKeyRequest, GenerateDataKeyWithoutPlaintextRequest,
     };
+    let gdk = |key: &str| GenerateDataKeyRequest::builder().key_id(key);
     let e = env().await;
     let a = e.key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt);
     let dk = e
         .kms
-        .send(GenerateDataKeyRequest::new(&a).encryption_context("p", "q"))
+        .send(
+            gdk(&a)
+                .key_spec(DataKeySpec::Aes256)
+                .encryption_context("p", "q")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let plain = dk.plaintext.clone().unwrap();
@@ -474,45 +509,46 @@ async fn more_operations_through_the_same_layers() {
     );
     let back = e
         .kms
-        .send(DecryptRequest::new(dk.ciphertext_blob.unwrap()).encryption_context("p", "q"))
+        .send(decrypt(dk.ciphertext_blob.unwrap(), ("p", "q")))
         .await
         .unwrap();
     assert_eq!(back.plaintext.unwrap().expose(), plain.expose());
     let n = e
         .kms
-        .send(GenerateDataKeyRequest::new(&a).number_of_bytes(64))
+        .send(gdk(&a).number_of_bytes(64).build().unwrap())
         .await
         .unwrap();
     assert_eq!(n.plaintext.unwrap().len(), 64);
     let np = e
         .kms
-        .send(GenerateDataKeyWithoutPlaintextRequest(
-            GenerateDataKeyRequest::new(&a),
-        ))
+        .send(
+            GenerateDataKeyWithoutPlaintextRequest::builder()
+                .key_id(&a)
+                .key_spec(DataKeySpec::Aes256)
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
-    assert!(np.plaintext.is_none() && np.ciphertext_blob.is_some());
+    assert!(np.ciphertext_blob.is_some());
     let err = e
         .kms
-        .send(GenerateDataKeyRequest::new(&a).number_of_bytes(0))
+        .send(gdk(&a).number_of_bytes(0).build_unchecked())
         .await
         .unwrap_err();
     assert!(
         matches!(&err, KmsError::Validation(v) if v.field() == "NumberOfBytes"),
         "{err:?}"
     );
-    let d = e.kms.send(DescribeKeyRequest::new(&a)).await.unwrap();
+    let describe = |key: &str| DescribeKeyRequest::builder().key_id(key).build().unwrap();
+    let d = e.kms.send(describe(&a)).await.unwrap();
     let meta = d.key_metadata.unwrap();
     assert_eq!(meta.arn.as_deref(), Some(a.as_str()));
     assert_eq!(meta.key_state, Some(KeyState::Enabled));
     assert_eq!(meta.key_spec, Some(KeySpec::SymmetricDefault));
     assert_eq!(meta.key_usage, Some(KeyUsageType::EncryptDecrypt));
     assert!(meta.creation_date.is_some() && meta.deletion_date.is_none());
-    let err = e
-        .kms
-        .send(DescribeKeyRequest::new("alias/none"))
-        .await
-        .unwrap_err();
+    let err = e.kms.send(describe("alias/none")).await.unwrap_err();
     assert!(matches!(err, KmsError::NotFound(_)), "{err:?}");
     e.server.shutdown().await;
 }
@@ -626,13 +662,8 @@ async fn a_throttling_local_kms_gives_kms_error_throttling_after_the_standard_re
     let key = local
         .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
-    kms.send(EncryptRequest::new(&key, b"one".to_vec()))
-        .await
-        .unwrap();
-    let err = kms
-        .send(EncryptRequest::new(&key, b"two".to_vec()))
-        .await
-        .unwrap_err();
+    kms.send(encrypt(&key, b"one")).await.unwrap();
+    let err = kms.send(encrypt(&key, b"two")).await.unwrap_err();
     assert!(matches!(err, KmsError::Throttling(_)), "{err:?}");
     assert!(err.is_throttling() && err.is_retryable());
     assert_eq!(err.code(), Some("ThrottlingException"));
@@ -648,10 +679,7 @@ async fn a_throttling_local_kms_gives_kms_error_throttling_after_the_standard_re
         .retry_config(RetryConfig::disabled())
         .build()
         .unwrap();
-    let err = once
-        .send(EncryptRequest::new(&key, b"three".to_vec()))
-        .await
-        .unwrap_err();
+    let err = once.send(self::encrypt(&key, b"three")).await.unwrap_err();
     assert!(matches!(err, KmsError::Throttling(_)), "{err:?}");
     let encrypt = local.stats().operation("Encrypt");
     assert_eq!((encrypt.served, encrypt.throttled), (1, 4));
@@ -688,10 +716,7 @@ async fn a_throttled_call_is_retried_and_succeeds_once_the_quota_refills() {
         .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
         .unwrap();
     for plaintext in [&b"one"[..], b"two", b"three"] {
-        let out = kms
-            .send(EncryptRequest::new(&key, plaintext.to_vec()))
-            .await
-            .unwrap();
+        let out = kms.send(encrypt(&key, plaintext)).await.unwrap();
         assert!(out.ciphertext_blob.is_some());
     }
     // The first call was served at once, each later one after one

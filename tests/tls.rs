@@ -165,7 +165,13 @@ async fn round_trip(server: &Server, kms: &KmsClient) -> Result<(), KmsError> {
         )
         .unwrap();
     let blob = kms
-        .send(EncryptRequest::new(&a, b"over TLS".to_vec()))
+        .send(
+            EncryptRequest::builder()
+                .key_id(&a)
+                .plaintext(b"over TLS")
+                .build()
+                .unwrap(),
+        )
         .await?
         .ciphertext_blob
         .unwrap();
@@ -181,7 +187,12 @@ async fn round_trip(server: &Server, kms: &KmsClient) -> Result<(), KmsError> {
     assert_eq!(out.source_key_id.as_deref(), Some(a.as_str()));
     assert_eq!(out.key_id.as_deref(), Some(b.as_str()));
     let back = kms
-        .send(DecryptRequest::new(out.ciphertext_blob.unwrap()))
+        .send(
+            DecryptRequest::builder()
+                .ciphertext_blob(out.ciphertext_blob.unwrap())
+                .build()
+                .unwrap(),
+        )
         .await?;
     assert_eq!(back.plaintext.unwrap().expose(), b"over TLS");
     Ok(())

@@ -926,9 +926,12 @@ impl LocalKms {
     /// # Errors
     /// As `DescribeKey`, e.g. `NotFoundException`.
     pub fn describe_key(&self, key_id: &str) -> Result<KeyMetadata, LocalKmsError> {
-        let mut out = self.invoke("DescribeKey", serde_json::json!({ "KeyId": key_id }))?;
-        serde_json::from_value(out["KeyMetadata"].take())
-            .map_err(|e| LocalKmsError::internal(format!("DescribeKey returned bad metadata: {e}")))
+        let out = self.invoke("DescribeKey", serde_json::json!({ "KeyId": key_id }))?;
+        let bad = |e: &dyn std::fmt::Display| {
+            LocalKmsError::internal(format!("DescribeKey returned bad metadata: {e}"))
+        };
+        let json = serde_json::to_vec(&out["KeyMetadata"]).map_err(|e| bad(&e))?;
+        crate::model::json::decode_body(&json, KeyMetadata::read_json).map_err(|e| bad(&e))
     }
 
     /// `EnableKey`, bypassing HTTP and authentication.

@@ -1,6 +1,5 @@
-//! base64 members of awsJson bodies: the one place that encodes and decodes them
-//! (blobs as `Bytes`, secrets with zeroized intermediate buffers, and the lenient
-//! decoding the local KMS accepts from clients).
+//! base64 for the local KMS (lenient decoding of what clients send) and for the
+//! optional serde impls of secrets. The client's own codec is `json.rs`.
 
 use base64::Engine as _;
 #[cfg(feature = "local")]
@@ -8,9 +7,11 @@ use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::STANDARD;
 #[cfg(feature = "local")]
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
-use bytes::Bytes;
+#[cfg(feature = "serde")]
 use serde::de::{Deserialize, Deserializer, Error as _};
+#[cfg(feature = "serde")]
 use serde::ser::Serializer;
+#[cfg(feature = "serde")]
 use zeroize::Zeroize;
 
 /// Standard base64 that accepts padded and unpadded input (what a server
@@ -33,27 +34,8 @@ pub(crate) fn decode_lenient(s: &str) -> Result<Vec<u8>, base64::DecodeError> {
     LENIENT.decode(s.as_bytes())
 }
 
-/// Serializes an optional blob member.
-pub(crate) fn ser<S: Serializer>(b: &Option<&Bytes>, s: S) -> Result<S::Ok, S::Error> {
-    match b {
-        Some(b) => s.serialize_str(&STANDARD.encode(b)),
-        None => s.serialize_none(),
-    }
-}
-
-/// Deserializes an optional blob member.
-pub(crate) fn de<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Bytes>, D::Error> {
-    let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
-    match s {
-        None => Ok(None),
-        Some(s) => STANDARD
-            .decode(s.as_bytes())
-            .map(|v| Some(Bytes::from(v)))
-            .map_err(|e| D::Error::custom(format_args!("invalid base64 blob: {e}"))),
-    }
-}
-
 /// Serializes secret bytes; the encoded copy is zeroized afterwards.
+#[cfg(feature = "serde")]
 pub(crate) fn ser_secret<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
     let mut encoded = STANDARD.encode(bytes);
     let out = s.serialize_str(&encoded);
@@ -62,6 +44,7 @@ pub(crate) fn ser_secret<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::
 }
 
 /// Deserializes secret bytes; the encoded copy is zeroized afterwards.
+#[cfg(feature = "serde")]
 pub(crate) fn de_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
     let mut s = String::deserialize(d)?;
     let out = STANDARD

@@ -1,8 +1,9 @@
 //! Decoding awsJson1.1 responses: success bodies and the error shapes servers send.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
 
 use crate::error::{KmsError, ServiceError, UnexpectedResponse};
 use crate::operation::KmsOperation;
@@ -45,36 +46,50 @@ pub fn decode_response<Op: KmsOperation>(
         KmsError::UnexpectedResponse(UnexpectedResponse::new(
             status,
             request_id,
-            format!(
-                "could not decode the {} response ({:?} error at line {}, column {})",
-                Op::NAME,
-                e.classify(),
-                e.line(),
-                e.column()
-            ),
+            format!("could not decode the {} response ({e})", Op::NAME),
             b"",
         ))
     })
 }
 
-/// The top-level members of an error body that carry the code and the message.
-/// Members of any other type, and members nested deeper, are ignored.
-#[derive(Deserialize, Default)]
-struct ErrorBody {
-    #[serde(default)]
-    code: Option<serde_json::Value>,
-    #[serde(default, rename = "__type")]
-    type_: Option<serde_json::Value>,
-    #[serde(default)]
-    message: Option<serde_json::Value>,
-    #[serde(default, rename = "Message")]
-    message_upper: Option<serde_json::Value>,
-    #[serde(default, rename = "errorMessage")]
-    error_message: Option<serde_json::Value>,
+/// The top-level members of an error body that carry the code and the message
+/// (string values only). Members of any other type, and members nested deeper,
+/// are ignored. `None` if the body is not a JSON object.
+#[derive(Default)]
+struct ErrorBody<'a> {
+    code: Option<Cow<'a, str>>,
+    type_: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+    message_upper: Option<Cow<'a, str>>,
+    error_message: Option<Cow<'a, str>>,
 }
 
-fn as_str(v: &Option<serde_json::Value>) -> Option<&str> {
-    v.as_ref().and_then(|v| v.as_str())
+impl<'a> ErrorBody<'a> {
+    fn parse(body: &'a [u8]) -> Option<Self> {
+        use crate::model::json::JsonReader;
+        let mut r = JsonReader::new(body);
+        let mut out = ErrorBody::default();
+        if !r.begin_object().ok()? {
+            return None;
+        }
+        while let Some(key) = r.next_key().ok()? {
+            let slot = match &*key {
+                "code" => &mut out.code,
+                "__type" => &mut out.type_,
+                "message" => &mut out.message,
+                "Message" => &mut out.message_upper,
+                "errorMessage" => &mut out.error_message,
+                _ => {
+                    r.skip().ok()?;
+                    continue;
+                }
+            };
+            // A non-string value is ignored, not an error.
+            *slot = r.string_or_skip().ok()?.map(Cow::Owned);
+        }
+        r.end().ok()?;
+        Some(out)
+    }
 }
 
 /// Sanitizes an awsJson1.1 error code: keep what is before the first `:`, then what
@@ -138,10 +153,10 @@ pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Kms
         .and_then(|v| v.to_str().ok())
         .map(sanitize_error_code)
         .filter(|c| !c.is_empty());
-    let parsed: Option<ErrorBody> = if body.iter().all(u8::is_ascii_whitespace) {
+    let parsed: Option<ErrorBody<'_>> = if body.iter().all(u8::is_ascii_whitespace) {
         Some(ErrorBody::default())
     } else {
-        serde_json::from_slice(body).ok()
+        ErrorBody::parse(body)
     };
     let Some(parsed) = parsed else {
         return match header_code {
@@ -155,7 +170,7 @@ pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Kms
         };
     };
     let code = header_code.or_else(|| {
-        [as_str(&parsed.code), as_str(&parsed.type_)]
+        [parsed.code.as_deref(), parsed.type_.as_deref()]
             .into_iter()
             .flatten()
             .map(sanitize_error_code)
@@ -167,7 +182,7 @@ pub fn decode_error(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Kms
         &parsed.error_message,
     ]
     .into_iter()
-    .find_map(as_str)
+    .find_map(|m| m.as_deref())
     .map(str::to_owned);
     match code {
         Some(code) => KmsError::from_service_error(service_error(code, message, request_id)),

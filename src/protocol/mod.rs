@@ -27,7 +27,7 @@
 //!     .destination_key_id("alias/new")
 //!     .build()?;
 //! let resp = kms.oneshot(req).await?;
-//! assert_eq!(resp.ciphertext_blob.as_deref(), Some(&[1, 2, 3][..]));
+//! assert_eq!(resp.ciphertext_blob().map(|b| &b[..]), Some(&[1, 2, 3][..]));
 //! # Ok(())
 //! # }
 //! ```
@@ -35,6 +35,7 @@
 mod decode;
 mod future;
 
+pub use crate::model::DecodeError;
 pub use decode::{
     MAX_CODE_CHARS, MAX_MESSAGE_CHARS, decode_error, decode_response, sanitize_error_code,
 };
@@ -47,7 +48,7 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Method, Request};
 use tower::{Layer, Service};
 
-use crate::error::{BoxError, KmsError, ValidationError};
+use crate::error::{BoxError, KmsError};
 use crate::operation::{Attempt, KmsOperation};
 
 /// The awsJson1.1 content type.
@@ -60,13 +61,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// full URI), after validating it.
 pub fn encode_request<Op: KmsOperation>(op: &Op) -> Result<Request<Bytes>, KmsError> {
     op.validate()?;
-    let body = op.to_json().map_err(|e| {
-        KmsError::Validation(ValidationError::new(
-            Op::NAME,
-            "(body)",
-            format!("could not be encoded: {e}"),
-        ))
-    })?;
+    let body = op.to_json();
     // Checked at compile time: an operation with an invalid target does not build.
     let target = const { HeaderValue::from_static(Op::TARGET) };
     let mut req = Request::new(Bytes::from(body));
