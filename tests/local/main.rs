@@ -10,6 +10,7 @@ mod botocore_rotation;
 mod client;
 mod common;
 mod concurrency;
+mod dataplane;
 mod grants;
 mod ops;
 mod policies;
