@@ -6,6 +6,7 @@
 
 mod auth;
 mod botocore;
+mod botocore_dataplane;
 mod botocore_rotation;
 mod client;
 mod common;
