@@ -849,8 +849,9 @@ impl LocalKms {
     /// `PutKeyPolicy` skips the lockout safety check.
     ///
     /// `request` and the result are the operation's JSON shapes exactly as on
-    /// the wire (blobs base64). `CreateKey` with an RSA key spec generates the
-    /// key pair on the calling thread.
+    /// the wire (blobs base64). `CreateKey` with an RSA key spec and
+    /// `GenerateDataKeyPair*` generate their key pairs on the calling thread
+    /// (over HTTP they run off the async threads).
     ///
     /// # Errors
     /// The KMS error the operation would have returned.

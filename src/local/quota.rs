@@ -75,8 +75,8 @@ impl Quota {
     /// `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`,
     /// `GenerateDataKeyPairWithoutPlaintext`, `GenerateMac`, `VerifyMac`,
     /// `GenerateRandom`, `Sign`, `Verify`, `DeriveSharedSecret`,
-    /// `Encapsulate` and `Decapsulate` (those this local KMS serves today are
-    /// listed in the [module documentation](super)).
+    /// `Encapsulate` and `Decapsulate` (the last two answered without being
+    /// modelled: see the [module documentation](super)).
     ///
     /// AWS KMS has three such quotas, for symmetric, RSA and ECC keys (and
     /// one per custom key store); here this one quota stands for them all:
