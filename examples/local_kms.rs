@@ -418,9 +418,9 @@ mod tests {
                 Ok(_) => panic!("{list:?} accepted"),
             }
         }
-        match args(&["--quota", "TagResource=1"]) {
+        match args(&["--quota", "TagResources=1"]) {
             Err(e) => assert!(
-                e.starts_with("--quota TagResource=1: no quota named \"TagResource\": expected crypto or one of "),
+                e.starts_with("--quota TagResources=1: no quota named \"TagResources\": expected crypto or one of "),
                 "{e}"
             ),
             Ok(_) => panic!("accepted"),

@@ -45,6 +45,13 @@
 //!
 //! The raw RSAES-OAEP output (modulus length), exactly as KMS returns it, so
 //! ciphertext made elsewhere with the public key decrypts here.
+//!
+//! # Signing, MAC and key agreement keys
+//!
+//! RSA `SIGN_VERIFY` keys, every ECC key and HMAC keys hold plain materials
+//! from the [`material`](super::material) module: PKCS#8 and SPKI DER for key
+//! pairs ([`KeyMaterial::KeyPair`]), raw bytes for HMAC keys
+//! ([`KeyMaterial::Hmac`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -57,10 +64,10 @@ use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
     OaepPublicEncryptingKey, PrivateDecryptingKey,
 };
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
 use zeroize::Zeroizing;
 
 use super::error::LocalKmsError;
+use super::material::{ECDH, HmacMaterial, KeyPairMaterial, MacAlgorithm, SigningAlgorithm};
 
 /// First byte of every symmetric blob: magic and format version 2.
 pub(crate) const BLOB_MAGIC: u8 = 0xA2;
@@ -139,66 +146,117 @@ pub(crate) enum KeySpec {
     Rsa3072,
     Rsa4096,
     EccNistP256,
+    EccNistP384,
+    EccNistP521,
+    EccSecgP256k1,
+    Hmac224,
+    Hmac256,
+    Hmac384,
+    Hmac512,
 }
 
-/// `KeySpec` values KMS defines but this local KMS does not create.
+const KEY_SPECS: &[(KeySpec, &str)] = &[
+    (KeySpec::SymmetricDefault, "SYMMETRIC_DEFAULT"),
+    (KeySpec::Rsa2048, "RSA_2048"),
+    (KeySpec::Rsa3072, "RSA_3072"),
+    (KeySpec::Rsa4096, "RSA_4096"),
+    (KeySpec::EccNistP256, "ECC_NIST_P256"),
+    (KeySpec::EccNistP384, "ECC_NIST_P384"),
+    (KeySpec::EccNistP521, "ECC_NIST_P521"),
+    (KeySpec::EccSecgP256k1, "ECC_SECG_P256K1"),
+    (KeySpec::Hmac224, "HMAC_224"),
+    (KeySpec::Hmac256, "HMAC_256"),
+    (KeySpec::Hmac384, "HMAC_384"),
+    (KeySpec::Hmac512, "HMAC_512"),
+];
+
+/// `KeySpec` values KMS defines but this local KMS does not create: SM2
+/// exists in the China Regions only; ML-DSA, Ed25519 and ML-KEM keys are
+/// not modelled.
 const UNMODELLED_KEY_SPECS: &[&str] = &[
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
     "SM2",
     "ML_DSA_44",
     "ML_DSA_65",
     "ML_DSA_87",
     "ECC_NIST_EDWARDS25519",
+    "ML_KEM_512",
+    "ML_KEM_768",
+    "ML_KEM_1024",
 ];
+
+/// Which kind of key a spec makes (`UpdateAlias` only moves an alias within
+/// a kind).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyClass {
+    SymmetricEncryption,
+    Asymmetric,
+    Hmac,
+}
 
 impl KeySpec {
     pub(crate) fn parse(s: &str) -> Result<Self, LocalKmsError> {
-        Ok(match s {
-            "SYMMETRIC_DEFAULT" => Self::SymmetricDefault,
-            "RSA_2048" => Self::Rsa2048,
-            "RSA_3072" => Self::Rsa3072,
-            "RSA_4096" => Self::Rsa4096,
-            "ECC_NIST_P256" => Self::EccNistP256,
-            other if UNMODELLED_KEY_SPECS.contains(&other) => {
-                return Err(LocalKmsError::new(
-                    "UnsupportedOperationException",
-                    format!("KeySpec {other} is not supported by the local KMS."),
-                ));
-            }
-            other => {
-                return Err(LocalKmsError::validation(format!(
-                    "1 validation error detected: Value '{other}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519]"
-                )));
-            }
-        })
+        if let Some((spec, _)) = KEY_SPECS.iter().find(|(_, name)| *name == s) {
+            return Ok(*spec);
+        }
+        if UNMODELLED_KEY_SPECS.contains(&s) {
+            return Err(LocalKmsError::new(
+                "UnsupportedOperationException",
+                format!("KeySpec {s} is not supported by the local KMS."),
+            ));
+        }
+        Err(LocalKmsError::validation(format!(
+            "1 validation error detected: Value '{s}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519, ML_KEM_512, ML_KEM_768, ML_KEM_1024]"
+        )))
     }
 
     pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::SymmetricDefault => "SYMMETRIC_DEFAULT",
-            Self::Rsa2048 => "RSA_2048",
-            Self::Rsa3072 => "RSA_3072",
-            Self::Rsa4096 => "RSA_4096",
-            Self::EccNistP256 => "ECC_NIST_P256",
-        }
+        KEY_SPECS
+            .iter()
+            .find(|(spec, _)| *spec == self)
+            .map_or("", |(_, name)| name)
     }
 
+    /// `SYMMETRIC_DEFAULT`, the symmetric encryption key (HMAC keys are
+    /// symmetric too, but not this).
     pub(crate) fn is_symmetric(self) -> bool {
         self == Self::SymmetricDefault
+    }
+
+    pub(crate) fn is_rsa(self) -> bool {
+        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
+    }
+
+    pub(crate) fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            Self::Hmac224 | Self::Hmac256 | Self::Hmac384 | Self::Hmac512
+        )
+    }
+
+    pub(crate) fn class(self) -> KeyClass {
+        if self.is_symmetric() {
+            KeyClass::SymmetricEncryption
+        } else if self.is_hmac() {
+            KeyClass::Hmac
+        } else {
+            KeyClass::Asymmetric
+        }
     }
 
     /// Usages KMS allows for this spec.
     pub(crate) fn allows_usage(self, usage: KeyUsage) -> bool {
         match self {
             Self::SymmetricDefault => usage == KeyUsage::EncryptDecrypt,
-            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => true,
-            Self::EccNistP256 => usage == KeyUsage::SignVerify,
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => {
+                matches!(usage, KeyUsage::EncryptDecrypt | KeyUsage::SignVerify)
+            }
+            Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521 => {
+                matches!(usage, KeyUsage::SignVerify | KeyUsage::KeyAgreement)
+            }
+            Self::EccSecgP256k1 => usage == KeyUsage::SignVerify,
+            Self::Hmac224 | Self::Hmac256 | Self::Hmac384 | Self::Hmac512 => {
+                usage == KeyUsage::GenerateVerifyMac
+            }
         }
     }
 
@@ -214,18 +272,38 @@ impl KeySpec {
         }
     }
 
-    /// `SigningAlgorithms` for a key of this spec and usage.
-    pub(crate) fn signing_algorithms(self, usage: KeyUsage) -> &'static [&'static str] {
+    /// `SigningAlgorithms` for a key of this spec and usage: each ECC curve
+    /// with the one hash KMS requires on it.
+    pub(crate) fn signing_algorithms(self, usage: KeyUsage) -> &'static [SigningAlgorithm] {
+        if usage != KeyUsage::SignVerify {
+            return &[];
+        }
+        match self {
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => SigningAlgorithm::RSA,
+            Self::EccNistP256 | Self::EccSecgP256k1 => &[SigningAlgorithm::EcdsaSha256],
+            Self::EccNistP384 => &[SigningAlgorithm::EcdsaSha384],
+            Self::EccNistP521 => &[SigningAlgorithm::EcdsaSha512],
+            _ => &[],
+        }
+    }
+
+    /// `MacAlgorithms` for a key of this spec and usage.
+    pub(crate) fn mac_algorithms(self, usage: KeyUsage) -> &'static [MacAlgorithm] {
         match (self, usage) {
-            (Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096, KeyUsage::SignVerify) => &[
-                "RSASSA_PKCS1_V1_5_SHA_256",
-                "RSASSA_PKCS1_V1_5_SHA_384",
-                "RSASSA_PKCS1_V1_5_SHA_512",
-                "RSASSA_PSS_SHA_256",
-                "RSASSA_PSS_SHA_384",
-                "RSASSA_PSS_SHA_512",
-            ],
-            (Self::EccNistP256, KeyUsage::SignVerify) => &["ECDSA_SHA_256"],
+            (Self::Hmac224, KeyUsage::GenerateVerifyMac) => &[MacAlgorithm::HmacSha224],
+            (Self::Hmac256, KeyUsage::GenerateVerifyMac) => &[MacAlgorithm::HmacSha256],
+            (Self::Hmac384, KeyUsage::GenerateVerifyMac) => &[MacAlgorithm::HmacSha384],
+            (Self::Hmac512, KeyUsage::GenerateVerifyMac) => &[MacAlgorithm::HmacSha512],
+            _ => &[],
+        }
+    }
+
+    /// `KeyAgreementAlgorithms` for a key of this spec and usage.
+    pub(crate) fn key_agreement_algorithms(self, usage: KeyUsage) -> &'static [&'static str] {
+        match (self, usage) {
+            (Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521, KeyUsage::KeyAgreement) => {
+                &[ECDH]
+            }
             _ => &[],
         }
     }
@@ -236,6 +314,8 @@ impl KeySpec {
 pub(crate) enum KeyUsage {
     EncryptDecrypt,
     SignVerify,
+    GenerateVerifyMac,
+    KeyAgreement,
 }
 
 impl KeyUsage {
@@ -243,12 +323,14 @@ impl KeyUsage {
         match s {
             "ENCRYPT_DECRYPT" => Ok(Self::EncryptDecrypt),
             "SIGN_VERIFY" => Ok(Self::SignVerify),
-            "GENERATE_VERIFY_MAC" | "KEY_AGREEMENT" => Err(LocalKmsError::new(
+            "GENERATE_VERIFY_MAC" => Ok(Self::GenerateVerifyMac),
+            "KEY_AGREEMENT" => Ok(Self::KeyAgreement),
+            "ENCAPSULATE_DECAPSULATE" => Err(LocalKmsError::new(
                 "UnsupportedOperationException",
-                format!("KeyUsage {s} is not supported by the local KMS."),
+                format!("KeyUsage {s} (ML-KEM keys) is not supported by the local KMS."),
             )),
             other => Err(LocalKmsError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT]"
+                "1 validation error detected: Value '{other}' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: [SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE]"
             ))),
         }
     }
@@ -257,6 +339,8 @@ impl KeyUsage {
         match self {
             Self::EncryptDecrypt => "ENCRYPT_DECRYPT",
             Self::SignVerify => "SIGN_VERIFY",
+            Self::GenerateVerifyMac => "GENERATE_VERIFY_MAC",
+            Self::KeyAgreement => "KEY_AGREEMENT",
         }
     }
 }
@@ -452,17 +536,17 @@ pub(crate) enum KeyMaterial {
     /// Every AES-256-GCM material of a symmetric key, oldest first; the last
     /// is current. Never empty.
     Symmetric(Vec<SymmetricMaterial>),
-    /// RSA key pair (used for OAEP; SIGN_VERIFY keys only expose the public key).
+    /// RSA key pair of an `ENCRYPT_DECRYPT` key (RSAES-OAEP).
     Rsa {
         private: OaepPrivateDecryptingKey,
         public: OaepPublicEncryptingKey,
         public_der: Vec<u8>,
     },
-    /// ECC NIST P-256 key pair.
-    Ecc {
-        _pair: EcdsaKeyPair,
-        public_der: Vec<u8>,
-    },
+    /// The key pair of an RSA `SIGN_VERIFY` key or of any ECC key: plain
+    /// PKCS#8 and SPKI DER (see [`KeyPairMaterial`]).
+    KeyPair(KeyPairMaterial),
+    /// The secret of an HMAC key: plain key bytes (see [`HmacMaterial`]).
+    Hmac(HmacMaterial),
 }
 
 impl fmt::Debug for KeyMaterial {
@@ -470,7 +554,8 @@ impl fmt::Debug for KeyMaterial {
         let kind = match self {
             Self::Symmetric(_) => "Symmetric",
             Self::Rsa { .. } => "Rsa",
-            Self::Ecc { .. } => "Ecc",
+            Self::KeyPair(_) => "KeyPair",
+            Self::Hmac(_) => "Hmac",
         };
         let mut d = f.debug_struct("KeyMaterial");
         d.field("kind", &kind);
@@ -494,15 +579,23 @@ fn internal(what: &str) -> LocalKmsError {
 }
 
 impl KeyMaterial {
-    /// Generates fresh key material for the KMS key `key_id` (the raw UUID).
+    /// Generates fresh key material for the KMS key `key_id` (the raw UUID)
+    /// of this spec and usage (a combination [`KeySpec::allows_usage`]).
     /// RSA-4096 takes a noticeable moment.
-    pub(crate) fn generate(spec: KeySpec, key_id: &[u8; 16]) -> Result<Self, LocalKmsError> {
+    pub(crate) fn generate(
+        spec: KeySpec,
+        usage: KeyUsage,
+        key_id: &[u8; 16],
+    ) -> Result<Self, LocalKmsError> {
         match spec {
             KeySpec::SymmetricDefault => Ok(Self::Symmetric(vec![SymmetricMaterial::generate(
                 key_id,
                 MaterialOrigin::Created,
             )?])),
-            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+            _ if spec.is_hmac() => Ok(Self::Hmac(HmacMaterial::generate(spec)?)),
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096
+                if usage == KeyUsage::EncryptDecrypt =>
+            {
                 let size = match spec {
                     KeySpec::Rsa2048 => KeySize::Rsa2048,
                     KeySpec::Rsa3072 => KeySize::Rsa3072,
@@ -525,28 +618,32 @@ impl KeyMaterial {
                     public_der,
                 })
             }
-            KeySpec::EccNistP256 => {
-                let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
-                    .map_err(|_| internal("ECC"))?;
-                let public_der = pair
-                    .public_key()
-                    .as_der()
-                    .map_err(|_| internal("ECC public key encoding"))?
-                    .as_ref()
-                    .to_vec();
-                Ok(Self::Ecc {
-                    _pair: pair,
-                    public_der,
-                })
-            }
+            _ => Ok(Self::KeyPair(KeyPairMaterial::generate(spec)?)),
         }
     }
 
     /// DER `SubjectPublicKeyInfo` for asymmetric keys.
     pub(crate) fn public_key_der(&self) -> Option<&[u8]> {
         match self {
-            Self::Symmetric(_) => None,
-            Self::Rsa { public_der, .. } | Self::Ecc { public_der, .. } => Some(public_der),
+            Self::Symmetric(_) | Self::Hmac(_) => None,
+            Self::Rsa { public_der, .. } => Some(public_der),
+            Self::KeyPair(pair) => Some(pair.public_der()),
+        }
+    }
+
+    /// The key pair of a signing or key agreement key.
+    pub(crate) fn key_pair(&self) -> Option<&KeyPairMaterial> {
+        match self {
+            Self::KeyPair(pair) => Some(pair),
+            _ => None,
+        }
+    }
+
+    /// The secret of an HMAC key.
+    pub(crate) fn hmac(&self) -> Option<&HmacMaterial> {
+        match self {
+            Self::Hmac(h) => Some(h),
+            _ => None,
         }
     }
 
@@ -632,7 +729,9 @@ impl KeyMaterial {
                 out.truncate(n);
                 Ok(out)
             }
-            Self::Ecc { .. } => Err(LocalKmsError::internal("ECC keys cannot encrypt")),
+            Self::KeyPair(_) | Self::Hmac(_) => Err(LocalKmsError::internal(
+                "Only symmetric and RSA ENCRYPT_DECRYPT keys encrypt.",
+            )),
         }
     }
 
@@ -682,7 +781,7 @@ impl KeyMaterial {
                     material_id: None,
                 })
             }
-            Self::Ecc { .. } => Err(LocalKmsError::invalid_ciphertext()),
+            Self::KeyPair(_) | Self::Hmac(_) => Err(LocalKmsError::invalid_ciphertext()),
         }
     }
 }
@@ -726,7 +825,9 @@ mod tests {
 
     fn rsa4096() -> &'static KeyMaterial {
         static K: OnceLock<KeyMaterial> = OnceLock::new();
-        K.get_or_init(|| KeyMaterial::generate(KeySpec::Rsa4096, &[0; 16]).unwrap())
+        K.get_or_init(|| {
+            KeyMaterial::generate(KeySpec::Rsa4096, KeyUsage::EncryptDecrypt, &[0; 16]).unwrap()
+        })
     }
 
     #[test]
@@ -781,7 +882,7 @@ mod tests {
     const SYM: EncryptionAlgorithm = EncryptionAlgorithm::SymmetricDefault;
 
     fn symmetric(id: &[u8; 16]) -> KeyMaterial {
-        KeyMaterial::generate(KeySpec::SymmetricDefault, id).unwrap()
+        KeyMaterial::generate(KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt, id).unwrap()
     }
 
     /// `m` rotated once, as `kind` at `date`.
@@ -1057,16 +1158,19 @@ mod tests {
 
     #[test]
     fn rsa_all_sizes() {
-        let k2048 = KeyMaterial::generate(KeySpec::Rsa2048, &[0; 16]).unwrap();
+        let k2048 =
+            KeyMaterial::generate(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt, &[0; 16]).unwrap();
         rsa_round_trips(&k2048, 256, 214, 190);
-        let k3072 = KeyMaterial::generate(KeySpec::Rsa3072, &[0; 16]).unwrap();
+        let k3072 =
+            KeyMaterial::generate(KeySpec::Rsa3072, KeyUsage::EncryptDecrypt, &[0; 16]).unwrap();
         rsa_round_trips(&k3072, 384, 342, 318);
         rsa_round_trips(rsa4096(), 512, 470, 446);
     }
 
     #[test]
     fn rsa_external_ciphertext_decrypts() {
-        let m = KeyMaterial::generate(KeySpec::Rsa2048, &[0; 16]).unwrap();
+        let m =
+            KeyMaterial::generate(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt, &[0; 16]).unwrap();
         let der = m.public_key_der().unwrap().to_vec();
         let none = BTreeMap::new();
         let id = [0u8; 16];
@@ -1097,8 +1201,9 @@ mod tests {
     }
 
     #[test]
-    fn ecc_has_public_key_only() {
-        let m = KeyMaterial::generate(KeySpec::EccNistP256, &[0; 16]).unwrap();
+    fn key_pairs_and_hmac_keys_do_not_encrypt() {
+        let m =
+            KeyMaterial::generate(KeySpec::EccNistP256, KeyUsage::SignVerify, &[0; 16]).unwrap();
         let der = m.public_key_der().unwrap();
         // SubjectPublicKeyInfo for P-256 uncompressed points is 91 bytes.
         assert_eq!(der.len(), 91);
@@ -1112,16 +1217,56 @@ mod tests {
             m.decrypt(&[0; 16], EncryptionAlgorithm::RsaesOaepSha256, &none, b"x")
                 .is_err()
         );
-        assert!(format!("{m:?}").contains("Ecc"));
+        assert!(format!("{m:?}").contains("KeyPair"));
+        assert!(m.key_pair().is_some() && m.hmac().is_none());
+        // RSA signing keys are key pairs too; RSA encryption keys are not.
+        let rsa = KeyMaterial::generate(KeySpec::Rsa2048, KeyUsage::SignVerify, &[0; 16]).unwrap();
+        assert_eq!(rsa.key_pair().map(|p| p.spec()), Some(KeySpec::Rsa2048));
+        assert_eq!(rsa.public_key_der(), rsa.key_pair().map(|p| p.public_der()));
+        let h =
+            KeyMaterial::generate(KeySpec::Hmac384, KeyUsage::GenerateVerifyMac, &[0; 16]).unwrap();
+        assert_eq!(h.hmac().map(|h| h.secret().len()), Some(48));
+        assert_eq!(h.public_key_der(), None);
+        assert!(format!("{h:?}").contains("Hmac"));
+        for m in [&rsa, &h] {
+            assert!(
+                m.encrypt(&[0; 16], EncryptionAlgorithm::RsaesOaepSha256, &none, b"x")
+                    .is_err()
+            );
+            assert_eq!(
+                m.decrypt(&[0; 16], EncryptionAlgorithm::SymmetricDefault, &none, b"x")
+                    .unwrap_err()
+                    .code,
+                "InvalidCiphertextException"
+            );
+        }
     }
 
     #[test]
     fn spec_parsing() {
         assert_eq!(KeySpec::parse("RSA_2048").unwrap(), KeySpec::Rsa2048);
+        assert_eq!(KeySpec::parse("HMAC_256").unwrap(), KeySpec::Hmac256);
+        for (spec, name) in KEY_SPECS {
+            assert_eq!(KeySpec::parse(name).unwrap(), *spec);
+            assert_eq!(spec.as_str(), *name);
+        }
+        for name in UNMODELLED_KEY_SPECS {
+            assert_eq!(
+                KeySpec::parse(name).unwrap_err().code,
+                "UnsupportedOperationException"
+            );
+        }
+        assert!(KeySpec::EccNistP384.allows_usage(KeyUsage::KeyAgreement));
+        assert!(!KeySpec::EccSecgP256k1.allows_usage(KeyUsage::KeyAgreement));
+        assert!(!KeySpec::Rsa2048.allows_usage(KeyUsage::KeyAgreement));
+        assert!(KeySpec::Hmac224.allows_usage(KeyUsage::GenerateVerifyMac));
+        assert!(!KeySpec::Hmac224.allows_usage(KeyUsage::EncryptDecrypt));
         assert_eq!(
-            KeySpec::parse("HMAC_256").unwrap_err().code,
+            KeyUsage::parse("ENCAPSULATE_DECAPSULATE").unwrap_err().code,
             "UnsupportedOperationException"
         );
+        assert_eq!(KeySpec::Hmac512.class(), KeyClass::Hmac);
+        assert_eq!(KeySpec::EccNistP521.class(), KeyClass::Asymmetric);
         assert_eq!(
             KeySpec::parse("AES").unwrap_err().code,
             "ValidationException"

@@ -424,6 +424,20 @@ fn supported_operations(key: &Key) -> &'static [&'static str] {
             "RetireGrant",
             "DescribeKey",
         ],
+        (false, KeyUsage::GenerateVerifyMac) => &[
+            "GenerateMac",
+            "VerifyMac",
+            "CreateGrant",
+            "RetireGrant",
+            "DescribeKey",
+        ],
+        (false, KeyUsage::KeyAgreement) => &[
+            "DeriveSharedSecret",
+            "GetPublicKey",
+            "CreateGrant",
+            "RetireGrant",
+            "DescribeKey",
+        ],
     }
 }
 

@@ -4,10 +4,10 @@
 //! [`LocalKms`] implements the awsJson1.1 protocol of AWS KMS
 //! (`POST /`, `X-Amz-Target: TrentService.<Operation>`), verifies the
 //! Signature Version 4 of every request with its own, independent
-//! implementation, and performs real cryptography with `aws-lc-rs`:
-//! AES-256-GCM for symmetric keys and RSAES-OAEP (SHA-1 / SHA-256) for RSA
-//! keys, so ciphertext made with the public key from `GetPublicKey` outside
-//! KMS decrypts here.
+//! implementation, and performs real cryptography with `aws-lc-rs`, so what
+//! it makes checks out outside it: ciphertext made with the public key from
+//! `GetPublicKey` decrypts here, and its signatures verify with that public
+//! key anywhere.
 //!
 //! It can be used in two ways:
 //!
@@ -18,14 +18,95 @@
 //!   [`LocalKms::serve_with`] and a [`ServerConfig`] for its limits (header,
 //!   body and idle timeouts, a connection cap, the shutdown grace period).
 //!
-//! Operations: `CreateKey`, `DescribeKey`, `ListKeys`, `EnableKey`,
-//! `DisableKey`, `ScheduleKeyDeletion`, `CancelKeyDeletion`, `CreateAlias`,
-//! `DeleteAlias`, `ListAliases`, `Encrypt`, `Decrypt`, `ReEncrypt`,
-//! `GenerateDataKey`, `GenerateDataKeyWithoutPlaintext`, `GenerateRandom`,
-//! `GetPublicKey`, `PutKeyPolicy`, `GetKeyPolicy`, `ListKeyPolicies`,
-//! `CreateGrant`, `ListGrants`, `ListRetirableGrants`, `RetireGrant`,
-//! `RevokeGrant`, `EnableKeyRotation`, `DisableKeyRotation`,
-//! `GetKeyRotationStatus`, `RotateKeyOnDemand` and `ListKeyRotations`.
+//! # Operations
+//!
+//! Every one of KMS's 56 operations gets a KMS answer (never
+//! `UnknownOperationException`). Modelled:
+//!
+//! * keys: `CreateKey`, `DescribeKey`, `ListKeys`, `EnableKey`,
+//!   `DisableKey`, `ScheduleKeyDeletion`, `CancelKeyDeletion`,
+//!   `UpdateKeyDescription`, `GetPublicKey`, `GetKeyLastUsage`;
+//! * aliases and tags: `CreateAlias`, `UpdateAlias`, `DeleteAlias`,
+//!   `ListAliases`, `TagResource`, `UntagResource`, `ListResourceTags`;
+//! * cryptography: `Encrypt`, `Decrypt`, `ReEncrypt`, `GenerateDataKey`,
+//!   `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`,
+//!   `GenerateDataKeyPairWithoutPlaintext`, `GenerateRandom`, `Sign`,
+//!   `Verify`, `GenerateMac`, `VerifyMac`, `DeriveSharedSecret`;
+//! * who may do what: `PutKeyPolicy`, `GetKeyPolicy`, `ListKeyPolicies`,
+//!   `CreateGrant`, `ListGrants`, `ListRetirableGrants`, `RetireGrant`,
+//!   `RevokeGrant`;
+//! * rotation: `EnableKeyRotation`, `DisableKeyRotation`,
+//!   `GetKeyRotationStatus`, `RotateKeyOnDemand`, `ListKeyRotations`.
+//!
+//! # Keys and algorithms
+//!
+//! | `KeySpec` | `KeyUsage` | Algorithms |
+//! |---|---|---|
+//! | `SYMMETRIC_DEFAULT` | `ENCRYPT_DECRYPT` | AES-256-GCM (`SYMMETRIC_DEFAULT`); rotates |
+//! | `RSA_2048`, `RSA_3072`, `RSA_4096` | `ENCRYPT_DECRYPT` | `RSAES_OAEP_SHA_1`, `RSAES_OAEP_SHA_256` |
+//! | `RSA_2048`, `RSA_3072`, `RSA_4096` | `SIGN_VERIFY` | `RSASSA_PKCS1_V1_5_SHA_256/384/512`, `RSASSA_PSS_SHA_256/384/512` |
+//! | `ECC_NIST_P256`, `ECC_SECG_P256K1` | `SIGN_VERIFY` | `ECDSA_SHA_256` |
+//! | `ECC_NIST_P384` | `SIGN_VERIFY` | `ECDSA_SHA_384` |
+//! | `ECC_NIST_P521` | `SIGN_VERIFY` | `ECDSA_SHA_512` |
+//! | `ECC_NIST_P256`, `ECC_NIST_P384`, `ECC_NIST_P521` | `KEY_AGREEMENT` | `ECDH` |
+//! | `HMAC_224`, `HMAC_256`, `HMAC_384`, `HMAC_512` | `GENERATE_VERIFY_MAC` | `HMAC_SHA_224`, ... (the spec's own) |
+//!
+//! `DescribeKey`, `CreateKey` and `GetPublicKey` list them as KMS does
+//! (`EncryptionAlgorithms`, `SigningAlgorithms`, `MacAlgorithms`,
+//! `KeyAgreementAlgorithms`). `SM2` (China Regions only), `ML_DSA_*`,
+//! `ECC_NIST_EDWARDS25519` and `ML_KEM_*` are `UnsupportedOperationException`.
+//!
+//! * `Sign` and `Verify` take `MessageType` `RAW` (up to 4096 bytes, hashed
+//!   by the algorithm) or `DIGEST` (exactly the hash's length; a signature
+//!   verifies whichever type made it). ECDSA signatures are DER, as KMS
+//!   returns them; RSASSA-PSS uses a salt as long as the hash. A signature
+//!   that does not verify is `KMSInvalidSignatureException`, a MAC that does
+//!   not verify `KMSInvalidMacException`.
+//! * `DeriveSharedSecret` takes the peer's public key as X.509
+//!   `SubjectPublicKeyInfo` DER and returns the raw ECDH secret.
+//! * `GenerateDataKeyPair*` make `RSA_*`, `ECC_NIST_*` and
+//!   `ECC_SECG_P256K1` pairs: the private key is PKCS#8 DER, encrypted under
+//!   a symmetric encryption key with the encryption context (so `Decrypt`
+//!   of `PrivateKeyCiphertextBlob` returns it), the public key
+//!   `SubjectPublicKeyInfo` DER.
+//! * Each checks what KMS checks, in KMS's order: authorization (grants,
+//!   grant tokens, key and identity policies, with the operation's
+//!   condition keys such as `kms:SigningAlgorithm`), key state, key usage,
+//!   algorithm against the key spec, message, then `DryRun`. All are
+//!   cryptographic operations for the [quota](Quota::CRYPTOGRAPHIC).
+//! * `GetKeyLastUsage` reports each key's last successful cryptographic
+//!   operation (operation, time and, over HTTP, `KmsRequestId`).
+//! * Tags follow AWS's rules (1 to 128 character keys, 0 to 256 character
+//!   values, letters, digits, white space and `_ . : / = + - @`, no `aws:`
+//!   key prefix: `TagException`; at most 50 per key:
+//!   `LimitExceededException`). `UpdateAlias` moves an alias to another key
+//!   of the same account, kind (symmetric encryption, asymmetric or HMAC) and
+//!   key usage (`ValidationException` otherwise) and updates its
+//!   `LastUpdatedDate`.
+//!
+//! # What it does not model
+//!
+//! Custom key stores, imported key material, multi-Region keys and ML-KEM
+//! keys do not exist here, and their operations answer as KMS answers in an
+//! account without them, after validating the request and authorizing the
+//! caller as KMS does:
+//!
+//! | Operation | Answer |
+//! |---|---|
+//! | `DescribeCustomKeyStores` | an empty `CustomKeyStores` list; `CustomKeyStoreNotFoundException` for a `CustomKeyStoreId` or `CustomKeyStoreName` |
+//! | `ConnectCustomKeyStore`, `DisconnectCustomKeyStore`, `UpdateCustomKeyStore`, `DeleteCustomKeyStore` | `CustomKeyStoreNotFoundException` |
+//! | `CreateCustomKeyStore` | `CloudHsmClusterNotFoundException` (AWS CloudHSM key store: no cluster exists); `XksProxyUriUnreachableException` or, for VPC endpoint connectivity, `XksProxyVpcEndpointServiceNotFoundException` (external key store: no proxy is reached) |
+//! | `GetParametersForImport`, `ImportKeyMaterial`, `DeleteImportedKeyMaterial` | `UnsupportedOperationException`: every key has origin `AWS_KMS` |
+//! | `ReplicateKey`, `UpdatePrimaryRegion` | `UnsupportedOperationException`: every key is a single-Region key |
+//! | `Encapsulate`, `Decapsulate` | `InvalidKeyUsageException`: no key has key usage `ENCAPSULATE_DECAPSULATE` |
+//!
+//! The operations on a key answer `NotFoundException` first for a key that
+//! does not exist. `CreateKey` answers `CustomKeyStoreNotFoundException` for
+//! a `CustomKeyStoreId`, `UnsupportedOperationException` for another
+//! `Origin`, `MultiRegion: true` or an unmodelled key spec;
+//! `GenerateRandom` answers `CustomKeyStoreNotFoundException` for a
+//! `CustomKeyStoreId`. `Recipient` (Nitro Enclaves attestation) is
+//! `UnsupportedOperationException` wherever it is accepted.
 //!
 //! # Key rotation
 //!
@@ -203,8 +284,10 @@ use serde_json::Value;
 
 mod authz;
 mod crypto;
+mod dataplane;
 mod error;
 mod grants;
+mod material;
 mod ops;
 mod policy;
 mod principal;
@@ -213,7 +296,9 @@ mod rotation;
 mod server;
 mod sigv4;
 mod store;
+mod tags;
 mod time;
+mod unmodelled;
 
 pub use error::LocalKmsError;
 pub use policy::IdentityPolicy;
@@ -764,8 +849,9 @@ impl LocalKms {
     /// `PutKeyPolicy` skips the lockout safety check.
     ///
     /// `request` and the result are the operation's JSON shapes exactly as on
-    /// the wire (blobs base64). `CreateKey` with an RSA key spec generates the
-    /// key pair on the calling thread.
+    /// the wire (blobs base64). `CreateKey` with an RSA key spec and
+    /// `GenerateDataKeyPair*` generate their key pairs on the calling thread
+    /// (over HTTP they run off the async threads).
     ///
     /// # Errors
     /// The KMS error the operation would have returned.
@@ -812,13 +898,7 @@ impl LocalKms {
         operation: &str,
         request: Value,
     ) -> Result<Value, LocalKmsError> {
-        let ops = Ops::new(&self.inner, (self.inner.clock)(), caller, &request);
-        std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, request)))
-            .unwrap_or_else(|_| {
-                Err(LocalKmsError::internal(
-                    "The operation failed unexpectedly.",
-                ))
-            })
+        self.run_at(caller, operation, request, (self.inner.clock)(), None)
     }
 
     /// Creates a key (`CreateKey` with `KeySpec` and `KeyUsage`) and returns
@@ -840,7 +920,7 @@ impl LocalKms {
     /// # Errors
     /// As `CreateKey`: `ValidationException` for an incompatible usage or an
     /// unknown spec, `UnsupportedOperationException` for a spec or usage this
-    /// local KMS does not create (HMAC, SM2, ML-DSA, P-384, ...).
+    /// local KMS does not create (SM2, ML-DSA, Ed25519, ML-KEM).
     pub fn create_key(
         &self,
         key_spec: KeySpec,
@@ -1034,11 +1114,11 @@ impl LocalKms {
     ) -> Result<Value, LocalKmsError> {
         let ops = Ops::new(&self.inner, now, caller, &body);
         let plan = ops.plan_create_key(ops::parse(body)?)?;
-        let (spec, key_id) = (plan.spec, plan.raw_id);
-        let material = if spec.is_symmetric() || spec == crypto::KeySpec::EccNistP256 {
-            KeyMaterial::generate(spec, &key_id)?
+        let (spec, usage, key_id) = (plan.spec, plan.usage, plan.raw_id);
+        let material = if spec.is_rsa() {
+            run_blocking(move || KeyMaterial::generate(spec, usage, &key_id)).await?
         } else {
-            run_blocking(move || KeyMaterial::generate(spec, &key_id)).await?
+            KeyMaterial::generate(spec, usage, &key_id)?
         };
         ops.finish_create_key(plan, material)
     }
@@ -1050,6 +1130,7 @@ impl LocalKms {
         parts: &http::request::Parts,
         body: B,
         operation: &str,
+        request_id: &str,
         principal: &mut Option<String>,
     ) -> Result<(Value, SystemTime), (LocalKmsError, SystemTime)>
     where
@@ -1091,7 +1172,7 @@ impl LocalKms {
         let caller = Caller::Principal(caller.clone());
 
         let result = self
-            .dispatch_http(parts, &bytes, operation, &caller, now)
+            .dispatch_http(parts, &bytes, operation, &caller, now, request_id)
             .await;
         result.map(|v| (v, now)).map_err(|e| (e, now))
     }
@@ -1103,6 +1184,7 @@ impl LocalKms {
         operation: &str,
         caller: &Caller,
         now: SystemTime,
+        request_id: &str,
     ) -> Result<Value, LocalKmsError> {
         if parts.method != Method::POST {
             return Err(LocalKmsError::new(
@@ -1155,7 +1237,34 @@ impl LocalKms {
         if operation == "CreateKey" {
             return self.create_key_async(now, caller, value).await;
         }
-        let ops = Ops::new(&self.inner, now, caller, &value);
+        if matches!(
+            operation,
+            "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext"
+        ) {
+            // An RSA key pair takes a moment: off the async threads.
+            let (this, caller) = (self.clone(), caller.clone());
+            let (operation, request_id) = (operation.to_string(), request_id.to_string());
+            return run_blocking(move || {
+                this.run_at(&caller, &operation, value, now, Some(&request_id))
+            })
+            .await;
+        }
+        self.run_at(caller, operation, value, now, Some(request_id))
+    }
+
+    /// Runs one parsed operation at `now`, catching panics.
+    fn run_at(
+        &self,
+        caller: &Caller,
+        operation: &str,
+        value: Value,
+        now: SystemTime,
+        request_id: Option<&str>,
+    ) -> Result<Value, LocalKmsError> {
+        let mut ops = Ops::new(&self.inner, now, caller, &value);
+        if let Some(id) = request_id {
+            ops = ops.with_request_id(id);
+        }
         std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, value)))
             .unwrap_or_else(|_| {
                 Err(LocalKmsError::internal(
@@ -1181,16 +1290,18 @@ impl LocalKms {
             .unwrap_or_default();
 
         let mut principal = None;
-        let (status, body, error_code, now) =
-            match self.process(&parts, body, &operation, &mut principal).await {
-                Ok((value, now)) => (
-                    StatusCode::OK,
-                    serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec()),
-                    None,
-                    now,
-                ),
-                Err((e, now)) => (e.status(), e.body(), Some(e.code.to_string()), now),
-            };
+        let (status, body, error_code, now) = match self
+            .process(&parts, body, &operation, &request_id, &mut principal)
+            .await
+        {
+            Ok((value, now)) => (
+                StatusCode::OK,
+                serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec()),
+                None,
+                now,
+            ),
+            Err((e, now)) => (e.status(), e.body(), Some(e.code.to_string()), now),
+        };
 
         let len = body.len();
         let mut response = Response::new(Full::new(Bytes::from(body)));

@@ -15,48 +15,77 @@ use super::crypto::{
     EncryptionAlgorithm, KeyMaterial, KeySpec, KeyUsage, blob_key_id, random_vec, uuid_v4,
 };
 use super::error::LocalKmsError;
-use super::store::{Key, KeyState, Scope, Store};
+use super::store::{Alias, Key, KeyState, Scope, Store};
 use super::time::epoch_seconds_f64;
 
-/// Operations this local KMS implements (the `X-Amz-Target` suffixes).
+/// Every KMS operation (the `X-Amz-Target` suffixes): all 56 of the API,
+/// each answered as KMS would answer it here. The ones this local KMS does
+/// not model ([`UNMODELLED`](super::unmodelled::UNMODELLED)) answer with the
+/// error KMS gives in an account without what they need.
 pub(crate) const OPERATIONS: &[&str] = &[
     "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
     "CreateAlias",
+    "CreateCustomKeyStore",
     "CreateGrant",
     "CreateKey",
+    "Decapsulate",
     "Decrypt",
     "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
     "DescribeKey",
     "DisableKey",
     "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
     "EnableKey",
     "EnableKeyRotation",
+    "Encapsulate",
     "Encrypt",
     "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
     "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
     "GenerateRandom",
+    "GetKeyLastUsage",
     "GetKeyPolicy",
     "GetKeyRotationStatus",
+    "GetParametersForImport",
     "GetPublicKey",
+    "ImportKeyMaterial",
     "ListAliases",
     "ListGrants",
     "ListKeyPolicies",
     "ListKeyRotations",
     "ListKeys",
+    "ListResourceTags",
     "ListRetirableGrants",
     "PutKeyPolicy",
     "ReEncrypt",
+    "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
     "RotateKeyOnDemand",
     "ScheduleKeyDeletion",
+    "Sign",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
 ];
 
-const MAX_PLAINTEXT: usize = 4096;
-const MAX_CIPHERTEXT: usize = 6144;
+pub(crate) const MAX_PLAINTEXT: usize = 4096;
+pub(crate) const MAX_CIPHERTEXT: usize = 6144;
 const MAX_GRANT_TOKENS: usize = 10;
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     crate::model::blob::encode(bytes)
 }
 
@@ -73,7 +102,7 @@ impl<'de> Deserialize<'de> for Blob {
     }
 }
 
-type Context = BTreeMap<String, String>;
+pub(crate) type Context = BTreeMap<String, String>;
 
 /// Parses a request body that must be a JSON object.
 pub(crate) fn parse<T: DeserializeOwned>(v: Value) -> Result<T, LocalKmsError> {
@@ -116,6 +145,8 @@ pub(crate) struct Ops<'a> {
     pub(crate) presented_grants: Vec<String>,
     /// Set by every authorization decision (see [`Ops::dispatch`]).
     pub(crate) authorized: Cell<bool>,
+    /// The `x-amzn-RequestId` of a request that came over HTTP.
+    pub(crate) request_id: Option<String>,
 }
 
 impl<'a> Ops<'a> {
@@ -131,7 +162,14 @@ impl<'a> Ops<'a> {
             },
             presented_grants: super::grants::presented_grants(inner, body),
             authorized: Cell::new(false),
+            request_id: None,
         }
+    }
+
+    /// The same, for the HTTP request `request_id`.
+    pub(crate) fn with_request_id(mut self, request_id: &str) -> Self {
+        self.request_id = Some(request_id.to_string());
+        self
     }
 }
 
@@ -180,11 +218,12 @@ impl Ops<'_> {
             "CreateGrant" => self.create_grant(body),
             "CreateKey" => {
                 let plan = self.plan_create_key(parse(body)?)?;
-                let material = KeyMaterial::generate(plan.spec, &plan.raw_id)?;
+                let material = KeyMaterial::generate(plan.spec, plan.usage, &plan.raw_id)?;
                 self.finish_create_key(plan, material)
             }
             "Decrypt" => self.decrypt(parse(body)?),
             "DeleteAlias" => self.delete_alias(parse(body)?),
+            "DeriveSharedSecret" => self.derive_shared_secret(parse(body)?),
             "DescribeKey" => self.describe_key(parse(body)?),
             "DisableKey" => self.set_enabled(parse(body)?, false),
             "DisableKeyRotation" => self.disable_key_rotation(parse(body)?),
@@ -192,8 +231,14 @@ impl Ops<'_> {
             "EnableKeyRotation" => self.enable_key_rotation(parse(body)?),
             "Encrypt" => self.encrypt(parse(body)?),
             "GenerateDataKey" => self.generate_data_key(parse(body)?, true),
+            "GenerateDataKeyPair" => self.generate_data_key_pair(parse(body)?, true),
+            "GenerateDataKeyPairWithoutPlaintext" => {
+                self.generate_data_key_pair(parse(body)?, false)
+            }
             "GenerateDataKeyWithoutPlaintext" => self.generate_data_key(parse(body)?, false),
+            "GenerateMac" => self.generate_mac(parse(body)?),
             "GenerateRandom" => self.generate_random(parse(body)?),
+            "GetKeyLastUsage" => self.get_key_last_usage(parse(body)?),
             "GetKeyPolicy" => self.get_key_policy(body),
             "GetKeyRotationStatus" => self.get_key_rotation_status(parse(body)?),
             "GetPublicKey" => self.get_public_key(parse(body)?),
@@ -202,6 +247,7 @@ impl Ops<'_> {
             "ListKeyPolicies" => self.list_key_policies(body),
             "ListKeyRotations" => self.list_key_rotations(parse(body)?),
             "ListKeys" => self.list_keys(parse(body)?),
+            "ListResourceTags" => self.list_resource_tags(parse(body)?),
             "ListRetirableGrants" => self.list_retirable_grants(body),
             "PutKeyPolicy" => self.put_key_policy(body),
             "ReEncrypt" => self.re_encrypt(parse(body)?),
@@ -209,6 +255,14 @@ impl Ops<'_> {
             "RevokeGrant" => self.revoke_grant(body),
             "RotateKeyOnDemand" => self.rotate_key_on_demand(parse(body)?),
             "ScheduleKeyDeletion" => self.schedule_key_deletion(parse(body)?),
+            "Sign" => self.sign(parse(body)?),
+            "TagResource" => self.tag_resource(parse(body)?),
+            "UntagResource" => self.untag_resource(parse(body)?),
+            "UpdateAlias" => self.update_alias(parse(body)?),
+            "UpdateKeyDescription" => self.update_key_description(parse(body)?),
+            "Verify" => self.verify(parse(body)?),
+            "VerifyMac" => self.verify_mac(parse(body)?),
+            other if super::unmodelled::UNMODELLED.contains(&other) => self.unmodelled(other, body),
             other => Err(unknown_operation(other)),
         }
     }
@@ -274,14 +328,28 @@ impl Ops<'_> {
                 "Multi-Region keys are not supported by the local KMS.",
             ));
         }
-        if r.custom_key_store_id.is_some() || r.xks_key_id.is_some() {
+        if let Some(store) = &r.custom_key_store_id {
+            length_between("customKeyStoreId", store.len(), 1, 64)?;
+            return Err(super::unmodelled::custom_key_store_not_found(store));
+        }
+        if r.xks_key_id.is_some() {
             return Err(LocalKmsError::new(
                 "UnsupportedOperationException",
-                "Custom key stores are not supported by the local KMS.",
+                "XksKeyId needs an external key store (CustomKeyStoreId), which the local KMS does not have.",
             ));
         }
+        let tags = match &r.tags {
+            Some(tags) => super::tags::check_tags(tags)?,
+            None => Vec::new(),
+        };
         let policy =
             self.plan_key_policy(r.policy, r.bypass_policy_lockout_safety_check, spec, usage)?;
+        if r.tags.is_some() {
+            // Tagging at creation also needs kms:TagResource (identity
+            // policies only: the key does not exist yet).
+            self.authorize_identity("kms:TagResource", "*", Access::new("kms:TagResource"))?;
+        }
+        let tags = super::tags::merge(&BTreeMap::new(), tags)?;
         let (raw_id, id) = uuid_v4()?;
         Ok(CreateKeyPlan {
             raw_id,
@@ -290,6 +358,7 @@ impl Ops<'_> {
             usage,
             description,
             policy,
+            tags,
         })
     }
 
@@ -311,6 +380,8 @@ impl Ops<'_> {
             usage: plan.usage,
             material: Arc::new(material),
             auto_rotation: None,
+            tags: plan.tags,
+            last_used: None,
         };
         let key = {
             let mut store = self.store();
@@ -336,14 +407,7 @@ impl Ops<'_> {
             "KeySpec": k.spec.as_str(),
             "MultiRegion": false,
         });
-        let enc = k.spec.encryption_algorithms(k.usage);
-        if !enc.is_empty() {
-            m["EncryptionAlgorithms"] = enc.iter().map(|a| a.as_str()).collect();
-        }
-        let sig = k.spec.signing_algorithms(k.usage);
-        if !sig.is_empty() {
-            m["SigningAlgorithms"] = sig.iter().copied().collect();
-        }
+        algorithm_lists(k, &mut m);
         if let Some((at, days)) = k.deletion {
             m["DeletionDate"] = json!(epoch_seconds_f64(at));
             m["PendingDeletionWindowInDays"] = json!(days);
@@ -412,6 +476,23 @@ impl Ops<'_> {
             "KeyState": "PendingDeletion",
             "PendingWindowInDays": days,
         }))
+    }
+
+    fn update_key_description(
+        &self,
+        r: UpdateKeyDescriptionRequest,
+    ) -> Result<Value, LocalKmsError> {
+        let id = required(r.key_id, "keyId")?;
+        let description = required(r.description, "description")?;
+        length_between("description", description.chars().count(), 0, 8192)?;
+        let mut store = self.store();
+        let key = store.resolve(&self.scope, &id, false)?;
+        self.authorize_in(&store, &key, &Access::new("kms:UpdateKeyDescription"))?;
+        if key.state == KeyState::PendingDeletion {
+            return Err(key.pending_deletion());
+        }
+        store.key_mut(&key.id)?.description = description;
+        Ok(json!({}))
     }
 
     fn cancel_key_deletion(&self, r: KeyIdRequest) -> Result<Value, LocalKmsError> {
@@ -497,7 +578,64 @@ impl Ops<'_> {
                 format!("An alias with the name {alias_arn} already exists"),
             ));
         }
-        store.aliases.insert(entry, (key.id, self.now));
+        store.aliases.insert(entry, Alias::new(key.id, self.now));
+        Ok(json!({}))
+    }
+
+    /// `UpdateAlias`: points an alias of the caller's account at another key
+    /// of that account, of the same kind (symmetric encryption, asymmetric
+    /// or HMAC) and key usage as its current key.
+    fn update_alias(&self, r: AliasRequest) -> Result<Value, LocalKmsError> {
+        let name = required(r.alias_name, "aliasName")?;
+        let target = required(r.target_key_id, "targetKeyId")?;
+        Self::validate_alias_name(&name)?;
+        length_between("targetKeyId", target.len(), 1, 2048)?;
+        let mut store = self.store();
+        let alias_arn = self.scope.alias_arn(&name);
+        let entry = (self.scope.account.clone(), name);
+        let Some(current_id) = store.aliases.get(&entry).map(|a| a.key_id.clone()) else {
+            return Err(LocalKmsError::not_found(format!(
+                "Alias {alias_arn} is not found."
+            )));
+        };
+        let new_key = store.resolve(&self.scope, &target, false)?;
+        if new_key.account() != self.scope.account {
+            // The alias and its key are in the same account.
+            return Err(LocalKmsError::not_found(format!(
+                "Key '{}' does not exist",
+                new_key.arn
+            )));
+        }
+        // The alias (identity policies), its current key, then the new one.
+        self.authorize_identity(
+            "kms:UpdateAlias",
+            &alias_arn,
+            Access::new("kms:UpdateAlias"),
+        )?;
+        let current = store.keys.get(&current_id).cloned();
+        if let Some(current) = &current {
+            self.authorize_in(&store, current, &Access::new("kms:UpdateAlias"))?;
+        }
+        self.authorize_in(&store, &new_key, &Access::new("kms:UpdateAlias"))?;
+        if new_key.state == KeyState::PendingDeletion {
+            return Err(new_key.pending_deletion());
+        }
+        if let Some(current) = &current
+            && (current.spec.class() != new_key.spec.class() || current.usage != new_key.usage)
+        {
+            return Err(LocalKmsError::validation(format!(
+                "{alias_arn} points to a KMS key with KeySpec {} and KeyUsage {}; the new target key {} has KeySpec {} and KeyUsage {}. The new target must be the same type of KMS key (symmetric encryption, asymmetric or HMAC) with the same key usage.",
+                current.spec.as_str(),
+                current.usage.as_str(),
+                new_key.arn,
+                new_key.spec.as_str(),
+                new_key.usage.as_str()
+            )));
+        }
+        if let Some(alias) = store.aliases.get_mut(&entry) {
+            alias.key_id = new_key.id;
+            alias.updated = self.now;
+        }
         Ok(json!({}))
     }
 
@@ -507,7 +645,7 @@ impl Ops<'_> {
         let mut store = self.store();
         let alias_arn = self.scope.alias_arn(&name);
         let entry = (self.scope.account.clone(), name);
-        let Some((key_id, _)) = store.aliases.get(&entry) else {
+        let Some(Alias { key_id, .. }) = store.aliases.get(&entry) else {
             return Err(LocalKmsError::not_found(format!(
                 "Alias {alias_arn} is not found."
             )));
@@ -535,16 +673,16 @@ impl Ops<'_> {
         let all: Vec<Value> = store
             .aliases
             .iter()
-            .filter(|((account, _), (k, _))| {
-                *account == self.scope.account && filter.as_ref().is_none_or(|f| f == k)
+            .filter(|((account, _), a)| {
+                *account == self.scope.account && filter.as_ref().is_none_or(|f| *f == a.key_id)
             })
-            .map(|((_, name), (k, at))| {
+            .map(|((_, name), a)| {
                 json!({
                     "AliasName": name,
                     "AliasArn": self.scope.alias_arn(name),
-                    "TargetKeyId": k,
-                    "CreationDate": epoch_seconds_f64(*at),
-                    "LastUpdatedDate": epoch_seconds_f64(*at),
+                    "TargetKeyId": a.key_id,
+                    "CreationDate": epoch_seconds_f64(a.created),
+                    "LastUpdatedDate": epoch_seconds_f64(a.updated),
                 })
             })
             .collect();
@@ -629,6 +767,7 @@ impl Ops<'_> {
             return Err(LocalKmsError::dry_run());
         }
         let blob = Self::encrypt_with(&key, alg, &ctx, &plaintext)?;
+        self.record_use(&key, "Encrypt");
         Ok(json!({
             "CiphertextBlob": b64(&blob),
             "KeyId": key.arn,
@@ -688,6 +827,7 @@ impl Ops<'_> {
         if r.dry_run == Some(true) {
             return Err(LocalKmsError::dry_run());
         }
+        self.record_use(&key, "Decrypt");
         let mut out = json!({
             "Plaintext": b64(&decrypted.plaintext),
             "KeyId": key.arn,
@@ -784,6 +924,8 @@ impl Ops<'_> {
             return Err(LocalKmsError::dry_run());
         }
         let out_blob = Self::encrypt_with(&dest, dst_alg, &dst_ctx, &decrypted.plaintext)?;
+        self.record_use(&source, "ReEncrypt");
+        self.record_use(&dest, "ReEncrypt");
         let mut out = json!({
             "CiphertextBlob": b64(&out_blob),
             "KeyId": dest.arn,
@@ -869,6 +1011,7 @@ impl Ops<'_> {
         let data_key = random_vec(len)?;
         let blob =
             Self::encrypt_with(&key, EncryptionAlgorithm::SymmetricDefault, &ctx, &data_key)?;
+        self.record_use(&key, operation);
         let mut out = json!({ "CiphertextBlob": b64(&blob), "KeyId": key.arn });
         if with_plaintext {
             out["Plaintext"] = json!(b64(&data_key));
@@ -879,14 +1022,21 @@ impl Ops<'_> {
         Ok(out)
     }
 
-    fn generate_random(&self, r: GenerateDataKeyRequest) -> Result<Value, LocalKmsError> {
+    fn generate_random(&self, r: GenerateRandomRequest) -> Result<Value, LocalKmsError> {
         let n = required(r.number_of_bytes, "numberOfBytes")?;
         if !(1..=1024).contains(&n) {
             return Err(LocalKmsError::validation(format!(
                 "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
             )));
         }
+        if let Some(store) = &r.custom_key_store_id {
+            length_between("customKeyStoreId", store.len(), 1, 64)?;
+        }
         self.authorize_identity("kms:GenerateRandom", "*", Access::new("kms:GenerateRandom"))?;
+        if let Some(store) = &r.custom_key_store_id {
+            return Err(super::unmodelled::custom_key_store_not_found(store));
+        }
+        reject_recipient(r.recipient.is_some())?;
         Ok(json!({ "Plaintext": b64(&random_vec(n as usize)?) }))
     }
 
@@ -897,10 +1047,15 @@ impl Ops<'_> {
         self.authorize(&key, &Access::new("kms:GetPublicKey"))?;
         key.ensure_enabled()?;
         let Some(der) = key.material.public_key_der() else {
+            let kind = if key.spec.is_hmac() {
+                "an HMAC KMS key"
+            } else {
+                "a symmetric encryption KMS key"
+            };
             return Err(LocalKmsError::new(
                 "UnsupportedOperationException",
                 format!(
-                    "{} is a symmetric encryption KMS key; GetPublicKey requires an asymmetric KMS key.",
+                    "{} is {kind}; GetPublicKey requires an asymmetric KMS key.",
                     key.arn
                 ),
             ));
@@ -912,15 +1067,31 @@ impl Ops<'_> {
             "KeySpec": key.spec.as_str(),
             "KeyUsage": key.usage.as_str(),
         });
-        let enc = key.spec.encryption_algorithms(key.usage);
-        if !enc.is_empty() {
-            out["EncryptionAlgorithms"] = enc.iter().map(|a| a.as_str()).collect();
-        }
-        let sig = key.spec.signing_algorithms(key.usage);
-        if !sig.is_empty() {
-            out["SigningAlgorithms"] = sig.iter().copied().collect();
-        }
+        algorithm_lists(&key, &mut out);
         Ok(out)
+    }
+}
+
+/// The algorithm lists of a key (`EncryptionAlgorithms`,
+/// `SigningAlgorithms`, `MacAlgorithms`, `KeyAgreementAlgorithms`): each
+/// present when the key's usage has it, as in KMS's `KeyMetadata` and
+/// `GetPublicKey` responses.
+fn algorithm_lists(k: &Key, out: &mut Value) {
+    let enc = k.spec.encryption_algorithms(k.usage);
+    if !enc.is_empty() {
+        out["EncryptionAlgorithms"] = enc.iter().map(|a| a.as_str()).collect();
+    }
+    let sig = k.spec.signing_algorithms(k.usage);
+    if !sig.is_empty() {
+        out["SigningAlgorithms"] = sig.iter().map(|a| a.as_str()).collect();
+    }
+    let mac = k.spec.mac_algorithms(k.usage);
+    if !mac.is_empty() {
+        out["MacAlgorithms"] = mac.iter().map(|a| a.as_str()).collect();
+    }
+    let agree = k.spec.key_agreement_algorithms(k.usage);
+    if !agree.is_empty() {
+        out["KeyAgreementAlgorithms"] = agree.iter().copied().collect();
     }
 }
 
@@ -1010,6 +1181,7 @@ pub(crate) struct CreateKeyRequest {
     pub(crate) xks_key_id: Option<String>,
     pub(crate) policy: Option<String>,
     pub(crate) bypass_policy_lockout_safety_check: Option<bool>,
+    pub(crate) tags: Option<Vec<super::tags::TagEntry>>,
 }
 
 /// A validated `CreateKey` request awaiting its key material.
@@ -1020,9 +1192,10 @@ pub(crate) struct CreateKeyPlan {
     pub(crate) raw_id: [u8; 16],
     id: String,
     pub(crate) spec: KeySpec,
-    usage: KeyUsage,
+    pub(crate) usage: KeyUsage,
     description: String,
     policy: KeyPolicy,
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1104,8 +1277,23 @@ struct GenerateDataKeyRequest {
     dry_run: Option<bool>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct GenerateRandomRequest {
+    number_of_bytes: Option<i64>,
+    custom_key_store_id: Option<String>,
+    recipient: Option<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct UpdateKeyDescriptionRequest {
+    key_id: Option<String>,
+    description: Option<String>,
+}
+
 /// `Recipient` (Nitro Enclaves attestation) is not modelled.
-fn reject_recipient(present: bool) -> Result<(), LocalKmsError> {
+pub(crate) fn reject_recipient(present: bool) -> Result<(), LocalKmsError> {
     if present {
         return Err(LocalKmsError::new(
             "UnsupportedOperationException",

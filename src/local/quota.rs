@@ -75,8 +75,8 @@ impl Quota {
     /// `GenerateDataKeyWithoutPlaintext`, `GenerateDataKeyPair`,
     /// `GenerateDataKeyPairWithoutPlaintext`, `GenerateMac`, `VerifyMac`,
     /// `GenerateRandom`, `Sign`, `Verify`, `DeriveSharedSecret`,
-    /// `Encapsulate` and `Decapsulate` (those this local KMS serves today are
-    /// listed in the [module documentation](super)).
+    /// `Encapsulate` and `Decapsulate` (the last two answered without being
+    /// modelled: see the [module documentation](super)).
     ///
     /// AWS KMS has three such quotas, for symmetric, RSA and ECC keys (and
     /// one per custom key store); here this one quota stands for them all:
@@ -601,10 +601,10 @@ mod tests {
         );
         let e = Quota::operation("createkey").unwrap_err().to_string();
         assert!(
-            e.starts_with("no quota named \"createkey\": expected crypto or one of CancelKeyDeletion, CreateAlias,"),
+            e.starts_with("no quota named \"createkey\": expected crypto or one of CancelKeyDeletion, ConnectCustomKeyStore, CreateAlias,"),
             "{e}"
         );
-        for bad in ["", "TrentService.CreateKey", "TagResource", "Sign "] {
+        for bad in ["", "TrentService.CreateKey", "TagResources", "Sign "] {
             assert!(bad.parse::<Quota>().is_err(), "{bad:?}");
         }
     }
@@ -627,8 +627,8 @@ mod tests {
         for _ in 0..10 {
             assert!(q.admit("1", "ListKeys", t));
         }
-        // Not an operation here: let through, not counted.
-        assert!(q.admit("1", "Sign", t));
+        // Not an operation: let through, not counted.
+        assert!(q.admit("1", "SignAll", t));
         let s = q.stats();
         assert_eq!((s.served, s.throttled), (14, 2));
         assert_eq!(
@@ -643,6 +643,6 @@ mod tests {
         assert_eq!(s.operation("ListKeys").served, 10);
         assert_eq!(s.operation("DescribeKey"), OperationStats::default());
         assert!(!s.operations.contains_key("DescribeKey"));
-        assert!(!s.operations.contains_key("Sign"));
+        assert!(!s.operations.contains_key("SignAll"));
     }
 }

@@ -477,11 +477,16 @@ mod tests {
             deletion: None,
             spec: KeySpec::SymmetricDefault,
             usage: KeyUsage::EncryptDecrypt,
-            material: Arc::new(KeyMaterial::generate(KeySpec::SymmetricDefault, &raw_id).unwrap()),
+            material: Arc::new(
+                KeyMaterial::generate(KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt, &raw_id)
+                    .unwrap(),
+            ),
             auto_rotation: Some(AutoRotation {
                 period_days,
                 anchor,
             }),
+            tags: Default::default(),
+            last_used: None,
         }
     }
 
@@ -606,7 +611,9 @@ mod tests {
         let mut k = key(90, day(0));
         k.spec = KeySpec::EccNistP256;
         k.usage = KeyUsage::SignVerify;
-        k.material = Arc::new(KeyMaterial::generate(KeySpec::EccNistP256, &k.raw_id).unwrap());
+        k.material = Arc::new(
+            KeyMaterial::generate(KeySpec::EccNistP256, KeyUsage::SignVerify, &k.raw_id).unwrap(),
+        );
         let e = rotate(&mut k, day(1), RotationType::OnDemand).unwrap_err();
         assert_eq!(e.code, "UnsupportedOperationException");
         assert!(e.message.contains("KeySpec ECC_NIST_P256"), "{}", e.message);

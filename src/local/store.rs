@@ -47,6 +47,40 @@ pub(crate) struct Key {
     pub(crate) material: Arc<KeyMaterial>,
     /// The automatic rotation schedule, while automatic rotation is enabled.
     pub(crate) auto_rotation: Option<AutoRotation>,
+    /// Tags, by tag key.
+    pub(crate) tags: BTreeMap<String, String>,
+    /// The last successful cryptographic operation (`GetKeyLastUsage`).
+    pub(crate) last_used: Option<LastUse>,
+}
+
+/// A successful cryptographic operation with a key, as `GetKeyLastUsage`
+/// reports it. Plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LastUse {
+    /// `Encrypt`, `Sign`, ... (a `KeyLastUsageTrackingOperation`).
+    pub(crate) operation: String,
+    pub(crate) at: SystemTime,
+    /// The `x-amzn-RequestId` of the request, when it came over HTTP.
+    pub(crate) request_id: Option<String>,
+}
+
+/// An alias: its key, when it was created and when it was last pointed at a
+/// key (`CreateAlias` or `UpdateAlias`). Plain data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Alias {
+    pub(crate) key_id: String,
+    pub(crate) created: SystemTime,
+    pub(crate) updated: SystemTime,
+}
+
+impl Alias {
+    pub(crate) fn new(key_id: String, at: SystemTime) -> Self {
+        Self {
+            key_id,
+            created: at,
+            updated: at,
+        }
+    }
 }
 
 impl Key {
@@ -76,7 +110,16 @@ impl Key {
 
     /// `InvalidKeyUsageException` unless the key is `ENCRYPT_DECRYPT`.
     pub(crate) fn ensure_encrypt_decrypt(&self, operation: &str) -> Result<(), LocalKmsError> {
-        if self.usage == KeyUsage::EncryptDecrypt {
+        self.ensure_usage(KeyUsage::EncryptDecrypt, operation)
+    }
+
+    /// `InvalidKeyUsageException` unless the key has this usage.
+    pub(crate) fn ensure_usage(
+        &self,
+        usage: KeyUsage,
+        operation: &str,
+    ) -> Result<(), LocalKmsError> {
+        if self.usage == usage {
             Ok(())
         } else {
             Err(LocalKmsError::new(
@@ -95,8 +138,8 @@ impl Key {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub(crate) keys: HashMap<String, Key>,
-    /// (account, alias name `alias/x`) -> (key id, creation time)
-    pub(crate) aliases: BTreeMap<(String, String), (String, SystemTime)>,
+    /// (account, alias name `alias/x`) -> the alias
+    pub(crate) aliases: BTreeMap<(String, String), Alias>,
     /// Key policies and grants.
     pub(crate) authz: AuthzState,
     pub(crate) next_seq: u64,
@@ -137,7 +180,7 @@ impl Store {
             .collect();
         for id in expired {
             self.keys.remove(&id);
-            self.aliases.retain(|_, (k, _)| *k != id);
+            self.aliases.retain(|_, a| a.key_id != id);
             self.authz.forget_key(&id);
         }
     }
@@ -225,7 +268,7 @@ impl Store {
             Target::Key(account, k) => (account, k.to_string()),
             Target::Alias(account, a) => {
                 match self.aliases.get(&(account.to_string(), a.to_string())) {
-                    Some((k, _)) => (account, k.clone()),
+                    Some(alias) => (account, alias.key_id.clone()),
                     None => {
                         return Err(LocalKmsError::not_found(format!(
                             "Alias {} is not found.",
@@ -289,8 +332,13 @@ mod tests {
             deletion: None,
             spec: KeySpec::SymmetricDefault,
             usage: KeyUsage::EncryptDecrypt,
-            material: Arc::new(KeyMaterial::generate(KeySpec::SymmetricDefault, &raw).unwrap()),
+            material: Arc::new(
+                KeyMaterial::generate(KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt, &raw)
+                    .unwrap(),
+            ),
             auto_rotation: None,
+            tags: BTreeMap::new(),
+            last_used: None,
         })
     }
 
@@ -301,7 +349,7 @@ mod tests {
         let k = key(&mut st);
         st.aliases.insert(
             ("111122223333".into(), "alias/app".into()),
-            (k.id.clone(), SystemTime::UNIX_EPOCH),
+            Alias::new(k.id.clone(), SystemTime::UNIX_EPOCH),
         );
         for id in [
             k.id.clone(),
@@ -375,7 +423,7 @@ mod tests {
         let k2 = key(&mut st);
         st.aliases.insert(
             ("111122223333".into(), "alias/gone".into()),
-            (k.id.clone(), SystemTime::UNIX_EPOCH),
+            Alias::new(k.id.clone(), SystemTime::UNIX_EPOCH),
         );
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
         st.key_mut(&k.id).unwrap().deletion = Some((t, 7));

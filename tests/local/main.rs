@@ -6,15 +6,19 @@
 
 mod auth;
 mod botocore;
+mod botocore_dataplane;
 mod botocore_rotation;
 mod client;
 mod common;
 mod concurrency;
+mod dataplane;
 mod grants;
+mod metadata;
 mod ops;
 mod policies;
 mod quota;
 mod reencrypt;
 mod rotation;
 mod server;
+mod unmodelled;
 mod world;

@@ -103,7 +103,7 @@ async fn create_describe_list() {
         (json!({ "KeySpec": "AES_256" }), "ValidationException"),
         (json!({ "KeyUsage": "DECRYPT" }), "ValidationException"),
         (
-            json!({ "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC" }),
+            json!({ "KeySpec": "ML_DSA_44", "KeyUsage": "SIGN_VERIFY" }),
             "UnsupportedOperationException",
         ),
         (
@@ -697,9 +697,14 @@ fn typed_set_up_api() {
             "ValidationException",
         ),
         (
-            KeySpec::Hmac256,
-            KeyUsageType::GenerateVerifyMac,
+            KeySpec::MlDsa44,
+            KeyUsageType::SignVerify,
             "UnsupportedOperationException",
+        ),
+        (
+            KeySpec::Hmac256,
+            KeyUsageType::EncryptDecrypt,
+            "ValidationException",
         ),
         (
             KeySpec::SymmetricDefault,
