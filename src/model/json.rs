@@ -348,19 +348,21 @@ impl<'a> JsonReader<'a> {
         // At the opening quote.
         self.pos += 1;
         let start = self.pos;
-        loop {
-            match self.b.get(self.pos) {
-                None => return self.err("unterminated string"),
-                Some(b'"') => {
-                    let s = std::str::from_utf8(&self.b[start..self.pos])
-                        .or_else(|_| self.err("invalid UTF-8"))?;
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(0x00..=0x1f) => return self.err("control character in a string"),
-                Some(_) => self.pos += 1,
+        // The common case, a string without escapes, in one tight scan.
+        let rest = self.b.get(start..).unwrap_or_default();
+        let Some(n) = find_string_end(rest) else {
+            self.pos = self.b.len();
+            return self.err("unterminated string");
+        };
+        self.pos = start + n;
+        match rest[n] {
+            b'"' => {
+                let s = std::str::from_utf8(&rest[..n]).or_else(|_| self.err("invalid UTF-8"))?;
+                self.pos += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            b'\\' => {}
+            _ => return self.err("control character in a string"),
         }
         let mut out: Vec<u8> = self.b[start..self.pos].to_vec();
         loop {
@@ -456,18 +458,21 @@ impl<'a> JsonReader<'a> {
         self.skip().map(|()| None)
     }
 
-    /// A base64 blob member.
+    /// A base64 blob member (decoded straight from the input when it has no
+    /// escapes, as base64 never has).
     pub(crate) fn blob(&mut self) -> R<Option<Bytes>> {
         let at = self.pos;
-        Ok(match self.string()? {
-            None => None,
-            Some(s) => Some(
-                STANDARD
-                    .decode(s.as_bytes())
-                    .map(Bytes::from)
-                    .map_err(|_| DecodeError::new("invalid base64 blob", at))?,
-            ),
-        })
+        if self.null()? {
+            return Ok(None);
+        }
+        if self.peek() != Some(b'"') {
+            return self.err("expected a string");
+        }
+        let s = self.raw_string()?;
+        STANDARD
+            .decode(s.as_bytes())
+            .map(|v| Some(Bytes::from(v)))
+            .map_err(|_| DecodeError::new("invalid base64 blob", at))
     }
 
     /// A secret base64 blob member; the intermediate copies are zeroized.
@@ -641,8 +646,66 @@ pub(crate) fn decode_body<T>(body: &[u8], read: fn(&mut JsonReader<'_>) -> R<Opt
     Ok(out)
 }
 
+/// The index of the first `"`, `\\` or control character (below 0x20) in
+/// `b`: eight bytes at a time (as serde_json's reader does), the tail one by
+/// one.
+fn find_string_end(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `x` that are zero have their high bit set in the result (the
+    // lowest such byte is exact; higher ones may be false positives, which the
+    // byte-wise search below skips).
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&b[i..i + 8]);
+        let v = u64::from_le_bytes(word);
+        let hit = zero(v ^ (ONES * u64::from(b'"')))
+            | zero(v ^ (ONES * u64::from(b'\\')))
+            // bytes below 0x20: subtracting 0x20 borrows into the high bit
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGH);
+        if hit != 0 {
+            break;
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|n| i + n)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_string_end_is_found_in_any_position() {
+        use super::find_string_end;
+        for len in 0..40 {
+            let plain = vec![b'a'; len];
+            assert_eq!(find_string_end(&plain), None, "{len}");
+            for at in 0..len {
+                for special in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    let mut v = plain.clone();
+                    v[at] = special;
+                    // A later special byte never hides an earlier one.
+                    if at + 1 < len {
+                        v[len - 1] = b'"';
+                    }
+                    assert_eq!(find_string_end(&v), Some(at), "{len} {at} {special}");
+                }
+                // Bytes that only look special in a word-wise test do not stop it.
+                let mut v = plain.clone();
+                v[at] = 0xe9;
+                assert_eq!(find_string_end(&v), None, "{len} {at}");
+                v[at] = 0x20;
+                assert_eq!(find_string_end(&v), None);
+                v[at] = 0x7f;
+                assert_eq!(find_string_end(&v), None);
+            }
+        }
+    }
+
     use super::*;
 
     fn escaped(s: &str) -> String {
