@@ -51,7 +51,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
@@ -390,6 +390,11 @@ impl SymmetricMaterial {
         Self { id, secret, origin }
     }
 
+    /// The 32 AES-256 key bytes.
+    pub(crate) fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
     /// The id as KMS shows it: 64 lower-case hex digits.
     pub(crate) fn id_hex(&self) -> String {
         hex::encode(self.id)
@@ -457,11 +462,16 @@ pub(crate) enum KeyMaterial {
         private: OaepPrivateDecryptingKey,
         public: OaepPublicEncryptingKey,
         public_der: Vec<u8>,
+        /// The private key as an unencrypted PKCS#8 v1 document (zeroized on
+        /// drop), kept so the state file can store it.
+        pkcs8: Zeroizing<Vec<u8>>,
     },
     /// ECC NIST P-256 key pair.
     Ecc {
         _pair: EcdsaKeyPair,
         public_der: Vec<u8>,
+        /// As for RSA: PKCS#8 v1.
+        pkcs8: Zeroizing<Vec<u8>>,
     },
 }
 
@@ -509,36 +519,108 @@ impl KeyMaterial {
                     _ => KeySize::Rsa4096,
                 };
                 let private = PrivateDecryptingKey::generate(size).map_err(|_| internal("RSA"))?;
-                let public_key = private.public_key();
-                let public_der = public_key
-                    .as_der()
-                    .map_err(|_| internal("RSA public key encoding"))?
-                    .as_ref()
-                    .to_vec();
-                let public =
-                    OaepPublicEncryptingKey::new(public_key).map_err(|_| internal("RSA OAEP"))?;
-                let private =
-                    OaepPrivateDecryptingKey::new(private).map_err(|_| internal("RSA OAEP"))?;
-                Ok(Self::Rsa {
-                    private,
-                    public,
-                    public_der,
-                })
+                Self::rsa(private).map_err(|what| internal(&what))
             }
             KeySpec::EccNistP256 => {
                 let pair = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_ASN1_SIGNING)
                     .map_err(|_| internal("ECC"))?;
-                let public_der = pair
-                    .public_key()
-                    .as_der()
-                    .map_err(|_| internal("ECC public key encoding"))?
-                    .as_ref()
-                    .to_vec();
-                Ok(Self::Ecc {
-                    _pair: pair,
-                    public_der,
-                })
+                Self::ecc(pair).map_err(|what| internal(&what))
             }
+        }
+    }
+
+    fn rsa(private: PrivateDecryptingKey) -> Result<Self, String> {
+        let pkcs8: Pkcs8V1Der<'static> = private
+            .as_der()
+            .map_err(|_| "the RSA private key cannot be encoded as PKCS#8".to_string())?;
+        let pkcs8 = Zeroizing::new(pkcs8.as_ref().to_vec());
+        let public_key = private.public_key();
+        let public_der = public_key
+            .as_der()
+            .map_err(|_| "the RSA public key cannot be encoded".to_string())?
+            .as_ref()
+            .to_vec();
+        let public = OaepPublicEncryptingKey::new(public_key)
+            .map_err(|_| "the RSA key cannot be used for OAEP".to_string())?;
+        let private = OaepPrivateDecryptingKey::new(private)
+            .map_err(|_| "the RSA key cannot be used for OAEP".to_string())?;
+        Ok(Self::Rsa {
+            private,
+            public,
+            public_der,
+            pkcs8,
+        })
+    }
+
+    fn ecc(pair: EcdsaKeyPair) -> Result<Self, String> {
+        let pkcs8 = pair
+            .to_pkcs8v1()
+            .map_err(|_| "the ECC private key cannot be encoded as PKCS#8".to_string())?;
+        let pkcs8 = Zeroizing::new(pkcs8.as_ref().to_vec());
+        let public_der = pair
+            .public_key()
+            .as_der()
+            .map_err(|_| "the ECC public key cannot be encoded".to_string())?
+            .as_ref()
+            .to_vec();
+        Ok(Self::Ecc {
+            _pair: pair,
+            public_der,
+            pkcs8,
+        })
+    }
+
+    /// The material of an asymmetric key of `spec` from its private key, an
+    /// unencrypted PKCS#8 v1 document (as [`private_key_pkcs8`] gives it, or
+    /// `openssl genpkey ... | openssl pkcs8 -topk8 -nocrypt -outform DER`).
+    /// The error says what is wrong, in a phrase.
+    ///
+    /// [`private_key_pkcs8`]: Self::private_key_pkcs8
+    pub(crate) fn from_pkcs8(spec: KeySpec, pkcs8: &[u8]) -> Result<Self, String> {
+        match spec {
+            KeySpec::SymmetricDefault => {
+                Err("a symmetric key has no private key (give KeyMaterial)".to_string())
+            }
+            KeySpec::Rsa2048 | KeySpec::Rsa3072 | KeySpec::Rsa4096 => {
+                let private = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|e| {
+                    format!("not an unencrypted PKCS#8 RSA private key of 2048 to 8192 bits ({e})")
+                })?;
+                let want = match spec {
+                    KeySpec::Rsa2048 => 2048,
+                    KeySpec::Rsa3072 => 3072,
+                    _ => 4096,
+                };
+                let bits = private.key_size_bits();
+                if bits != want {
+                    return Err(format!(
+                        "an RSA key of {bits} bits, not the {want} bits of {}",
+                        spec.as_str()
+                    ));
+                }
+                Self::rsa(private)
+            }
+            KeySpec::EccNistP256 => {
+                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8)
+                    .map_err(|e| {
+                        format!("not an unencrypted PKCS#8 ECC NIST P-256 private key ({e})")
+                    })?;
+                Self::ecc(pair)
+            }
+        }
+    }
+
+    /// The symmetric material of `key_id`: `materials`, oldest first (not
+    /// empty).
+    pub(crate) fn from_materials(materials: Vec<SymmetricMaterial>) -> Option<Self> {
+        (!materials.is_empty()).then_some(Self::Symmetric(materials))
+    }
+
+    /// The private key of an asymmetric key, as an unencrypted PKCS#8 v1
+    /// document.
+    pub(crate) fn private_key_pkcs8(&self) -> Option<&[u8]> {
+        match self {
+            Self::Symmetric(_) => None,
+            Self::Rsa { pkcs8, .. } | Self::Ecc { pkcs8, .. } => Some(pkcs8),
         }
     }
 
@@ -1094,6 +1176,62 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn private_keys_round_trip_through_pkcs8() {
+        let none = BTreeMap::new();
+        let id = [0u8; 16];
+        let rsa = KeyMaterial::generate(KeySpec::Rsa2048, &id).unwrap();
+        let der = rsa.private_key_pkcs8().unwrap().to_vec();
+        let back = KeyMaterial::from_pkcs8(KeySpec::Rsa2048, &der).unwrap();
+        assert_eq!(back.public_key_der(), rsa.public_key_der());
+        assert_eq!(back.private_key_pkcs8(), Some(&der[..]));
+        let alg = EncryptionAlgorithm::RsaesOaepSha256;
+        let ct = rsa.encrypt(&id, alg, &none, b"kept").unwrap();
+        assert_eq!(
+            back.decrypt(&id, alg, &none, &ct).unwrap().plaintext,
+            b"kept"
+        );
+        // The size must be the spec's.
+        let e = KeyMaterial::from_pkcs8(KeySpec::Rsa3072, &der)
+            .err()
+            .unwrap();
+        assert_eq!(e, "an RSA key of 2048 bits, not the 3072 bits of RSA_3072");
+
+        let ecc = KeyMaterial::generate(KeySpec::EccNistP256, &id).unwrap();
+        let der = ecc.private_key_pkcs8().unwrap().to_vec();
+        let back = KeyMaterial::from_pkcs8(KeySpec::EccNistP256, &der).unwrap();
+        assert_eq!(back.public_key_der(), ecc.public_key_der());
+        // An ECC key is no RSA key and the other way round; garbage is neither.
+        let e = KeyMaterial::from_pkcs8(KeySpec::Rsa2048, &der)
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("not an unencrypted PKCS#8 RSA private key"),
+            "{e}"
+        );
+        let rsa_der = rsa.private_key_pkcs8().unwrap();
+        let e = KeyMaterial::from_pkcs8(KeySpec::EccNistP256, rsa_der)
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("not an unencrypted PKCS#8 ECC NIST P-256"),
+            "{e}"
+        );
+        for garbage in [&b""[..], &b"\x30\x00"[..], &der[..der.len() / 2]] {
+            assert!(KeyMaterial::from_pkcs8(KeySpec::EccNistP256, garbage).is_err());
+            assert!(KeyMaterial::from_pkcs8(KeySpec::Rsa2048, garbage).is_err());
+        }
+        assert!(KeyMaterial::from_pkcs8(KeySpec::SymmetricDefault, &der).is_err());
+        // Symmetric keys have no private key; materials rebuild them.
+        let sym = symmetric(&id);
+        assert_eq!(sym.private_key_pkcs8(), None);
+        let again = KeyMaterial::from_materials(sym.materials().to_vec()).unwrap();
+        assert_eq!(again.material_id(), sym.material_id());
+        assert!(KeyMaterial::from_materials(Vec::new()).is_none());
+        // Debug never shows the private key.
+        assert!(!format!("{ecc:?}").contains("pkcs8"));
     }
 
     #[test]
