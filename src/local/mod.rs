@@ -150,6 +150,10 @@
 //! with credentials and identity policies, keys with fixed ids and, if
 //! wanted, fixed key material, aliases, key policies and grants.
 //!
+//! The `kms-local` binary (feature `kms-local`, `cargo install tower-kms
+//! --features kms-local`) serves all this on 127.0.0.1 with `--state`,
+//! `--seed` and a flag for each setting.
+//!
 //! # Example
 //!
 //! ```
