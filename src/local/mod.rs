@@ -779,6 +779,7 @@ impl fmt::Debug for LocalKms {
             .field("keys", &keys)
             .field("max_body_bytes", &self.inner.max_body_bytes)
             .field("quotas", self.inner.quotas.limits())
+            .field("state_file", &self.state_file())
             .finish_non_exhaustive()
     }
 }

@@ -271,7 +271,7 @@ impl SeedError {
         self.origin.as_deref()
     }
 
-    fn from(mut self, origin: Option<&Path>) -> Self {
+    fn in_file(mut self, origin: Option<&Path>) -> Self {
         self.origin = origin.map(Path::to_path_buf);
         self
     }
@@ -474,7 +474,7 @@ impl Seed {
             message: "cannot be read".to_string(),
             source: Some(Arc::new(e)),
         })?;
-        let mut seed = Self::from_json(&text).map_err(|e| e.from(Some(path)))?;
+        let mut seed = Self::from_json(&text).map_err(|e| e.in_file(Some(path)))?;
         seed.origin = Some(path.to_path_buf());
         Ok(seed)
     }
@@ -499,7 +499,7 @@ impl Seed {
                             "{akid} is configured already (a builder credential or --credentials)"
                         ),
                     )
-                    .from(self.origin.as_deref()));
+                    .in_file(self.origin.as_deref()));
                 }
                 builder = builder.credentials_for(
                     akid.clone(),
@@ -524,7 +524,7 @@ impl Seed {
         propagation: Duration,
     ) -> std::result::Result<(), SeedError> {
         let fail = |at: String, e: &dyn fmt::Display| {
-            SeedError::at(&at, e.to_string()).from(self.origin.as_deref())
+            SeedError::at(&at, e.to_string()).in_file(self.origin.as_deref())
         };
         let mut ids = Vec::with_capacity(self.keys.len());
         for (i, k) in self.keys.iter().enumerate() {

@@ -348,7 +348,7 @@ fn every_mistake_names_its_entry() {
         (key(json!({ "KeySpec": "RSA_2048", "PrivateKey": "AAAA" })).to_string(), "keys[0].PrivateKey", "is not an unencrypted PKCS#8 RSA private key"),
         (key(json!({ "RotationPeriodInDays": 30 })).to_string(), "keys[0].RotationPeriodInDays", "must be a whole number from 90 to 2560"),
         (key(json!({ "KeySpec": "RSA_2048", "RotationPeriodInDays": 90 })).to_string(), "keys[0].RotationPeriodInDays", "only symmetric keys rotate, not RSA_2048"),
-        (key(json!({ "Policy": { "Statement": [] } })).to_string(), "keys[0].Policy", ""),
+        (key(json!({ "Policy": { "Statement": [] } })).to_string(), "keys[0].Policy", "The policy document has no statements."),
         (key(json!({ "Policy": 5 })).to_string(), "keys[0].Policy", "must be a policy document (a JSON object or a string)"),
         (two_keys(json!([{ "AliasName": "orders", "TargetKeyId": ORDERS }]), json!([])).to_string(), "aliases[0].AliasName", "Alias must start with the prefix \"alias/\""),
         (two_keys(json!([{ "AliasName": "alias/aws/x", "TargetKeyId": ORDERS }]), json!([])).to_string(), "aliases[0].AliasName", "alias/aws/ is reserved"),
@@ -384,7 +384,7 @@ fn every_mistake_names_its_entry() {
             json!({ "principals": [{ "Arn": "arn:aws:iam::111122223333:user/a", "IdentityPolicies": [
                 { "Statement": { "Effect": "Allow", "Principal": "*", "Action": "kms:*", "Resource": "*" } } ] }] }).to_string(),
             "principals[0].IdentityPolicies[0]",
-            "",
+            "Policy document should not specify a principal.",
         ),
     ];
     for (text, entry, message) in cases {
