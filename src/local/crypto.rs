@@ -649,10 +649,7 @@ impl KeyMaterial {
     /// [`private_key_pkcs8`]: Self::private_key_pkcs8
     pub(crate) fn from_pkcs8(spec: KeySpec, usage: KeyUsage, pkcs8: &[u8]) -> Result<Self, String> {
         if spec.is_symmetric() || spec.is_hmac() {
-            return Err(format!(
-                "a {} key has no private key (its material is KeyMaterial)",
-                spec.as_str()
-            ));
+            return Err(format!("{} keys have no private key", spec.as_str()));
         }
         if !spec.allows_usage(usage) {
             return Err(format!(
@@ -680,6 +677,13 @@ impl KeyMaterial {
             return Self::rsa(private);
         }
         KeyPairMaterial::from_pkcs8(spec, Zeroizing::new(pkcs8.to_vec())).map(Self::KeyPair)
+    }
+
+    /// The material of an HMAC key of `spec` from its key bytes (28, 32, 48
+    /// or 64 for `HMAC_224` to `HMAC_512`). The error says what is wrong, in
+    /// a phrase.
+    pub(crate) fn from_hmac_secret(spec: KeySpec, secret: &[u8]) -> Result<Self, String> {
+        HmacMaterial::from_secret(spec, Zeroizing::new(secret.to_vec())).map(Self::Hmac)
     }
 
     /// The symmetric material of `key_id`: `materials`, oldest first (not
@@ -1368,6 +1372,80 @@ mod tests {
         assert!(KeyMaterial::from_materials(Vec::new()).is_none());
         // Debug never shows the private key.
         assert!(!format!("{ecc:?}").contains("pkcs8"));
+    }
+
+    /// Every key pair spec and usage, and every HMAC spec, rebuilt from the
+    /// bytes a state file keeps: the same public key, and what one made the
+    /// other checks.
+    #[test]
+    fn every_asymmetric_and_hmac_material_round_trips() {
+        use super::super::material::Message;
+        let id = [7u8; 16];
+        for (spec, usage) in [
+            (KeySpec::Rsa2048, KeyUsage::SignVerify),
+            (KeySpec::Rsa3072, KeyUsage::SignVerify),
+            (KeySpec::Rsa4096, KeyUsage::SignVerify),
+            (KeySpec::EccNistP256, KeyUsage::SignVerify),
+            (KeySpec::EccNistP384, KeyUsage::SignVerify),
+            (KeySpec::EccNistP521, KeyUsage::SignVerify),
+            (KeySpec::EccSecgP256k1, KeyUsage::SignVerify),
+            (KeySpec::EccNistP256, KeyUsage::KeyAgreement),
+            (KeySpec::EccNistP384, KeyUsage::KeyAgreement),
+            (KeySpec::EccNistP521, KeyUsage::KeyAgreement),
+        ] {
+            let m = if spec == KeySpec::Rsa4096 {
+                // Reuse the 4096-bit key generated once for these tests.
+                KeyMaterial::from_pkcs8(spec, usage, rsa4096().private_key_pkcs8().unwrap())
+                    .unwrap()
+            } else {
+                KeyMaterial::generate(spec, usage, &id).unwrap()
+            };
+            let der = m.private_key_pkcs8().unwrap();
+            let back = KeyMaterial::from_pkcs8(spec, usage, der).unwrap();
+            assert_eq!(back.private_key_pkcs8(), Some(der), "{spec:?}");
+            assert_eq!(back.public_key_der(), m.public_key_der(), "{spec:?}");
+            let (pair, again) = (m.key_pair().unwrap(), back.key_pair().unwrap());
+            assert_eq!(again.spec(), spec);
+            if usage == KeyUsage::SignVerify {
+                let alg = spec.signing_algorithms(usage)[0];
+                let sig = pair.sign(alg, Message::Raw(b"kept")).unwrap();
+                assert!(again.verify(alg, Message::Raw(b"kept"), &sig), "{spec:?}");
+                assert!(!again.verify(alg, Message::Raw(b"kepT"), &sig), "{spec:?}");
+            } else {
+                let peer = KeyMaterial::generate(spec, usage, &id).unwrap();
+                let peer_spki = peer.public_key_der().unwrap();
+                assert_eq!(
+                    *pair.agree(peer_spki).unwrap(),
+                    *again.agree(peer_spki).unwrap(),
+                    "{spec:?}"
+                );
+            }
+        }
+        for (spec, len) in [
+            (KeySpec::Hmac224, 28),
+            (KeySpec::Hmac256, 32),
+            (KeySpec::Hmac384, 48),
+            (KeySpec::Hmac512, 64),
+        ] {
+            let m = KeyMaterial::generate(spec, KeyUsage::GenerateVerifyMac, &id).unwrap();
+            let h = m.hmac().unwrap();
+            assert_eq!(h.spec(), spec);
+            let back = KeyMaterial::from_hmac_secret(spec, h.secret()).unwrap();
+            let mac = h.mac(b"kept").unwrap();
+            assert!(back.hmac().unwrap().verify(b"kept", &mac), "{spec:?}");
+            assert_eq!(back.private_key_pkcs8(), None);
+            assert_eq!(
+                KeyMaterial::from_hmac_secret(spec, &vec![1; len + 1])
+                    .err()
+                    .unwrap(),
+                format!(
+                    "{} bytes, not the {len} bytes of an {} key",
+                    len + 1,
+                    spec.as_str()
+                )
+            );
+        }
+        assert!(KeyMaterial::from_hmac_secret(KeySpec::SymmetricDefault, &[0; 32]).is_err());
     }
 
     #[test]

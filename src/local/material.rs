@@ -409,11 +409,9 @@ impl KeyPairMaterial {
         })
     }
 
-    /// The spec the key pair was made or rebuilt for.
-    #[allow(
-        dead_code,
-        reason = "the export side of the plain data (with pkcs8), for persistence"
-    )]
+    /// The spec the key pair was made or rebuilt for (the key's own spec
+    /// is what the state file keeps).
+    #[cfg(test)]
     pub(crate) fn spec(&self) -> KeySpec {
         self.spec
     }
@@ -587,20 +585,14 @@ impl HmacMaterial {
         }
     }
 
-    /// The spec of the key.
-    #[allow(
-        dead_code,
-        reason = "the export side of the plain data (with secret), for persistence"
-    )]
+    /// The spec of the key (the key's own spec is what the state file
+    /// keeps).
+    #[cfg(test)]
     pub(crate) fn spec(&self) -> KeySpec {
         self.spec
     }
 
     /// The raw key bytes.
-    #[allow(
-        dead_code,
-        reason = "the export side of the plain data (with spec), for persistence"
-    )]
     pub(crate) fn secret(&self) -> &[u8] {
         &self.secret
     }

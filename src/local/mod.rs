@@ -222,9 +222,10 @@
 //!
 //! [`LocalKmsBuilder::build`] keeps everything in memory.
 //! [`LocalKmsBuilder::open`] with [`Storage::file`] keeps the whole state in
-//! a [state file](state) instead — keys with every key material (**in
-//! plaintext**, in a file only its owner may read), key states, rotation
-//! schedules, aliases, key policies, grants and the grant-token secret — and
+//! a [state file](state) instead — keys of every spec and usage with every
+//! key material (**in plaintext**, in a file only its owner may read), key
+//! states, rotation schedules, tags and last uses, aliases with their dates,
+//! key policies, grants and the grant-token secret — and
 //! answers a request only once its change is on disk, so a restart, even
 //! after `kill -9`, loses nothing that was acknowledged. A [`Seed`] (JSON,
 //! [documented here](seed)) starts a new state from fixtures: principals

@@ -520,7 +520,7 @@ fn a_failed_write_fails_the_requests_that_depend_on_it_until_one_succeeds() {
 fn state_file(body: &[u8]) -> Vec<u8> {
     let header = json!({
         "Format": "tower-kms local KMS state",
-        "Version": 1,
+        "Version": 2,
         "Length": body.len(),
         "Sha256": hex::encode(sha2::Sha256::digest(body)),
     });
@@ -596,12 +596,23 @@ fn a_state_file_that_cannot_be_trusted_is_refused_whole() {
             ),
         ),
         (
-            "another version",
-            text.replacen("\"Version\":1", "\"Version\":2", 1)
+            // Version 1 came before the data plane; it was never released,
+            // so it is refused, not migrated.
+            "version 1",
+            text.replacen("\"Version\":2", "\"Version\":1", 1)
                 .into_bytes(),
             StateErrorKind::Version,
             format!(
-                "state file {shown} is in state format version 2; this version of tower-kms reads version 1 only"
+                "state file {shown} is in state format version 1; this version of tower-kms reads version 2 only"
+            ),
+        ),
+        (
+            "a later version",
+            text.replacen("\"Version\":2", "\"Version\":3", 1)
+                .into_bytes(),
+            StateErrorKind::Version,
+            format!(
+                "state file {shown} is in state format version 3; this version of tower-kms reads version 2 only"
             ),
         ),
         (
@@ -684,4 +695,587 @@ fn a_state_file_that_cannot_be_trusted_is_refused_whole() {
         kms.describe_key("alias/ecc").unwrap().arn.as_deref(),
         Some(ecc.as_str())
     );
+}
+
+/// Every key spec and key usage the local KMS makes (#13).
+const KINDS: [(&str, &str); 18] = [
+    ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
+    ("RSA_2048", "ENCRYPT_DECRYPT"),
+    ("RSA_3072", "ENCRYPT_DECRYPT"),
+    ("RSA_4096", "ENCRYPT_DECRYPT"),
+    ("RSA_2048", "SIGN_VERIFY"),
+    ("RSA_3072", "SIGN_VERIFY"),
+    ("RSA_4096", "SIGN_VERIFY"),
+    ("ECC_NIST_P256", "SIGN_VERIFY"),
+    ("ECC_NIST_P384", "SIGN_VERIFY"),
+    ("ECC_NIST_P521", "SIGN_VERIFY"),
+    ("ECC_SECG_P256K1", "SIGN_VERIFY"),
+    ("ECC_NIST_P256", "KEY_AGREEMENT"),
+    ("ECC_NIST_P384", "KEY_AGREEMENT"),
+    ("ECC_NIST_P521", "KEY_AGREEMENT"),
+    ("HMAC_224", "GENERATE_VERIFY_MAC"),
+    ("HMAC_256", "GENERATE_VERIFY_MAC"),
+    ("HMAC_384", "GENERATE_VERIFY_MAC"),
+    ("HMAC_512", "GENERATE_VERIFY_MAC"),
+];
+
+/// One signed request over 127.0.0.1 at the test clock's time: the answer
+/// and its `x-amzn-RequestId`.
+async fn signed(t: &Transport, clock: &TestClock, op: &str, body: Value) -> (Value, String) {
+    let sig = Sig {
+        time: clock.now(),
+        ..Sig::default()
+    };
+    let reply = t.call_with(op, body, &sig).await;
+    let id = reply.headers["x-amzn-requestid"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    (reply.ok(), id)
+}
+
+/// The state file's body as it is on disk now.
+fn on_disk(path: &Path) -> Value {
+    let bytes = std::fs::read(path).unwrap();
+    let newline = bytes.iter().position(|b| *b == b'\n').unwrap();
+    serde_json::from_slice(&bytes[newline + 1..]).unwrap()
+}
+
+/// The entry of key `id` in the state file's body.
+fn key_entry<'a>(body: &'a Value, id: &str) -> &'a Value {
+    body["Keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["KeyId"] == id)
+        .unwrap_or_else(|| panic!("{id} is not in the state file"))
+}
+
+/// What the read operations answer about a key (nothing of it may change
+/// with a restart): its metadata, tags, last use and public key.
+fn key_reads(kms: &LocalKms, id: &str, asymmetric: bool) -> Vec<Value> {
+    let mut out = vec![
+        kms.invoke("DescribeKey", json!({ "KeyId": id })).unwrap(),
+        kms.invoke("ListResourceTags", json!({ "KeyId": id }))
+            .unwrap(),
+        kms.invoke("GetKeyLastUsage", json!({ "KeyId": id }))
+            .unwrap(),
+    ];
+    if asymmetric {
+        out.push(kms.invoke("GetPublicKey", json!({ "KeyId": id })).unwrap());
+    }
+    out
+}
+
+fn ecdh_of(spec: &str) -> &'static aws_lc_rs::agreement::Algorithm {
+    match spec {
+        "ECC_NIST_P256" => &aws_lc_rs::agreement::ECDH_P256,
+        "ECC_NIST_P384" => &aws_lc_rs::agreement::ECDH_P384,
+        _ => &aws_lc_rs::agreement::ECDH_P521,
+    }
+}
+
+/// What was done with a key before the restart, to check after it.
+enum Made {
+    Ciphertext {
+        blob: Value,
+        algorithm: &'static str,
+    },
+    Signature {
+        algorithm: String,
+        signature: Value,
+    },
+    Secret {
+        peer: aws_lc_rs::agreement::PrivateKey,
+        peer_spki: Vec<u8>,
+        secret: Value,
+    },
+    Mac {
+        algorithm: String,
+        mac: Value,
+    },
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_of_key_works_after_a_restart() {
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::signature::KeyPair as _;
+
+    let dir = TempDir::new("kinds");
+    let path = dir.join("kms.state");
+    let clock = TestClock::new();
+    let kms = open(&clock, &path);
+    let t = Transport::socket(&kms).await;
+    let message = b64(b"signed before the restart");
+
+    // ----- the first life: one key of each kind, tagged, each used once
+    // over signed HTTP.
+    let mut keys = Vec::new();
+    for (spec, usage) in KINDS {
+        let (out, _) = signed(
+            &t,
+            &clock,
+            "CreateKey",
+            json!({
+                "KeySpec": spec, "KeyUsage": usage,
+                "Tags": [{ "TagKey": "spec", "TagValue": spec }],
+            }),
+        )
+        .await;
+        let meta = &out["KeyMetadata"];
+        let id = meta["KeyId"].as_str().unwrap().to_string();
+        signed(
+            &t,
+            &clock,
+            "TagResource",
+            json!({ "KeyId": id, "Tags": [{ "TagKey": "usage", "TagValue": usage }] }),
+        )
+        .await;
+        let (made, request_id) = match usage {
+            "ENCRYPT_DECRYPT" => {
+                let algorithm = if spec == "SYMMETRIC_DEFAULT" {
+                    "SYMMETRIC_DEFAULT"
+                } else {
+                    "RSAES_OAEP_SHA_256"
+                };
+                let (out, rid) = signed(
+                    &t,
+                    &clock,
+                    "Encrypt",
+                    json!({ "KeyId": id, "Plaintext": b64(b"kept"), "EncryptionAlgorithm": algorithm }),
+                )
+                .await;
+                let blob = out["CiphertextBlob"].clone();
+                (Made::Ciphertext { blob, algorithm }, rid)
+            }
+            "SIGN_VERIFY" => {
+                let algorithm = meta["SigningAlgorithms"][0].as_str().unwrap().to_string();
+                let (out, rid) = signed(
+                    &t,
+                    &clock,
+                    "Sign",
+                    json!({ "KeyId": id, "Message": message, "SigningAlgorithm": algorithm }),
+                )
+                .await;
+                let signature = out["Signature"].clone();
+                (
+                    Made::Signature {
+                        algorithm,
+                        signature,
+                    },
+                    rid,
+                )
+            }
+            "KEY_AGREEMENT" => {
+                let peer = aws_lc_rs::agreement::PrivateKey::generate(ecdh_of(spec)).unwrap();
+                let peer_spki = peer
+                    .compute_public_key()
+                    .unwrap()
+                    .as_der()
+                    .unwrap()
+                    .as_ref()
+                    .to_vec();
+                let (out, rid) = signed(
+                    &t,
+                    &clock,
+                    "DeriveSharedSecret",
+                    json!({ "KeyId": id, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(&peer_spki) }),
+                )
+                .await;
+                let secret = out["SharedSecret"].clone();
+                (
+                    Made::Secret {
+                        peer,
+                        peer_spki,
+                        secret,
+                    },
+                    rid,
+                )
+            }
+            _ => {
+                let algorithm = meta["MacAlgorithms"][0].as_str().unwrap().to_string();
+                let (out, rid) = signed(
+                    &t,
+                    &clock,
+                    "GenerateMac",
+                    json!({ "KeyId": id, "Message": message, "MacAlgorithm": algorithm }),
+                )
+                .await;
+                let mac = out["Mac"].clone();
+                (Made::Mac { algorithm, mac }, rid)
+            }
+        };
+        // The use is on disk before its answer: spec, usage, material kind,
+        // tags and last use, with the request id.
+        let body = on_disk(&path);
+        let entry = key_entry(&body, &id);
+        assert_eq!(
+            (entry["KeySpec"].as_str(), entry["KeyUsage"].as_str()),
+            (Some(spec), Some(usage))
+        );
+        let material = match spec {
+            "SYMMETRIC_DEFAULT" => "KeyMaterials",
+            s if s.starts_with("HMAC") => "HmacKey",
+            _ => "PrivateKey",
+        };
+        for member in ["KeyMaterials", "HmacKey", "PrivateKey"] {
+            assert_eq!(
+                entry.get(member).is_some(),
+                member == material,
+                "{spec} {member}"
+            );
+        }
+        assert_eq!(
+            entry["Tags"],
+            json!([{ "TagKey": "spec", "TagValue": spec }, { "TagKey": "usage", "TagValue": usage }])
+        );
+        assert_eq!(
+            entry["KeyLastUsage"]["KmsRequestId"],
+            request_id.as_str(),
+            "{spec} {usage}"
+        );
+        keys.push((spec, usage, id, made));
+    }
+    let sym = keys[0].2.clone();
+
+    // Data key pairs under the symmetric key, on the blocking path: also on
+    // disk before the answer (the last use of the symmetric key).
+    let mut pairs = Vec::new();
+    for pair_spec in ["RSA_2048", "ECC_NIST_P384", "ECC_SECG_P256K1"] {
+        let (out, rid) = signed(
+            &t,
+            &clock,
+            "GenerateDataKeyPair",
+            json!({ "KeyId": sym, "KeyPairSpec": pair_spec, "EncryptionContext": { "pair": pair_spec } }),
+        )
+        .await;
+        let last = key_entry(&on_disk(&path), &sym)["KeyLastUsage"].clone();
+        assert_eq!(last["Operation"], "GenerateDataKeyPair");
+        assert_eq!(last["KmsRequestId"], rid.as_str());
+        pairs.push((pair_spec, out));
+    }
+    let (without, _) = signed(
+        &t,
+        &clock,
+        "GenerateDataKeyPairWithoutPlaintext",
+        json!({ "KeyId": sym, "KeyPairSpec": "ECC_NIST_P256" }),
+    )
+    .await;
+
+    // A use through `invoke` is on disk before it returns too (no request id).
+    let hmac = &keys[15].2;
+    kms.invoke(
+        "GenerateMac",
+        json!({ "KeyId": hmac, "Message": message, "MacAlgorithm": "HMAC_SHA_256" }),
+    )
+    .unwrap();
+    let last = key_entry(&on_disk(&path), hmac)["KeyLastUsage"].clone();
+    assert_eq!(last["Operation"], "GenerateMac");
+    assert!(last.get("KmsRequestId").is_none(), "{last}");
+
+    // An alias created, then moved a minute later to another key of its
+    // kind and usage: two dates.
+    let (rsa_signer, ecc_signer) = (&keys[4].2, &keys[7].2);
+    kms.create_alias("alias/signer", rsa_signer).unwrap();
+    kms.create_alias("alias/mac", hmac).unwrap();
+    clock.advance(Duration::from_secs(60));
+    signed(
+        &t,
+        &clock,
+        "UpdateAlias",
+        json!({ "AliasName": "alias/signer", "TargetKeyId": ecc_signer }),
+    )
+    .await;
+    let aliases = kms.invoke("ListAliases", json!({})).unwrap();
+    let signer_alias = aliases["Aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["AliasName"] == "alias/signer")
+        .unwrap()
+        .clone();
+    assert_eq!(signer_alias["TargetKeyId"], ecc_signer.as_str());
+    assert!(
+        signer_alias["LastUpdatedDate"].as_f64().unwrap()
+            >= signer_alias["CreationDate"].as_f64().unwrap() + 60.0,
+        "{signer_alias}"
+    );
+
+    let seen: Vec<Vec<Value>> = keys
+        .iter()
+        .map(|(spec, _, id, _)| {
+            key_reads(
+                &kms,
+                id,
+                *spec != "SYMMETRIC_DEFAULT" && !spec.starts_with("HMAC"),
+            )
+        })
+        .collect();
+    for (reads, (spec, usage, ..)) in seen.iter().zip(&keys) {
+        assert_eq!(
+            reads[1]["Tags"].as_array().unwrap().len(),
+            2,
+            "{spec} {usage}"
+        );
+        assert!(
+            reads[2]["KeyLastUsage"]["Operation"].is_string(),
+            "{spec} {usage}"
+        );
+    }
+    t.shutdown().await;
+    drop(kms);
+
+    // ----- the second life: the same metadata, tags, last uses, public keys
+    // and aliases (dates included) before anything is used again...
+    let kms = open(&clock, &path);
+    assert_eq!(kms.opened(), Opened::Loaded);
+    for (before, (spec, usage, id, _)) in seen.iter().zip(&keys) {
+        let after = key_reads(&kms, id, before.len() == 4);
+        assert_eq!(before, &after, "{spec} {usage}");
+    }
+    assert_eq!(kms.invoke("ListAliases", json!({})).unwrap(), aliases);
+
+    // ...and every key does what it did.
+    for (spec, usage, id, made) in &keys {
+        match made {
+            Made::Ciphertext { blob, algorithm } => {
+                let out = kms
+                    .invoke(
+                        "Decrypt",
+                        json!({ "KeyId": id, "CiphertextBlob": blob, "EncryptionAlgorithm": algorithm }),
+                    )
+                    .unwrap_or_else(|e| panic!("{spec} {usage}: {e}"));
+                assert_eq!(unb64(&out["Plaintext"]), b"kept", "{spec}");
+            }
+            Made::Signature {
+                algorithm,
+                signature,
+            } => {
+                let verify = |message: &str| {
+                    kms.invoke(
+                        "Verify",
+                        json!({
+                            "KeyId": id, "Message": message, "Signature": signature,
+                            "SigningAlgorithm": algorithm,
+                        }),
+                    )
+                };
+                let out = verify(&message).unwrap_or_else(|e| panic!("{spec} {usage}: {e}"));
+                assert_eq!(out["SignatureValid"], true, "{spec}");
+                assert_eq!(
+                    verify(&b64(b"another message")).unwrap_err().code(),
+                    "KMSInvalidSignatureException",
+                    "{spec}"
+                );
+            }
+            Made::Secret {
+                peer,
+                peer_spki,
+                secret,
+            } => {
+                let out = kms
+                    .invoke(
+                        "DeriveSharedSecret",
+                        json!({ "KeyId": id, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(peer_spki) }),
+                    )
+                    .unwrap_or_else(|e| panic!("{spec} {usage}: {e}"));
+                assert_eq!(&out["SharedSecret"], secret, "{spec}");
+                // And the peer, with the public key of the second life,
+                // computes it too.
+                let public = unb64(
+                    &kms.invoke("GetPublicKey", json!({ "KeyId": id })).unwrap()["PublicKey"],
+                );
+                let theirs = aws_lc_rs::agreement::agree(
+                    peer,
+                    aws_lc_rs::agreement::UnparsedPublicKey::new(ecdh_of(spec), &public),
+                    (),
+                    |s| Ok(s.to_vec()),
+                )
+                .unwrap();
+                assert_eq!(theirs, unb64(secret), "{spec}");
+            }
+            Made::Mac { algorithm, mac } => {
+                let out = kms
+                    .invoke(
+                        "VerifyMac",
+                        json!({ "KeyId": id, "Message": message, "Mac": mac, "MacAlgorithm": algorithm }),
+                    )
+                    .unwrap_or_else(|e| panic!("{spec} {usage}: {e}"));
+                assert_eq!(out["MacValid"], true, "{spec}");
+                // HMAC is deterministic: the same key makes the same MAC.
+                let again = kms
+                    .invoke(
+                        "GenerateMac",
+                        json!({ "KeyId": id, "Message": message, "MacAlgorithm": algorithm }),
+                    )
+                    .unwrap();
+                assert_eq!(&again["Mac"], mac, "{spec}");
+            }
+        }
+    }
+    // The private keys of the data key pairs decrypt to what they were.
+    for (pair_spec, out) in &pairs {
+        let back = kms
+            .invoke(
+                "Decrypt",
+                json!({
+                    "CiphertextBlob": out["PrivateKeyCiphertextBlob"],
+                    "EncryptionContext": { "pair": pair_spec },
+                }),
+            )
+            .unwrap_or_else(|e| panic!("{pair_spec}: {e}"));
+        assert_eq!(back["Plaintext"], out["PrivateKeyPlaintext"], "{pair_spec}");
+    }
+    let back = kms
+        .invoke(
+            "Decrypt",
+            json!({ "CiphertextBlob": without["PrivateKeyCiphertextBlob"] }),
+        )
+        .unwrap();
+    let pkcs8 = unb64(&back["Plaintext"]);
+    let pair = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &pkcs8,
+    )
+    .unwrap();
+    assert_eq!(
+        pair.public_key().as_der().unwrap().as_ref(),
+        unb64(&without["PublicKey"])
+    );
+    // The moved alias still names the key it was moved to.
+    assert_eq!(
+        kms.describe_key("alias/signer").unwrap().key_id,
+        ecc_signer.as_str()
+    );
+}
+
+/// A state file whose keys' materials, tags, last uses or aliases do not
+/// check is refused, naming the entry (#13's members of the format).
+#[test]
+fn a_state_file_with_a_key_that_does_not_check_is_refused() {
+    let dir = TempDir::new("refused-v2");
+    let path = dir.join("kms.state");
+    let clock = TestClock::new();
+    let kms = open(&clock, &path);
+    let hmac = kms
+        .create_key(KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac)
+        .unwrap();
+    let p384 = kms
+        .create_key(KeySpec::EccNistP384, KeyUsageType::SignVerify)
+        .unwrap();
+    let rsa = kms
+        .create_key(KeySpec::Rsa2048, KeyUsageType::SignVerify)
+        .unwrap();
+    kms.invoke(
+        "TagResource",
+        json!({ "KeyId": hmac, "Tags": [{ "TagKey": "team", "TagValue": "a" }] }),
+    )
+    .unwrap();
+    kms.invoke(
+        "GenerateMac",
+        json!({ "KeyId": hmac, "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_256" }),
+    )
+    .unwrap();
+    kms.create_alias("alias/mac", &hmac).unwrap();
+    drop(kms);
+
+    let good = std::fs::read(&path).unwrap();
+    let newline = good.iter().position(|b| *b == b'\n').unwrap();
+    let body: Value = serde_json::from_slice(&good[newline + 1..]).unwrap();
+    let index = |arn: &str| {
+        body["Keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|k| k["Arn"] == arn)
+            .unwrap()
+    };
+    let (h, e, r) = (index(&hmac), index(&p384), index(&rsa));
+    let p256 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let tags51: Vec<Value> = (0..51)
+        .map(|i| json!({ "TagKey": format!("t{i}"), "TagValue": "" }))
+        .collect();
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, String)> = vec![
+        (
+            Box::new(move |b| b["Keys"][h]["HmacKey"] = json!(b64(&[7; 16]))),
+            format!("Keys[{h}].HmacKey: 16 bytes, not the 32 bytes of an HMAC_256 key"),
+        ),
+        (
+            Box::new(move |b| {
+                b["Keys"][h].as_object_mut().unwrap().remove("HmacKey");
+            }),
+            format!("Keys[{h}]: an HMAC_256 key without HmacKey"),
+        ),
+        (
+            Box::new(move |b| {
+                let private = b["Keys"][e]["PrivateKey"].clone();
+                b["Keys"][h]["PrivateKey"] = private;
+            }),
+            format!("Keys[{h}].PrivateKey: HMAC_256 keys have HmacKey, not PrivateKey"),
+        ),
+        (
+            Box::new(move |b| b["Keys"][e]["PrivateKey"] = json!(b64(p256.as_ref()))),
+            format!("Keys[{e}].PrivateKey: not an unencrypted PKCS#8 ECC NIST P-384 private key"),
+        ),
+        (
+            Box::new(move |b| b["Keys"][r]["KeyUsage"] = json!("KEY_AGREEMENT")),
+            format!("Keys[{r}].KeyUsage: KEY_AGREEMENT is not a usage of RSA_2048"),
+        ),
+        (
+            Box::new(move |b| b["Keys"][h]["Tags"][0]["TagKey"] = json!("aws:team")),
+            format!("Keys[{h}].Tags: Tag key \"aws:team\" starts with aws:"),
+        ),
+        (
+            Box::new(move |b| b["Keys"][h]["Tags"] = json!(tags51)),
+            format!("Keys[{h}].Tags: holds 51 tags; a key holds at most 50"),
+        ),
+        (
+            Box::new(move |b| b["Keys"][h]["KeyLastUsage"]["Operation"] = json!("CreateKey")),
+            format!(
+                "Keys[{h}].KeyLastUsage.Operation: \"CreateKey\" is not a KeyLastUsageTrackingOperation"
+            ),
+        ),
+        (
+            Box::new(move |b| b["Keys"][h]["KeyLastUsage"]["Timestamp"] = json!("yesterday")),
+            format!("Keys[{h}].KeyLastUsage.Timestamp: \"yesterday\" is not an RFC 3339 UTC time"),
+        ),
+        (
+            Box::new(|b| {
+                b["Aliases"][0]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("LastUpdatedDate");
+            }),
+            "its state is not readable: missing field `LastUpdatedDate`".to_string(),
+        ),
+    ];
+    let shown = path.display().to_string();
+    for (edit, message) in cases {
+        let mut changed = body.clone();
+        edit(&mut changed);
+        let bytes = state_file(changed.to_string().as_bytes());
+        write_private(&path, &bytes);
+        let e = builder(&clock).open(Storage::file(&path)).unwrap_err();
+        assert_eq!(e.kind(), StateErrorKind::Corrupt, "{message}: {e}");
+        let wanted = format!("state file {shown} is invalid: {message}");
+        assert!(e.to_string().starts_with(&wanted), "\n{e}\n{wanted}");
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
+    }
+
+    // The file as written opens, with everything in it.
+    write_private(&path, &good);
+    let kms = open(&clock, &path);
+    assert_eq!(
+        kms.describe_key("alias/mac").unwrap().arn.as_deref(),
+        Some(hmac.as_str())
+    );
+    let last = kms
+        .invoke("GetKeyLastUsage", json!({ "KeyId": hmac }))
+        .unwrap();
+    assert_eq!(last["KeyLastUsage"]["Operation"], "GenerateMac");
 }

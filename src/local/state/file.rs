@@ -14,7 +14,7 @@ use super::{StateError, StateErrorKind};
 /// `Format` in the header line.
 pub(crate) const FORMAT: &str = "tower-kms local KMS state";
 /// The format version this code writes and reads.
-pub(crate) const VERSION: u64 = 1;
+pub(crate) const VERSION: u64 = 2;
 /// `Warning` in the header line, for whoever opens the file.
 const WARNING: &str = "this file holds KMS key material in plaintext: keep it private (mode 0600)";
 /// The longest header line read.
@@ -293,12 +293,13 @@ mod tests {
                 .to_string()
                 .contains("is not a local KMS state file")
         );
-        let v2 = text.replacen("\"Version\":1", "\"Version\":2", 1);
-        let e = refused(v2.as_bytes());
+        // Version 1 (before the data plane, never released) is refused.
+        let v1 = text.replacen("\"Version\":2", "\"Version\":1", 1);
+        let e = refused(v1.as_bytes());
         assert_eq!(e.kind(), StateErrorKind::Version);
         assert_eq!(
             e.to_string(),
-            "state file /x/kms.state is in state format version 2; this version of tower-kms reads version 1 only"
+            "state file /x/kms.state is in state format version 1; this version of tower-kms reads version 2 only"
         );
         let e = refused(&file[..file.len() - 2]);
         assert_eq!(

@@ -10,8 +10,8 @@ use zeroize::Zeroizing;
 
 use super::super::authz::KeyPolicy;
 use super::super::crypto::{
-    KeyMaterial, KeySpec, KeyUsage, MaterialOrigin, RotationType, SymmetricMaterial, format_uuid,
-    parse_uuid,
+    KeyClass, KeyMaterial, KeySpec, KeyUsage, MaterialOrigin, RotationType, SymmetricMaterial,
+    format_uuid, parse_uuid,
 };
 use super::super::grants::{
     Constraints, GRANT_OPERATIONS, Grant, Grants, check_grant_id, check_principal,
@@ -19,8 +19,10 @@ use super::super::grants::{
 use super::super::ops::Ops;
 use super::super::principal::is_account_id;
 use super::super::rotation::{AutoRotation, MAX_PERIOD_DAYS, MIN_PERIOD_DAYS};
-use super::super::store::{Alias, Key, KeyState, Scope, Store};
+use super::super::store::{Alias, Key, KeyState, LastUse, Scope, Store};
+use super::super::tags::{MAX_TAGS, TagEntry, check_tags};
 use super::super::time::{format_rfc3339, parse_rfc3339};
+use crate::model::KeyLastUsageTrackingOperation;
 
 /// Secret bytes: base64 in the file, zeroized in memory.
 struct Secret(Zeroizing<Vec<u8>>);
@@ -66,11 +68,36 @@ struct KeyDoc {
     key_usage: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     key_materials: Vec<MaterialDoc>,
+    /// An RSA or ECC key's private key, PKCS#8 v1 DER (either usage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     private_key: Option<Secret>,
+    /// An HMAC key's key bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hmac_key: Option<Secret>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     automatic_rotation: Option<RotationDoc>,
     policy: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagDoc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_last_usage: Option<LastUsageDoc>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct TagDoc {
+    tag_key: String,
+    tag_value: String,
+}
+
+/// The last successful cryptographic operation (`GetKeyLastUsage`).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct LastUsageDoc {
+    operation: String,
+    timestamp: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kms_request_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -99,6 +126,7 @@ struct AliasDoc {
     alias_name: String,
     target_key_id: String,
     creation_date: String,
+    last_updated_date: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -193,6 +221,10 @@ fn key_doc(k: &Key, policy: Option<&String>) -> KeyDoc {
             .material
             .private_key_pkcs8()
             .map(|der| Secret(Zeroizing::new(der.to_vec()))),
+        hmac_key: k
+            .material
+            .hmac()
+            .map(|h| Secret(Zeroizing::new(h.secret().to_vec()))),
         automatic_rotation: k.auto_rotation.map(|a| RotationDoc {
             rotation_period_in_days: a.period_days,
             schedule_start: format_rfc3339(a.anchor),
@@ -200,6 +232,19 @@ fn key_doc(k: &Key, policy: Option<&String>) -> KeyDoc {
         policy: policy
             .cloned()
             .unwrap_or_else(|| super::super::authz::default_key_policy(k.account())),
+        tags: k
+            .tags
+            .iter()
+            .map(|(key, value)| TagDoc {
+                tag_key: key.clone(),
+                tag_value: value.clone(),
+            })
+            .collect(),
+        key_last_usage: k.last_used.as_ref().map(|u| LastUsageDoc {
+            operation: u.operation.clone(),
+            timestamp: format_rfc3339(u.at),
+            kms_request_id: u.request_id.clone(),
+        }),
     }
 }
 
@@ -244,6 +289,7 @@ pub(crate) fn encode(
                 alias_name: name.clone(),
                 target_key_id: alias.key_id.clone(),
                 creation_date: format_rfc3339(alias.created),
+                last_updated_date: format_rfc3339(alias.updated),
             })
             .collect(),
         grants: snapshot.grants.iter().map(grant_doc).collect(),
@@ -335,6 +381,102 @@ fn load_materials(
         .ok_or_else(|| invalid(at, "a symmetric key has no KeyMaterials"))
 }
 
+/// What a key entry holds of its material, as found.
+struct MaterialDocs {
+    key_materials: Vec<MaterialDoc>,
+    hmac_key: Option<Secret>,
+    private_key: Option<Secret>,
+}
+
+/// The material of a key of `spec` and `usage`: a symmetric key's
+/// `KeyMaterials`, an HMAC key's `HmacKey` or an RSA or ECC key's
+/// `PrivateKey`, and none of the others.
+fn load_material(
+    at: &str,
+    raw_id: &[u8; 16],
+    spec: KeySpec,
+    usage: KeyUsage,
+    doc: MaterialDocs,
+) -> Result<KeyMaterial, Refusal> {
+    let class = spec.class();
+    let member = match class {
+        KeyClass::SymmetricEncryption => "KeyMaterials",
+        KeyClass::Hmac => "HmacKey",
+        KeyClass::Asymmetric => "PrivateKey",
+    };
+    let extra = [
+        (!doc.key_materials.is_empty(), "KeyMaterials"),
+        (doc.hmac_key.is_some(), "HmacKey"),
+        (doc.private_key.is_some(), "PrivateKey"),
+    ]
+    .into_iter()
+    .find(|(present, name)| *present && *name != member);
+    if let Some((_, name)) = extra {
+        return Err(invalid(
+            &format!("{at}.{name}"),
+            format!("{} keys have {member}, not {name}", spec.as_str()),
+        ));
+    }
+    match class {
+        KeyClass::SymmetricEncryption => load_materials(at, raw_id, doc.key_materials),
+        KeyClass::Hmac => {
+            let secret = doc
+                .hmac_key
+                .ok_or_else(|| invalid(at, format!("an {} key without HmacKey", spec.as_str())))?;
+            KeyMaterial::from_hmac_secret(spec, &secret.0)
+                .map_err(|e| invalid(&format!("{at}.HmacKey"), e))
+        }
+        KeyClass::Asymmetric => {
+            let der = doc.private_key.ok_or_else(|| {
+                invalid(at, format!("an {} key without PrivateKey", spec.as_str()))
+            })?;
+            KeyMaterial::from_pkcs8(spec, usage, &der.0)
+                .map_err(|e| invalid(&format!("{at}.PrivateKey"), e))
+        }
+    }
+}
+
+/// A key's tags, checked as `TagResource` checks them.
+fn load_tags(at: &str, docs: Vec<TagDoc>) -> Result<BTreeMap<String, String>, Refusal> {
+    if docs.len() > MAX_TAGS {
+        return Err(invalid(
+            at,
+            format!("holds {} tags; a key holds at most {MAX_TAGS}", docs.len()),
+        ));
+    }
+    let entries: Vec<TagEntry> = docs
+        .into_iter()
+        .map(|t| TagEntry::new(t.tag_key, t.tag_value))
+        .collect();
+    let tags = check_tags(&entries).map_err(|e| invalid(at, e.message()))?;
+    Ok(tags.into_iter().collect())
+}
+
+fn load_last_use(at: &str, doc: LastUsageDoc) -> Result<LastUse, Refusal> {
+    if matches!(
+        KeyLastUsageTrackingOperation::from(doc.operation.as_str()),
+        KeyLastUsageTrackingOperation::Unknown(_)
+    ) {
+        return Err(invalid(
+            &format!("{at}.Operation"),
+            format!("{:?} is not a KeyLastUsageTrackingOperation", doc.operation),
+        ));
+    }
+    if let Some(id) = &doc.kms_request_id
+        && parse_uuid(id).is_none_or(|raw| format_uuid(&raw) != *id)
+    {
+        return Err(invalid(
+            &format!("{at}.KmsRequestId"),
+            "is not a request id (a lower-case UUID)",
+        ));
+    }
+    Ok(LastUse {
+        operation: doc.operation,
+        at: date(&format!("{at}.Timestamp"), &doc.timestamp)?,
+        request_id: doc.kms_request_id,
+    })
+}
+
 fn load_key(at: &str, region: &str, doc: KeyDoc) -> Result<(Key, KeyPolicy), Refusal> {
     let raw_id = parse_uuid(&doc.key_id)
         .filter(|raw| format_uuid(raw) == doc.key_id)
@@ -384,27 +526,17 @@ fn load_key(at: &str, region: &str, doc: KeyDoc) -> Result<(Key, KeyPolicy), Ref
             ));
         }
     };
-    let material = if spec.is_symmetric() {
-        if doc.private_key.is_some() {
-            return Err(invalid(
-                &format!("{at}.PrivateKey"),
-                "a symmetric key has no private key",
-            ));
-        }
-        load_materials(at, &raw_id, doc.key_materials)?
-    } else {
-        if !doc.key_materials.is_empty() {
-            return Err(invalid(
-                &format!("{at}.KeyMaterials"),
-                "an asymmetric key has a private key, not KeyMaterials",
-            ));
-        }
-        let der = doc
-            .private_key
-            .ok_or_else(|| invalid(at, "an asymmetric key without PrivateKey"))?;
-        KeyMaterial::from_pkcs8(spec, usage, &der.0)
-            .map_err(|e| invalid(&format!("{at}.PrivateKey"), e))?
-    };
+    let material = load_material(
+        at,
+        &raw_id,
+        spec,
+        usage,
+        MaterialDocs {
+            key_materials: doc.key_materials,
+            hmac_key: doc.hmac_key,
+            private_key: doc.private_key,
+        },
+    )?;
     let auto_rotation = match doc.automatic_rotation {
         None => None,
         Some(_) if !spec.is_symmetric() => {
@@ -433,6 +565,11 @@ fn load_key(at: &str, region: &str, doc: KeyDoc) -> Result<(Key, KeyPolicy), Ref
     let policy = KeyPolicy::from_text(doc.policy)
         .map_err(|e| invalid(&format!("{at}.Policy"), e.message()))?;
     let created = date(&format!("{at}.CreationDate"), &doc.creation_date)?;
+    let tags = load_tags(&format!("{at}.Tags"), doc.tags)?;
+    let last_used = doc
+        .key_last_usage
+        .map(|u| load_last_use(&format!("{at}.KeyLastUsage"), u))
+        .transpose()?;
     Ok((
         Key {
             id: doc.key_id,
@@ -447,8 +584,8 @@ fn load_key(at: &str, region: &str, doc: KeyDoc) -> Result<(Key, KeyPolicy), Ref
             usage,
             material: Arc::new(material),
             auto_rotation,
-            tags: BTreeMap::new(),
-            last_used: None,
+            tags,
+            last_used,
         },
         policy,
     ))
@@ -552,6 +689,7 @@ pub(crate) fn decode(body: &[u8], scope: &Scope) -> Result<Loaded, Refusal> {
             ));
         }
         let created = date(&format!("{at}.CreationDate"), &a.creation_date)?;
+        let updated = date(&format!("{at}.LastUpdatedDate"), &a.last_updated_date)?;
         let entry = (a.account, a.alias_name);
         if store.aliases.contains_key(&entry) {
             return Err(invalid(
@@ -559,9 +697,14 @@ pub(crate) fn decode(body: &[u8], scope: &Scope) -> Result<Loaded, Refusal> {
                 "appears twice in its account",
             ));
         }
-        store
-            .aliases
-            .insert(entry, Alias::new(a.target_key_id, created));
+        store.aliases.insert(
+            entry,
+            Alias {
+                key_id: a.target_key_id,
+                created,
+                updated,
+            },
+        );
     }
     let mut grants = Vec::with_capacity(doc.grants.len());
     let mut grant_ids = HashSet::new();

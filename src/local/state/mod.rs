@@ -4,11 +4,14 @@
 //! [`Storage::file`], a local KMS keeps its whole state in one file:
 //!
 //! * every key with all its materials (the AES-256 bytes of each symmetric
-//!   material with its rotation date and type; an asymmetric key's private
-//!   key as an unencrypted PKCS#8 v1 document), its state and deletion date,
-//!   its description, creation date and automatic rotation schedule;
+//!   material with its rotation date and type; an RSA or ECC key's private
+//!   key, of either usage, as an unencrypted PKCS#8 v1 document; an HMAC
+//!   key's key bytes), its key spec and key usage, its state and deletion
+//!   date, its description, creation date, automatic rotation schedule and
+//!   tags, and its last use (`GetKeyLastUsage`: operation, time, request id);
 //! * every key policy, as its text;
-//! * the aliases of every account;
+//! * the aliases of every account, with their creation and last update
+//!   dates;
 //! * every grant with all it has: name, grantee and retiring principals,
 //!   operations, constraints, creation date, and its retirement or
 //!   revocation date while that propagates;
@@ -36,21 +39,37 @@
 //! One header line, then the state:
 //!
 //! ```text
-//! {"Format":"tower-kms local KMS state","Length":5123,"Sha256":"9f2c…","Version":1,"Warning":"…plaintext…"}
+//! {"Format":"tower-kms local KMS state","Length":5123,"Sha256":"9f2c…","Version":2,"Warning":"…plaintext…"}
 //! {
 //!   "Region": "us-east-1",
 //!   "GrantTokenKey": "…base64…",
 //!   "NextKeySequence": 3,
 //!   "NextGrantSequence": 1,
 //!   "Keys": [ { "KeyId": "…", "Arn": "…", "KeyState": "Enabled", "KeySpec": "SYMMETRIC_DEFAULT",
-//!              "KeyMaterials": [ { "KeyMaterialId": "…", "Secret": "…base64…" } ], "Policy": "…", … } ],
+//!              "KeyUsage": "ENCRYPT_DECRYPT",
+//!              "KeyMaterials": [ { "KeyMaterialId": "…", "Secret": "…base64…" } ], "Policy": "…",
+//!              "Tags": [ { "TagKey": "team", "TagValue": "orders" } ],
+//!              "KeyLastUsage": { "Operation": "Encrypt", "Timestamp": "…", "KmsRequestId": "…" }, … },
+//!             { "KeyId": "…", "KeySpec": "ECC_NIST_P384", "KeyUsage": "SIGN_VERIFY",
+//!               "PrivateKey": "…base64 PKCS#8…", … },
+//!             { "KeyId": "…", "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC",
+//!               "HmacKey": "…base64…", … } ],
 //!   "Aliases": [ … ],
 //!   "Grants": [ … ]
 //! }
 //! ```
 //!
-//! The header names the format and its version (`1`), and the length and
+//! The header names the format and its version (`2`), and the length and
 //! SHA-256 of the state after it. Times are RFC 3339 UTC with nanoseconds.
+//! A key holds exactly the material of its kind: `KeyMaterials` for a
+//! `SYMMETRIC_DEFAULT` key, `PrivateKey` for an RSA or ECC key (an RSA key's
+//! `KeyUsage` says whether it encrypts or signs), `HmacKey` (28, 32, 48 or
+//! 64 bytes) for an HMAC key.
+//!
+//! Version 1 came before the local KMS had signing, MAC and key agreement
+//! keys, tags, last use and alias update dates. Nothing that wrote it was
+//! released, so a version 1 file is refused like any other version, not
+//! migrated.
 //! The state is JSON for people debugging a test, not for editing: any
 //! change breaks the checksum (use a [seed](super::Seed) for hand-written
 //! fixtures).
@@ -81,8 +100,12 @@
 //! finish meanwhile wait, and the next write (one file) covers them all.
 //! So a busy server writes about once per `fsync` time whatever its request
 //! rate, and a request waits for at most two writes. Requests that neither
-//! changed nor saw an unsaved change (`Encrypt`, `Decrypt`, `DescribeKey`,
-//! ... on a saved state) write nothing and wait for nothing. Each write
+//! changed nor saw an unsaved change (`DescribeKey`, `ListKeys`,
+//! `GetPublicKey`, a request that fails, ... on a saved state) write nothing
+//! and wait for nothing. A successful cryptographic operation (`Encrypt`,
+//! `Decrypt`, `Sign`, `GenerateMac`, ...) is a change: it records the key's
+//! last use for `GetKeyLastUsage`, so it is answered once that is on disk,
+//! like every other change. Each write
 //! costs the size of the whole state, which suits the tens to thousands of
 //! keys of a test or development server; the alternative, an append-only
 //! log, needs compaction and a rule for its torn last entry, for no gain at
