@@ -229,8 +229,9 @@
 //! answers a request only once its change is on disk, so a restart, even
 //! after `kill -9`, loses nothing that was acknowledged. A [`Seed`] (JSON,
 //! [documented here](seed)) starts a new state from fixtures: principals
-//! with credentials and identity policies, keys with fixed ids and, if
-//! wanted, fixed key material, aliases, key policies and grants.
+//! with credentials and identity policies, keys of every spec and usage
+//! with fixed ids, tags and, if wanted, fixed key material (AES or HMAC key
+//! bytes, or a private key), aliases, key policies and grants.
 //!
 //! The `kms-local` binary (feature `kms-local`, `cargo install tower-kms
 //! --features kms-local`) serves all this on 127.0.0.1 with `--state`,

@@ -38,27 +38,44 @@
 //!   * `Account`: its 12-digit account (default: the local KMS's default
 //!     account);
 //!   * `KeySpec`: `SYMMETRIC_DEFAULT` (default), `RSA_2048`, `RSA_3072`,
-//!     `RSA_4096` or `ECC_NIST_P256`; `KeyUsage`: `ENCRYPT_DECRYPT`
-//!     (default) or `SIGN_VERIFY`, as `CreateKey` allows them together;
+//!     `RSA_4096`, `ECC_NIST_P256`, `ECC_NIST_P384`, `ECC_NIST_P521`,
+//!     `ECC_SECG_P256K1`, `HMAC_224`, `HMAC_256`, `HMAC_384` or `HMAC_512`;
+//!   * `KeyUsage`: `ENCRYPT_DECRYPT` (the default, as in `CreateKey`),
+//!     `SIGN_VERIFY`, `GENERATE_VERIFY_MAC` or `KEY_AGREEMENT`, as
+//!     `CreateKey` allows them with the spec: `ENCRYPT_DECRYPT` or
+//!     `SIGN_VERIFY` for RSA, `SIGN_VERIFY` or `KEY_AGREEMENT` for the NIST
+//!     curves, `SIGN_VERIFY` for `ECC_SECG_P256K1`, `GENERATE_VERIFY_MAC`
+//!     for HMAC (so an ECC or HMAC key names its usage);
 //!   * `Description`: up to 8192 characters;
 //!   * `KeyState`: `Enabled` (default), `Disabled` or `PendingDeletion`,
 //!     with `PendingWindowInDays` (7 to 30, default 30; only then) counted
 //!     from the start;
-//!   * `KeyMaterial`: a symmetric key's AES-256 key material, 32 bytes in
-//!     base64. A ciphertext made under it decrypts in every local KMS seeded
-//!     with the same `KeyId` and `KeyMaterial`, and its `KeyMaterialId` is the
-//!     same, so a fixture can hold ciphertexts. (Ciphertexts still differ
-//!     byte for byte: each has a random nonce.) Without it, random material.
-//!   * `PrivateKey`: an asymmetric key's private key, an unencrypted PKCS#8
+//!   * `KeyMaterial`: a `SYMMETRIC_DEFAULT` key's AES-256 key material, 32
+//!     bytes in base64. A ciphertext made under it decrypts in every local
+//!     KMS seeded with the same `KeyId` and `KeyMaterial`, and its
+//!     `KeyMaterialId` is the same, so a fixture can hold ciphertexts.
+//!     (Ciphertexts still differ byte for byte: each has a random nonce.)
+//!     For an HMAC key, its key bytes in base64: 28, 32, 48 or 64 bytes for
+//!     `HMAC_224` to `HMAC_512`, so a fixture can hold MACs (`VerifyMac`
+//!     checks them; they are RFC 2104 HMACs with those bytes). Without it,
+//!     random material;
+//!   * `PrivateKey`: an RSA or ECC key's private key, an unencrypted PKCS#8
 //!     DER document in base64 (`openssl genpkey -algorithm RSA -pkeyopt
 //!     rsa_keygen_bits:2048 | openssl pkcs8 -topk8 -nocrypt -outform DER |
-//!     base64 -w0`), of the size and curve of `KeySpec`: a fixed public key.
-//!     Without it, a new key pair;
+//!     base64 -w0`, or `-algorithm EC -pkeyopt ec_paramgen_curve:P-384`),
+//!     of the size and curve of `KeySpec`, for either key usage: a fixed
+//!     public key, so a fixture can hold signatures, RSA ciphertexts and
+//!     the peer side of a shared secret. Without it, a new key pair;
 //!   * `RotationPeriodInDays`: 90 to 2560; automatic rotation, enabled at the
 //!     start (symmetric keys only);
 //!   * `Policy`: the key policy, a JSON object or a string, checked as
 //!     `CreateKey` checks it but without the lockout safety check (default:
-//!     KMS's default key policy for the key's account).
+//!     KMS's default key policy for the key's account);
+//!   * `Tags`: the key's tags, as in `CreateKey`: `[{"TagKey": "team",
+//!     "TagValue": "orders"}, ...]`, checked as `TagResource` checks them
+//!     (1 to 128 character keys, 0 to 256 character values, letters, digits,
+//!     white space and `_ . : / = + - @`, no `aws:` prefix, each key once, at
+//!     most 50).
 //! * `aliases`: each `AliasName` (required, `alias/...`, not `alias/aws/...`)
 //!   and `TargetKeyId` (required, the `KeyId` of a seeded key, not pending
 //!   deletion). The alias belongs to the key's account, once per account.
@@ -80,8 +97,9 @@
 //!   key, grantee, operations, constraints and `Name`, which (as in KMS)
 //!   answers the existing grant's id with a new token.
 //!
-//! Keys are dated at the start (the builder's clock), in the order given
-//! (`ListKeys` lists them so).
+//! Keys and aliases are dated at the start (the builder's clock), keys in
+//! the order given (`ListKeys` lists them so). A seeded key has not been
+//! used (`GetKeyLastUsage`).
 //!
 //! # Example
 //!
@@ -108,7 +126,11 @@
 //!       "KeyMaterial": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
 //!       "RotationPeriodInDays": 365 },
 //!     { "KeyId": "66666666-7777-4888-9999-aaaaaaaaaaaa",
-//!       "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "KeyState": "Disabled" }
+//!       "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "KeyState": "Disabled" },
+//!     { "KeyId": "77777777-8888-4999-8aaa-bbbbbbbbbbbb",
+//!       "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC",
+//!       "KeyMaterial": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+//!       "Tags": [ { "TagKey": "team", "TagValue": "orders" } ] }
 //!   ],
 //!   "aliases": [
 //!     { "AliasName": "alias/orders", "TargetKeyId": "11111111-2222-4333-8444-555555555555" }
@@ -127,6 +149,14 @@
 //! let other = LocalKms::builder().open(Storage::memory().seed(seed))?;
 //! let out = other.invoke("Decrypt", json!({ "CiphertextBlob": blob["CiphertextBlob"] }))?;
 //! assert_eq!(out["Plaintext"], "aGk=");
+//!
+//! // So is the HMAC key: the same MAC from both.
+//! let mac = |kms: &LocalKms| {
+//!     kms.invoke("GenerateMac", json!({
+//!         "KeyId": "77777777-8888-4999-8aaa-bbbbbbbbbbbb", "Message": "aGk=", "MacAlgorithm": "HMAC_SHA_256",
+//!     }))
+//! };
+//! assert_eq!(mac(&kms)?["Mac"], mac(&other)?["Mac"]);
 //!
 //! // A mistake names its entry.
 //! let e = Seed::from_json(r#"{"keys":[{"KeyId":"11111111-2222-4333-8444-555555555555","KeySpec":"AES"}]}"#)
@@ -160,6 +190,7 @@ use super::ops::Ops;
 use super::principal::{Principal, is_account_id};
 use super::rotation::{AutoRotation, MAX_PERIOD_DAYS, MIN_PERIOD_DAYS};
 use super::store::{Alias, Key, KeyState, Scope, Store};
+use super::tags::{MAX_TAGS, TagEntry, check_tags};
 use super::{IdentityPolicy, LocalKmsBuilder};
 
 /// A checked seed: fixtures a local KMS starts from (see the [module
@@ -215,6 +246,7 @@ struct SeedKey {
     material: Option<Arc<KeyMaterial>>,
     rotation_days: Option<u32>,
     policy: Option<KeyPolicy>,
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Clone)]
@@ -564,7 +596,7 @@ impl Seed {
                     period_days,
                     anchor: now,
                 }),
-                tags: BTreeMap::new(),
+                tags: k.tags.clone(),
                 last_used: None,
             });
             ids.push(key);
@@ -698,6 +730,7 @@ fn parse_keys(root: &Entry<'_>) -> Result<Vec<SeedKey>> {
                 "PrivateKey",
                 "RotationPeriodInDays",
                 "Policy",
+                "Tags",
             ],
         )?;
         let text = e.required("KeyId")?;
@@ -730,12 +763,23 @@ fn parse_keys(root: &Entry<'_>) -> Result<Vec<SeedKey>> {
         let usage = KeyUsage::parse(e.string("KeyUsage")?.unwrap_or("ENCRYPT_DECRYPT"))
             .map_err(|err| SeedError::at(&e.path("KeyUsage"), err.message()))?;
         if !spec.allows_usage(usage) {
+            let usages: Vec<&str> = ALL_USAGES
+                .iter()
+                .filter(|u| spec.allows_usage(**u))
+                .map(|u| u.as_str())
+                .collect();
+            let given = if e.get("KeyUsage").is_some() {
+                ""
+            } else {
+                " (the default)"
+            };
             return Err(SeedError::at(
                 &e.path("KeyUsage"),
                 format!(
-                    "{} is not compatible with KeySpec {}",
+                    "{}{given} is not compatible with KeySpec {}, which takes {}",
                     usage.as_str(),
-                    spec.as_str()
+                    spec.as_str(),
+                    usages.join(" or ")
                 ),
             ));
         }
@@ -768,11 +812,18 @@ fn parse_keys(root: &Entry<'_>) -> Result<Vec<SeedKey>> {
             (Some(_), Some(_)) => {
                 return Err(SeedError::at(&e.at, "has both KeyMaterial and PrivateKey"));
             }
+            (Some(bytes), None) if spec.is_hmac() => Some(Arc::new(
+                KeyMaterial::from_hmac_secret(spec, &bytes)
+                    .map_err(|err| SeedError::at(&e.path("KeyMaterial"), format!("is {err}")))?,
+            )),
             (Some(bytes), None) => {
                 if !spec.is_symmetric() {
                     return Err(SeedError::at(
                         &e.path("KeyMaterial"),
-                        format!("is for symmetric keys; {} takes PrivateKey", spec.as_str()),
+                        format!(
+                            "is for symmetric encryption and HMAC keys; {} takes PrivateKey",
+                            spec.as_str()
+                        ),
                     ));
                 }
                 let secret: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
@@ -789,10 +840,13 @@ fn parse_keys(root: &Entry<'_>) -> Result<Vec<SeedKey>> {
                 KeyMaterial::from_materials(vec![m]).map(Arc::new)
             }
             (None, Some(der)) => {
-                if spec.is_symmetric() {
+                if spec.is_symmetric() || spec.is_hmac() {
                     return Err(SeedError::at(
                         &e.path("PrivateKey"),
-                        "is for asymmetric keys; a symmetric key takes KeyMaterial",
+                        format!(
+                            "is for asymmetric keys (RSA and ECC); {} takes KeyMaterial",
+                            spec.as_str()
+                        ),
                     ));
                 }
                 Some(Arc::new(
@@ -817,6 +871,7 @@ fn parse_keys(root: &Entry<'_>) -> Result<Vec<SeedKey>> {
                 Some(KeyPolicy::from_text(text).map_err(|err| SeedError::at(&at, err.message()))?)
             }
         };
+        let tags = parse_tags(&e)?;
         out.push(SeedKey {
             id,
             raw_id,
@@ -829,9 +884,51 @@ fn parse_keys(root: &Entry<'_>) -> Result<Vec<SeedKey>> {
             material,
             rotation_days: rotation.map(|d| d as u32),
             policy,
+            tags,
         });
     }
     Ok(out)
+}
+
+/// Every key usage, in the order error messages list them.
+const ALL_USAGES: [KeyUsage; 4] = [
+    KeyUsage::EncryptDecrypt,
+    KeyUsage::SignVerify,
+    KeyUsage::GenerateVerifyMac,
+    KeyUsage::KeyAgreement,
+];
+
+/// The `Tags` of key entry `e`, checked as `TagResource` checks them.
+fn parse_tags(e: &Entry<'_>) -> Result<BTreeMap<String, String>> {
+    let given = e.array("Tags")?;
+    if given.len() > MAX_TAGS {
+        return Err(SeedError::at(
+            &e.path("Tags"),
+            format!("holds {} tags; a key holds at most {MAX_TAGS}", given.len()),
+        ));
+    }
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    let mut first: HashMap<String, usize> = HashMap::new();
+    for (j, v) in given.iter().enumerate() {
+        let t = Entry::new(
+            e.path(&format!("Tags[{j}]")),
+            v,
+            "a tag",
+            &["TagKey", "TagValue"],
+        )?;
+        let key = t.required("TagKey")?;
+        let value = t.required("TagValue")?;
+        check_tags(&[TagEntry::new(key.to_string(), value.to_string())])
+            .map_err(|err| SeedError::at(&t.at, err.message()))?;
+        if let Some(k) = first.insert(key.to_string(), j) {
+            return Err(SeedError::at(
+                &t.path("TagKey"),
+                format!("{key:?} is the TagKey of Tags[{k}] already"),
+            ));
+        }
+        tags.insert(key.to_string(), value.to_string());
+    }
+    Ok(tags)
 }
 
 /// The index of the seeded key `KeyId` of entry `e` names, not pending

@@ -333,7 +333,7 @@ fn every_mistake_names_its_entry() {
             "1 validation error detected: Value 'AES' at 'keySpec' failed to satisfy constraint",
         ),
         (key(json!({ "KeySpec": "SM2" })).to_string(), "keys[0].KeySpec", "KeySpec SM2 is not supported by the local KMS."),
-        (key(json!({ "KeyUsage": "SIGN_VERIFY" })).to_string(), "keys[0].KeyUsage", "SIGN_VERIFY is not compatible with KeySpec SYMMETRIC_DEFAULT"),
+        (key(json!({ "KeyUsage": "SIGN_VERIFY" })).to_string(), "keys[0].KeyUsage", "SIGN_VERIFY is not compatible with KeySpec SYMMETRIC_DEFAULT, which takes ENCRYPT_DECRYPT"),
         (json!({ "keys": [{ "KeyId": ORDERS }, { "KeyId": ORDERS.to_uppercase() }] }).to_string(), "keys[1].KeyId", "11111111-2222-4333-8444-555555555555 is the key id of keys[0] already"),
         (key(json!({ "KeySepc": "RSA_2048" })).to_string(), "keys[0].KeySepc", "is not a member of a key entry (its members are KeyId, Account,"),
         (key(json!({ "Account": "1234" })).to_string(), "keys[0].Account", "is not a 12-digit account id"),
@@ -343,8 +343,8 @@ fn every_mistake_names_its_entry() {
         (key(json!({ "KeyState": "PendingDeletion", "PendingWindowInDays": 31 })).to_string(), "keys[0].PendingWindowInDays", "must be a whole number from 7 to 30"),
         (key(json!({ "KeyMaterial": "AAECAwQFBgcICQoLDA0ODw==" })).to_string(), "keys[0].KeyMaterial", "is 16 bytes; AES-256 key material is 32"),
         (key(json!({ "KeyMaterial": "not base64!" })).to_string(), "keys[0].KeyMaterial", "is not base64"),
-        (key(json!({ "KeySpec": "RSA_2048", "KeyMaterial": MATERIAL })).to_string(), "keys[0].KeyMaterial", "is for symmetric keys; RSA_2048 takes PrivateKey"),
-        (key(json!({ "PrivateKey": "AAAA" })).to_string(), "keys[0].PrivateKey", "is for asymmetric keys"),
+        (key(json!({ "KeySpec": "RSA_2048", "KeyMaterial": MATERIAL })).to_string(), "keys[0].KeyMaterial", "is for symmetric encryption and HMAC keys; RSA_2048 takes PrivateKey"),
+        (key(json!({ "PrivateKey": "AAAA" })).to_string(), "keys[0].PrivateKey", "is for asymmetric keys (RSA and ECC); SYMMETRIC_DEFAULT takes KeyMaterial"),
         (key(json!({ "KeySpec": "RSA_2048", "PrivateKey": "AAAA" })).to_string(), "keys[0].PrivateKey", "is not an unencrypted PKCS#8 RSA private key"),
         (key(json!({ "RotationPeriodInDays": 30 })).to_string(), "keys[0].RotationPeriodInDays", "must be a whole number from 90 to 2560"),
         (key(json!({ "KeySpec": "RSA_2048", "RotationPeriodInDays": 90 })).to_string(), "keys[0].RotationPeriodInDays", "only symmetric keys rotate, not RSA_2048"),
@@ -487,4 +487,309 @@ fn seed_credentials_that_clash_with_the_builder_are_refused() {
         format!("{e}: {source}"),
         "the seed does not fit this local KMS: seed: principals[1].AccessKeyId: AKIDAPP is configured already (a builder credential or --credentials)"
     );
+}
+
+const RSA_SIGNER: &str = "0a000000-0000-4000-8000-000000000001";
+const RSA_CRYPT: &str = "0a000000-0000-4000-8000-000000000002";
+const AGREER: &str = "0a000000-0000-4000-8000-000000000003";
+const K1: &str = "0a000000-0000-4000-8000-000000000004";
+const MACER: &str = "0a000000-0000-4000-8000-000000000005";
+const RANDOM_MACER: &str = "0a000000-0000-4000-8000-000000000006";
+
+/// Fixed private keys of every kind, a fixed HMAC key and tags (#13's
+/// members of the seed), kept by a state file the seed started.
+#[test]
+fn fixed_keys_of_every_kind_and_tags_make_fixtures() {
+    use aws_lc_rs::agreement;
+    use aws_lc_rs::signature::{self, EcdsaKeyPair, UnparsedPublicKey};
+
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    // One RSA key, as a signing key and as an encryption key.
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let rsa_pkcs8: aws_lc_rs::encoding::Pkcs8V1Der<'_> = rsa.as_der().unwrap();
+    let rsa_public = rsa.public_key().as_der().unwrap();
+    let p384 = agreement::PrivateKey::generate(&agreement::ECDH_P384).unwrap();
+    let p384_pkcs8: aws_lc_rs::encoding::Pkcs8V1Der<'_> = p384.as_der().unwrap();
+    let k1_alg = &signature::ECDSA_P256K1_SHA256_ASN1_SIGNING;
+    let k1_pkcs8 = EcdsaKeyPair::generate_pkcs8(k1_alg, &rng).unwrap();
+    let k1 = EcdsaKeyPair::from_pkcs8(k1_alg, k1_pkcs8.as_ref()).unwrap();
+    let mac_key: Vec<u8> = (0..48).collect();
+    let doc = json!({ "keys": [
+        { "KeyId": RSA_SIGNER, "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY",
+          "PrivateKey": b64(rsa_pkcs8.as_ref()),
+          "Tags": [{ "TagKey": "team", "TagValue": "payments" }, { "TagKey": "empty", "TagValue": "" }] },
+        { "KeyId": RSA_CRYPT, "KeySpec": "RSA_2048", "KeyUsage": "ENCRYPT_DECRYPT",
+          "PrivateKey": b64(rsa_pkcs8.as_ref()) },
+        { "KeyId": AGREER, "KeySpec": "ECC_NIST_P384", "KeyUsage": "KEY_AGREEMENT",
+          "PrivateKey": b64(p384_pkcs8.as_ref()) },
+        { "KeyId": K1, "KeySpec": "ECC_SECG_P256K1", "KeyUsage": "SIGN_VERIFY",
+          "PrivateKey": b64(k1_pkcs8.as_ref()) },
+        { "KeyId": MACER, "KeySpec": "HMAC_384", "KeyUsage": "GENERATE_VERIFY_MAC",
+          "KeyMaterial": b64(&mac_key), "Tags": [{ "TagKey": "team", "TagValue": "auth" }] },
+        { "KeyId": RANDOM_MACER, "KeySpec": "HMAC_224", "KeyUsage": "GENERATE_VERIFY_MAC" },
+    ], "aliases": [{ "AliasName": "alias/mac", "TargetKeyId": MACER }],
+       "grants": [{ "KeyId": MACER, "GranteePrincipal": "111122223333", "Operations": ["GenerateMac", "VerifyMac"] }] })
+    .to_string();
+    let seed = Seed::from_json(&doc).unwrap_or_else(|e| panic!("{e}"));
+    let dir = TempDir::new("seed-kinds");
+    let path = dir.join("kms.state");
+    let start = at(1_700_000_000);
+
+    // Started from the seed, then from the state file it made: the same
+    // fixtures either way.
+    let mut macs = Vec::new();
+    for (life, storage) in [
+        ("seeded", Storage::file(&path).seed(seed)),
+        ("loaded", Storage::file(&path)),
+    ] {
+        let kms = open_at(start, storage);
+        let public = |id: &str| {
+            unb64(&kms.invoke("GetPublicKey", json!({ "KeyId": id })).unwrap()["PublicKey"])
+        };
+        // The RSA signing key's signatures verify with the fixture's public key.
+        assert_eq!(public(RSA_SIGNER), rsa_public.as_ref(), "{life}");
+        assert_eq!(public(RSA_CRYPT), rsa_public.as_ref(), "{life}");
+        let sig = kms
+            .invoke(
+                "Sign",
+                json!({ "KeyId": RSA_SIGNER, "Message": b64(b"m"), "SigningAlgorithm": "RSASSA_PSS_SHA_256" }),
+            )
+            .unwrap();
+        UnparsedPublicKey::new(&signature::RSA_PSS_2048_8192_SHA256, rsa_public.as_ref())
+            .verify(b"m", &unb64(&sig["Signature"]))
+            .unwrap();
+        // The RSA encryption key decrypts what the fixture's public key encrypted.
+        let public_key =
+            aws_lc_rs::rsa::PublicEncryptingKey::from_der(rsa_public.as_ref()).unwrap();
+        let oaep = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(public_key).unwrap();
+        let mut ct = vec![0u8; oaep.ciphertext_size()];
+        let ct = oaep
+            .encrypt(
+                &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+                b"sealed",
+                &mut ct,
+                None,
+            )
+            .unwrap()
+            .to_vec();
+        let out = kms
+            .invoke(
+                "Decrypt",
+                json!({ "KeyId": RSA_CRYPT, "CiphertextBlob": b64(&ct), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256" }),
+            )
+            .unwrap();
+        assert_eq!(unb64(&out["Plaintext"]), b"sealed", "{life}");
+        // The agreement key derives what the fixture's private key derives.
+        let peer = agreement::PrivateKey::generate(&agreement::ECDH_P384).unwrap();
+        let peer_spki = peer.compute_public_key().unwrap().as_der().unwrap();
+        let out = kms
+            .invoke(
+                "DeriveSharedSecret",
+                json!({ "KeyId": AGREER, "KeyAgreementAlgorithm": "ECDH", "PublicKey": b64(peer_spki.as_ref()) }),
+            )
+            .unwrap();
+        let ours = agreement::agree(
+            &p384,
+            agreement::UnparsedPublicKey::new(&agreement::ECDH_P384, peer_spki.as_ref()),
+            (),
+            |s| Ok(s.to_vec()),
+        )
+        .unwrap();
+        assert_eq!(unb64(&out["SharedSecret"]), ours, "{life}");
+        // secp256k1: the fixture's public key.
+        assert_eq!(
+            public(K1),
+            k1.public_key().as_der().unwrap().as_ref(),
+            "{life}"
+        );
+        // The HMAC key's MACs are RFC 2104 HMACs with the fixture's bytes.
+        let mac = kms
+            .invoke(
+                "GenerateMac",
+                json!({ "KeyId": "alias/mac", "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_384" }),
+            )
+            .unwrap();
+        let expected = aws_lc_rs::hmac::sign(
+            &aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA384, &mac_key),
+            b"m",
+        );
+        assert_eq!(unb64(&mac["Mac"]), expected.as_ref(), "{life}");
+        // The random HMAC key is random, but the same across the restart.
+        macs.push(
+            kms.invoke(
+                "GenerateMac",
+                json!({ "KeyId": RANDOM_MACER, "Message": b64(b"m"), "MacAlgorithm": "HMAC_SHA_224" }),
+            )
+            .unwrap()["Mac"]
+                .clone(),
+        );
+        // Tags, in tag key order.
+        let tags = kms
+            .invoke("ListResourceTags", json!({ "KeyId": RSA_SIGNER }))
+            .unwrap();
+        assert_eq!(
+            tags["Tags"],
+            json!([{ "TagKey": "empty", "TagValue": "" }, { "TagKey": "team", "TagValue": "payments" }]),
+            "{life}"
+        );
+        let grants = kms.invoke("ListGrants", json!({ "KeyId": MACER })).unwrap();
+        assert_eq!(
+            grants["Grants"][0]["Operations"],
+            json!(["GenerateMac", "VerifyMac"])
+        );
+        if life == "seeded" {
+            // Nothing seeded was used, and the alias is dated at the start.
+            for id in [RSA_SIGNER, RSA_CRYPT, AGREER, K1, MACER, RANDOM_MACER] {
+                let d = kms.describe_key(id).unwrap();
+                assert_eq!(d.creation_date, Some(start));
+            }
+            let aliases = kms.invoke("ListAliases", json!({})).unwrap();
+            let secs = start.duration_since(UNIX_EPOCH).unwrap().as_secs() as f64;
+            assert_eq!(aliases["Aliases"][0]["CreationDate"], secs);
+            assert_eq!(aliases["Aliases"][0]["LastUpdatedDate"], secs);
+            let fresh = kms
+                .invoke("GetKeyLastUsage", json!({ "KeyId": K1 }))
+                .unwrap();
+            assert_eq!(fresh["KeyLastUsage"], json!({}));
+        } else {
+            let used = kms
+                .invoke("GetKeyLastUsage", json!({ "KeyId": MACER }))
+                .unwrap();
+            assert_eq!(used["KeyLastUsage"]["Operation"], "GenerateMac");
+        }
+        drop(kms);
+    }
+    assert_eq!(macs[0], macs[1]);
+    assert!(macs[0].is_string());
+}
+
+#[test]
+fn mistakes_in_the_members_of_other_key_kinds_name_their_entry() {
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair};
+
+    let p256 = EcdsaKeyPair::generate_pkcs8(
+        &ECDSA_P256_SHA256_ASN1_SIGNING,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let p256 = b64(p256.as_ref());
+    let rsa = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let rsa: aws_lc_rs::encoding::Pkcs8V1Der<'_> = rsa.as_der().unwrap();
+    let rsa = b64(rsa.as_ref());
+    let key = |k: Value| json!({ "keys": [k] }).to_string();
+    let with_tags = |tags: Value| key(json!({ "KeyId": ORDERS, "Tags": tags }));
+    let hmac = |extra: Value| {
+        let mut k =
+            json!({ "KeyId": ORDERS, "KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC" });
+        for (name, v) in extra.as_object().unwrap() {
+            k[name] = v.clone();
+        }
+        key(k)
+    };
+    let tags51: Vec<Value> = (0..51)
+        .map(|i| json!({ "TagKey": format!("t{i}"), "TagValue": "v" }))
+        .collect();
+    let cases: Vec<(String, &str, String)> = vec![
+        (
+            key(json!({ "KeyId": ORDERS, "KeySpec": "HMAC_256" })),
+            "keys[0].KeyUsage",
+            "ENCRYPT_DECRYPT (the default) is not compatible with KeySpec HMAC_256, which takes GENERATE_VERIFY_MAC".into(),
+        ),
+        (
+            key(json!({ "KeyId": ORDERS, "KeySpec": "ECC_NIST_P521", "KeyUsage": "GENERATE_VERIFY_MAC" })),
+            "keys[0].KeyUsage",
+            "GENERATE_VERIFY_MAC is not compatible with KeySpec ECC_NIST_P521, which takes SIGN_VERIFY or KEY_AGREEMENT".into(),
+        ),
+        (
+            key(json!({ "KeyId": ORDERS, "KeySpec": "ECC_SECG_P256K1", "KeyUsage": "KEY_AGREEMENT" })),
+            "keys[0].KeyUsage",
+            "KEY_AGREEMENT is not compatible with KeySpec ECC_SECG_P256K1, which takes SIGN_VERIFY".into(),
+        ),
+        (
+            hmac(json!({ "KeyMaterial": "AAECAwQFBgcICQoLDA0ODw==" })),
+            "keys[0].KeyMaterial",
+            "is 16 bytes, not the 32 bytes of an HMAC_256 key".into(),
+        ),
+        (
+            hmac(json!({ "PrivateKey": p256 })),
+            "keys[0].PrivateKey",
+            "is for asymmetric keys (RSA and ECC); HMAC_256 takes KeyMaterial".into(),
+        ),
+        (
+            key(json!({ "KeyId": ORDERS, "KeySpec": "ECC_NIST_P384", "KeyUsage": "SIGN_VERIFY", "PrivateKey": p256 })),
+            "keys[0].PrivateKey",
+            "is not an unencrypted PKCS#8 ECC NIST P-384 private key".into(),
+        ),
+        (
+            key(json!({ "KeyId": ORDERS, "KeySpec": "ECC_NIST_P256", "KeyUsage": "KEY_AGREEMENT", "PrivateKey": rsa })),
+            "keys[0].PrivateKey",
+            "is not an unencrypted PKCS#8 ECC NIST P-256 private key".into(),
+        ),
+        (
+            key(json!({ "KeyId": ORDERS, "KeySpec": "RSA_3072", "KeyUsage": "SIGN_VERIFY", "PrivateKey": rsa })),
+            "keys[0].PrivateKey",
+            "is an RSA key of 2048 bits, not the 3072 bits of RSA_3072".into(),
+        ),
+        (
+            key(json!({ "KeyId": ORDERS, "KeySpec": "ECC_NIST_P256", "KeyUsage": "SIGN_VERIFY", "KeyMaterial": MATERIAL })),
+            "keys[0].KeyMaterial",
+            "is for symmetric encryption and HMAC keys; ECC_NIST_P256 takes PrivateKey".into(),
+        ),
+        (
+            hmac(json!({ "RotationPeriodInDays": 90 })),
+            "keys[0].RotationPeriodInDays",
+            "only symmetric keys rotate, not HMAC_256".into(),
+        ),
+        (with_tags(json!({ "team": "a" })), "keys[0].Tags", "must be an array".into()),
+        (with_tags(json!(["team"])), "keys[0].Tags[0]", "a tag is a JSON object".into()),
+        (
+            with_tags(json!([{ "TagKey": "team" }])),
+            "keys[0].Tags[0].TagValue",
+            "is required".into(),
+        ),
+        (
+            with_tags(json!([{ "Key": "team", "Value": "a" }])),
+            "keys[0].Tags[0].Key",
+            "is not a member of a tag (its members are TagKey, TagValue)".into(),
+        ),
+        (
+            with_tags(json!([{ "TagKey": "team", "TagValue": "a" }, { "TagKey": "AWS:x", "TagValue": "b" }])),
+            "keys[0].Tags[1]",
+            "Tag key \"AWS:x\" starts with aws:, which is reserved for AWS.".into(),
+        ),
+        (
+            with_tags(json!([{ "TagKey": "team", "TagValue": "a|b" }])),
+            "keys[0].Tags[0]",
+            "The value of tag \"team\" contains characters other than".into(),
+        ),
+        (
+            with_tags(json!([{ "TagKey": "", "TagValue": "a" }])),
+            "keys[0].Tags[0]",
+            "1 validation error detected: Value at 'tags.member.tagKey' failed to satisfy constraint: Member must have length between 1 and 128".into(),
+        ),
+        (
+            with_tags(json!([{ "TagKey": "team", "TagValue": "a" }, { "TagKey": "team", "TagValue": "b" }])),
+            "keys[0].Tags[1].TagKey",
+            "\"team\" is the TagKey of Tags[0] already".into(),
+        ),
+        (
+            with_tags(json!(tags51)),
+            "keys[0].Tags",
+            "holds 51 tags; a key holds at most 50".into(),
+        ),
+        (
+            json!({
+                "keys": [{ "KeyId": ORDERS, "KeySpec": "HMAC_512", "KeyUsage": "GENERATE_VERIFY_MAC" }],
+                "grants": [{ "KeyId": ORDERS, "GranteePrincipal": "111122223333", "Operations": ["GenerateMac", "Sign"] }],
+            })
+            .to_string(),
+            "grants[0].Operations[1]",
+            "Sign is not an operation of keys[0] (KeySpec HMAC_512, KeyUsage GENERATE_VERIFY_MAC)".into(),
+        ),
+    ];
+    for (text, entry, message) in cases {
+        let e = Seed::from_json(&text).unwrap_err();
+        assert_eq!(e.entry(), entry, "{text}: {e}");
+        assert!(e.message().starts_with(&message), "{text}:\n{e}\n{message}");
+    }
 }
