@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Issue #11 throttling benchmark: kms-reencrypt, with its defaults, against the
-# standalone local KMS on 127.0.0.1 with a quota on cryptographic requests.
+# standalone local KMS (kms-local) on 127.0.0.1 with a quota on cryptographic
+# requests.
 #
 #   bash benches/throttle.sh [--records N] [--quota Q] [--quick]
 #
@@ -25,7 +26,7 @@ while (($#)); do
         --records) N=${2:?--records needs a number}; shift 2 ;;
         --quota) Q=${2:?--quota needs a number}; shift 2 ;;
         --quick) QUICK=1; shift ;;
-        -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -38,10 +39,10 @@ fi
 [[ $Q =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "--quota takes a number of requests per second" >&2; exit 2; }
 [[ -x /usr/bin/time ]] || { echo "needs GNU time at /usr/bin/time" >&2; exit 2; }
 
-echo "== building kms-reencrypt and the local_kms example (release)" >&2
-cargo build --release --quiet --features cli --bin kms-reencrypt --example local_kms
+echo "== building kms-reencrypt and kms-local (release)" >&2
+cargo build --release --quiet --features cli,kms-local --bin kms-reencrypt --bin kms-local
 TOOL=$PWD/target/release/kms-reencrypt
-SERVER=$PWD/target/release/examples/local_kms
+SERVER=$PWD/target/release/kms-local
 
 WORK=$(mktemp -d)
 SERVER_PID=
@@ -54,8 +55,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server QUOTA|none: a fresh local KMS on a free port that first writes N
-# records under its demo key to $WORK/in.jsonl; sets URL and KEY.
+# start_server QUOTA|none: a fresh (in-memory) kms-local on a free port that
+# first writes N records under its demo key to $WORK/in.jsonl; sets URL and KEY.
 start_server() {
     local quota=() log=$WORK/server.log
     [[ $1 != none ]] && quota=(--quota "crypto=$1")

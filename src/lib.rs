@@ -65,6 +65,7 @@
 //! | `aws-config` | no | `KmsClientBuilder::sdk_config`: configure from an `aws_config::SdkConfig` |
 //! | `cli` | no | the `kms-reencrypt` bulk re-encryption tool |
 //! | `local` | no | `tower_kms::local`: an in-memory KMS speaking the real wire protocol |
+//! | `kms-local` | no | the `kms-local` standalone local KMS server (`local` and clap) |
 //! | `serde` | no | `Serialize`/`Deserialize` for the KMS enums and [`Plaintext`] |
 //! | `full` | no | all of the above |
 

@@ -95,6 +95,14 @@ pub(crate) struct KeyPolicy {
 }
 
 impl KeyPolicy {
+    /// A key policy from its text, validated as `CreateKey` validates its
+    /// `Policy` (without the lockout safety check).
+    pub(crate) fn from_text(text: String) -> Result<Self, LocalKmsError> {
+        check_policy_text(&text)?;
+        let doc = policy::parse(&text, PolicyKind::Key)?;
+        Ok(Self { text, doc })
+    }
+
     /// KMS's default key policy for a key in `account`, in KMS's own format.
     pub(crate) fn default_for(account: &str) -> Self {
         let text = default_key_policy(account);
@@ -687,7 +695,7 @@ pub(crate) fn check_policy_size(text: &str) -> Result<(), LocalKmsError> {
 }
 
 /// Shape, size and document checks of a key policy given to `CreateKey`.
-fn check_policy_text(text: &str) -> Result<(), LocalKmsError> {
+pub(crate) fn check_policy_text(text: &str) -> Result<(), LocalKmsError> {
     check_policy_shape(text)?;
     check_policy_size(text)
 }

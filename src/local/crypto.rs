@@ -58,7 +58,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
-use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
 use aws_lc_rs::hmac;
 use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
@@ -474,6 +474,11 @@ impl SymmetricMaterial {
         Self { id, secret, origin }
     }
 
+    /// The 32 AES-256 key bytes.
+    pub(crate) fn secret(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
     /// The id as KMS shows it: 64 lower-case hex digits.
     pub(crate) fn id_hex(&self) -> String {
         hex::encode(self.id)
@@ -541,6 +546,9 @@ pub(crate) enum KeyMaterial {
         private: OaepPrivateDecryptingKey,
         public: OaepPublicEncryptingKey,
         public_der: Vec<u8>,
+        /// The private key as an unencrypted PKCS#8 v1 document (zeroized on
+        /// drop), kept so the state file can store it.
+        pkcs8: Zeroizing<Vec<u8>>,
     },
     /// The key pair of an RSA `SIGN_VERIFY` key or of any ECC key: plain
     /// PKCS#8 and SPKI DER (see [`KeyPairMaterial`]).
@@ -602,23 +610,95 @@ impl KeyMaterial {
                     _ => KeySize::Rsa4096,
                 };
                 let private = PrivateDecryptingKey::generate(size).map_err(|_| internal("RSA"))?;
-                let public_key = private.public_key();
-                let public_der = public_key
-                    .as_der()
-                    .map_err(|_| internal("RSA public key encoding"))?
-                    .as_ref()
-                    .to_vec();
-                let public =
-                    OaepPublicEncryptingKey::new(public_key).map_err(|_| internal("RSA OAEP"))?;
-                let private =
-                    OaepPrivateDecryptingKey::new(private).map_err(|_| internal("RSA OAEP"))?;
-                Ok(Self::Rsa {
-                    private,
-                    public,
-                    public_der,
-                })
+                Self::rsa(private).map_err(|what| internal(&what))
             }
             _ => Ok(Self::KeyPair(KeyPairMaterial::generate(spec)?)),
+        }
+    }
+
+    fn rsa(private: PrivateDecryptingKey) -> Result<Self, String> {
+        let pkcs8: Pkcs8V1Der<'static> = private
+            .as_der()
+            .map_err(|_| "the RSA private key cannot be encoded as PKCS#8".to_string())?;
+        let pkcs8 = Zeroizing::new(pkcs8.as_ref().to_vec());
+        let public_key = private.public_key();
+        let public_der = public_key
+            .as_der()
+            .map_err(|_| "the RSA public key cannot be encoded".to_string())?
+            .as_ref()
+            .to_vec();
+        let public = OaepPublicEncryptingKey::new(public_key)
+            .map_err(|_| "the RSA key cannot be used for OAEP".to_string())?;
+        let private = OaepPrivateDecryptingKey::new(private)
+            .map_err(|_| "the RSA key cannot be used for OAEP".to_string())?;
+        Ok(Self::Rsa {
+            private,
+            public,
+            public_der,
+            pkcs8,
+        })
+    }
+
+    /// The material of an asymmetric key of `spec` and `usage` from its
+    /// private key, an unencrypted PKCS#8 v1 document (as
+    /// [`private_key_pkcs8`] gives it, or `openssl genpkey ... | openssl
+    /// pkcs8 -topk8 -nocrypt -outform DER`): an RSA `ENCRYPT_DECRYPT` key's
+    /// OAEP pair, or a [`KeyPairMaterial`] for RSA `SIGN_VERIFY` and every
+    /// ECC key. The error says what is wrong, in a phrase.
+    ///
+    /// [`private_key_pkcs8`]: Self::private_key_pkcs8
+    pub(crate) fn from_pkcs8(spec: KeySpec, usage: KeyUsage, pkcs8: &[u8]) -> Result<Self, String> {
+        if spec.is_symmetric() || spec.is_hmac() {
+            return Err(format!("{} keys have no private key", spec.as_str()));
+        }
+        if !spec.allows_usage(usage) {
+            return Err(format!(
+                "{} is not a key usage of {}",
+                usage.as_str(),
+                spec.as_str()
+            ));
+        }
+        if spec.is_rsa() && usage == KeyUsage::EncryptDecrypt {
+            let private = PrivateDecryptingKey::from_pkcs8(pkcs8).map_err(|e| {
+                format!("not an unencrypted PKCS#8 RSA private key of 2048 to 8192 bits ({e})")
+            })?;
+            let want = match spec {
+                KeySpec::Rsa2048 => 2048,
+                KeySpec::Rsa3072 => 3072,
+                _ => 4096,
+            };
+            let bits = private.key_size_bits();
+            if bits != want {
+                return Err(format!(
+                    "an RSA key of {bits} bits, not the {want} bits of {}",
+                    spec.as_str()
+                ));
+            }
+            return Self::rsa(private);
+        }
+        KeyPairMaterial::from_pkcs8(spec, Zeroizing::new(pkcs8.to_vec())).map(Self::KeyPair)
+    }
+
+    /// The material of an HMAC key of `spec` from its key bytes (28, 32, 48
+    /// or 64 for `HMAC_224` to `HMAC_512`). The error says what is wrong, in
+    /// a phrase.
+    pub(crate) fn from_hmac_secret(spec: KeySpec, secret: &[u8]) -> Result<Self, String> {
+        HmacMaterial::from_secret(spec, Zeroizing::new(secret.to_vec())).map(Self::Hmac)
+    }
+
+    /// The symmetric material of `key_id`: `materials`, oldest first (not
+    /// empty).
+    pub(crate) fn from_materials(materials: Vec<SymmetricMaterial>) -> Option<Self> {
+        (!materials.is_empty()).then_some(Self::Symmetric(materials))
+    }
+
+    /// The private key of an asymmetric key, as an unencrypted PKCS#8 v1
+    /// document.
+    pub(crate) fn private_key_pkcs8(&self) -> Option<&[u8]> {
+        match self {
+            Self::Symmetric(_) | Self::Hmac(_) => None,
+            Self::Rsa { pkcs8, .. } => Some(pkcs8),
+            Self::KeyPair(pair) => Some(pair.pkcs8()),
         }
     }
 
@@ -1198,6 +1278,174 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn private_keys_round_trip_through_pkcs8() {
+        let none = BTreeMap::new();
+        let id = [0u8; 16];
+        let rsa = KeyMaterial::generate(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt, &id).unwrap();
+        let der = rsa.private_key_pkcs8().unwrap().to_vec();
+        let back =
+            KeyMaterial::from_pkcs8(KeySpec::Rsa2048, KeyUsage::EncryptDecrypt, &der).unwrap();
+        assert_eq!(back.public_key_der(), rsa.public_key_der());
+        assert_eq!(back.private_key_pkcs8(), Some(&der[..]));
+        let alg = EncryptionAlgorithm::RsaesOaepSha256;
+        let ct = rsa.encrypt(&id, alg, &none, b"kept").unwrap();
+        assert_eq!(
+            back.decrypt(&id, alg, &none, &ct).unwrap().plaintext,
+            b"kept"
+        );
+        // The same private key as a signing key is a key pair.
+        let signer = KeyMaterial::from_pkcs8(KeySpec::Rsa2048, KeyUsage::SignVerify, &der).unwrap();
+        assert!(signer.key_pair().is_some());
+        assert_eq!(signer.public_key_der(), rsa.public_key_der());
+        // The size must be the spec's, for either usage.
+        for usage in [KeyUsage::EncryptDecrypt, KeyUsage::SignVerify] {
+            let e = KeyMaterial::from_pkcs8(KeySpec::Rsa3072, usage, &der)
+                .err()
+                .unwrap();
+            assert_eq!(e, "an RSA key of 2048 bits, not the 3072 bits of RSA_3072");
+        }
+
+        let ecc = KeyMaterial::generate(KeySpec::EccNistP256, KeyUsage::SignVerify, &id).unwrap();
+        let der = ecc.private_key_pkcs8().unwrap().to_vec();
+        let back =
+            KeyMaterial::from_pkcs8(KeySpec::EccNistP256, KeyUsage::SignVerify, &der).unwrap();
+        assert_eq!(back.public_key_der(), ecc.public_key_der());
+        // An ECC key is no RSA key and the other way round; garbage is neither.
+        for usage in [KeyUsage::EncryptDecrypt, KeyUsage::SignVerify] {
+            let e = KeyMaterial::from_pkcs8(KeySpec::Rsa2048, usage, &der)
+                .err()
+                .unwrap();
+            assert!(
+                e.starts_with("not an unencrypted PKCS#8 RSA private key"),
+                "{e}"
+            );
+        }
+        let rsa_der = rsa.private_key_pkcs8().unwrap();
+        let e = KeyMaterial::from_pkcs8(KeySpec::EccNistP256, KeyUsage::SignVerify, rsa_der)
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("not an unencrypted PKCS#8 ECC NIST P-256"),
+            "{e}"
+        );
+        // A key of another curve is refused.
+        let e = KeyMaterial::from_pkcs8(KeySpec::EccNistP384, KeyUsage::SignVerify, &der)
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("not an unencrypted PKCS#8 ECC NIST P-384"),
+            "{e}"
+        );
+        for garbage in [&b""[..], &b"\x30\x00"[..], &der[..der.len() / 2]] {
+            for (spec, usage) in [
+                (KeySpec::EccNistP256, KeyUsage::SignVerify),
+                (KeySpec::EccNistP521, KeyUsage::KeyAgreement),
+                (KeySpec::EccSecgP256k1, KeyUsage::SignVerify),
+                (KeySpec::Rsa2048, KeyUsage::EncryptDecrypt),
+                (KeySpec::Rsa4096, KeyUsage::SignVerify),
+            ] {
+                assert!(KeyMaterial::from_pkcs8(spec, usage, garbage).is_err());
+            }
+        }
+        assert!(
+            KeyMaterial::from_pkcs8(KeySpec::SymmetricDefault, KeyUsage::EncryptDecrypt, &der)
+                .is_err()
+        );
+        assert!(
+            KeyMaterial::from_pkcs8(KeySpec::Hmac256, KeyUsage::GenerateVerifyMac, &der).is_err()
+        );
+        // A usage the spec does not have.
+        assert_eq!(
+            KeyMaterial::from_pkcs8(KeySpec::EccNistP256, KeyUsage::EncryptDecrypt, &der)
+                .err()
+                .unwrap(),
+            "ENCRYPT_DECRYPT is not a key usage of ECC_NIST_P256"
+        );
+        // Symmetric keys have no private key; materials rebuild them.
+        let sym = symmetric(&id);
+        assert_eq!(sym.private_key_pkcs8(), None);
+        let again = KeyMaterial::from_materials(sym.materials().to_vec()).unwrap();
+        assert_eq!(again.material_id(), sym.material_id());
+        assert!(KeyMaterial::from_materials(Vec::new()).is_none());
+        // Debug never shows the private key.
+        assert!(!format!("{ecc:?}").contains("pkcs8"));
+    }
+
+    /// Every key pair spec and usage, and every HMAC spec, rebuilt from the
+    /// bytes a state file keeps: the same public key, and what one made the
+    /// other checks.
+    #[test]
+    fn every_asymmetric_and_hmac_material_round_trips() {
+        use super::super::material::Message;
+        let id = [7u8; 16];
+        for (spec, usage) in [
+            (KeySpec::Rsa2048, KeyUsage::SignVerify),
+            (KeySpec::Rsa3072, KeyUsage::SignVerify),
+            (KeySpec::Rsa4096, KeyUsage::SignVerify),
+            (KeySpec::EccNistP256, KeyUsage::SignVerify),
+            (KeySpec::EccNistP384, KeyUsage::SignVerify),
+            (KeySpec::EccNistP521, KeyUsage::SignVerify),
+            (KeySpec::EccSecgP256k1, KeyUsage::SignVerify),
+            (KeySpec::EccNistP256, KeyUsage::KeyAgreement),
+            (KeySpec::EccNistP384, KeyUsage::KeyAgreement),
+            (KeySpec::EccNistP521, KeyUsage::KeyAgreement),
+        ] {
+            let m = if spec == KeySpec::Rsa4096 {
+                // Reuse the 4096-bit key generated once for these tests.
+                KeyMaterial::from_pkcs8(spec, usage, rsa4096().private_key_pkcs8().unwrap())
+                    .unwrap()
+            } else {
+                KeyMaterial::generate(spec, usage, &id).unwrap()
+            };
+            let der = m.private_key_pkcs8().unwrap();
+            let back = KeyMaterial::from_pkcs8(spec, usage, der).unwrap();
+            assert_eq!(back.private_key_pkcs8(), Some(der), "{spec:?}");
+            assert_eq!(back.public_key_der(), m.public_key_der(), "{spec:?}");
+            let (pair, again) = (m.key_pair().unwrap(), back.key_pair().unwrap());
+            assert_eq!(again.spec(), spec);
+            if usage == KeyUsage::SignVerify {
+                let alg = spec.signing_algorithms(usage)[0];
+                let sig = pair.sign(alg, Message::Raw(b"kept")).unwrap();
+                assert!(again.verify(alg, Message::Raw(b"kept"), &sig), "{spec:?}");
+                assert!(!again.verify(alg, Message::Raw(b"kepT"), &sig), "{spec:?}");
+            } else {
+                let peer = KeyMaterial::generate(spec, usage, &id).unwrap();
+                let peer_spki = peer.public_key_der().unwrap();
+                assert_eq!(
+                    *pair.agree(peer_spki).unwrap(),
+                    *again.agree(peer_spki).unwrap(),
+                    "{spec:?}"
+                );
+            }
+        }
+        for (spec, len) in [
+            (KeySpec::Hmac224, 28),
+            (KeySpec::Hmac256, 32),
+            (KeySpec::Hmac384, 48),
+            (KeySpec::Hmac512, 64),
+        ] {
+            let m = KeyMaterial::generate(spec, KeyUsage::GenerateVerifyMac, &id).unwrap();
+            let h = m.hmac().unwrap();
+            assert_eq!(h.spec(), spec);
+            let back = KeyMaterial::from_hmac_secret(spec, h.secret()).unwrap();
+            let mac = h.mac(b"kept").unwrap();
+            assert!(back.hmac().unwrap().verify(b"kept", &mac), "{spec:?}");
+            assert_eq!(back.private_key_pkcs8(), None);
+            assert_eq!(
+                KeyMaterial::from_hmac_secret(spec, &vec![1; len + 1])
+                    .err()
+                    .unwrap(),
+                format!(
+                    "{} bytes, not the {len} bytes of an {} key",
+                    len + 1,
+                    spec.as_str()
+                )
+            );
+        }
+        assert!(KeyMaterial::from_hmac_secret(KeySpec::SymmetricDefault, &[0; 32]).is_err());
     }
 
     #[test]

@@ -88,13 +88,11 @@ fn parse_key_pair_spec(s: &str) -> Result<KeySpec, LocalKmsError> {
 
 impl Ops<'_> {
     /// Records a successful cryptographic operation with `key` for
-    /// `GetKeyLastUsage` (a key deleted meanwhile is left alone).
+    /// `GetKeyLastUsage` (a key deleted meanwhile is left alone). A change
+    /// of the store like any other: with a state file, the request is
+    /// answered once the record is on disk.
     pub(crate) fn record_use(&self, key: &Key, operation: &str) {
-        let mut store = self
-            .inner
-            .store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut store = self.store();
         if let Some(k) = store.keys.get_mut(&key.id) {
             k.last_used = Some(LastUse {
                 operation: operation.to_string(),

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 
 use super::Inner;
 use super::authz::{Access, Denial, access_denied, invalid_marker};
-use super::crypto::{KeyUsage, format_uuid, random_array};
+use super::crypto::{KeySpec, KeyUsage, format_uuid, random_array};
 use super::error::LocalKmsError;
 use super::ops::{Ops, length_between, paged, parse, required};
 use super::principal::{Principal, account_of, is_account_id, root_account};
@@ -235,16 +235,47 @@ pub(crate) struct Grants {
 }
 
 impl Grants {
+    /// Grants as stored (by a state file): `next_seq` is above every
+    /// grant's `seq`.
+    pub(crate) fn restore(grants: Vec<Grant>, next_seq: u64) -> Self {
+        Self {
+            by_id: grants.into_iter().map(|g| (g.id.clone(), g)).collect(),
+            next_seq,
+        }
+    }
+
+    /// Adds a new grant (made by a seed), numbering it after the others.
+    pub(crate) fn add(&mut self, mut grant: Grant) {
+        grant.seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_id.insert(grant.id.clone(), grant);
+    }
+
+    /// Every grant kept (retired ones too, until their retirement has
+    /// propagated), in creation order.
+    pub(crate) fn all(&self) -> Vec<&Grant> {
+        let mut out: Vec<&Grant> = self.by_id.values().collect();
+        out.sort_by_key(|g| g.seq);
+        out
+    }
+
+    /// The number the next grant gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     pub(crate) fn forget_key(&mut self, key_id: &str) {
         self.by_id.retain(|_, g| g.key_id != key_id);
     }
 
-    /// Drops grants whose retirement has propagated.
-    pub(crate) fn prune(&mut self, now: SystemTime, delay: Duration) {
+    /// Drops grants whose retirement has propagated; whether any was.
+    pub(crate) fn prune(&mut self, now: SystemTime, delay: Duration) -> bool {
+        let before = self.by_id.len();
         self.by_id.retain(|_, g| {
             g.retired
                 .is_none_or(|r| r.checked_add(delay).is_none_or(|t| t > now))
         });
+        self.by_id.len() != before
     }
 
     fn live(&self, id: &str, key_id: &str) -> Option<&Grant> {
@@ -335,7 +366,7 @@ fn decode_token(inner: &Inner, token: &str) -> Result<([u8; 16], String), LocalK
 
 /// `InvalidGrantIdException` unless `id` is a grant id (64 lower-case hex
 /// digits); `ValidationException` outside the model's 1 to 128 characters.
-fn check_grant_id(id: &str) -> Result<(), LocalKmsError> {
+pub(crate) fn check_grant_id(id: &str) -> Result<(), LocalKmsError> {
     length_between("grantId", id.len(), 1, 128)?;
     if id.len() != 64
         || !id
@@ -352,7 +383,7 @@ fn check_grant_id(id: &str) -> Result<(), LocalKmsError> {
 
 /// A `PrincipalIdType` member: `^[\w+=,.@:/-]+$`, 1 to 256 characters, and
 /// a principal ARN or account id (else `InvalidArnException`).
-fn check_principal(member: &str, p: &str) -> Result<(), LocalKmsError> {
+pub(crate) fn check_principal(member: &str, p: &str) -> Result<(), LocalKmsError> {
     length_between(member, p.len(), 1, 256)?;
     if !p.bytes().all(|b| {
         b.is_ascii_alphanumeric()
@@ -376,7 +407,7 @@ fn check_principal(member: &str, p: &str) -> Result<(), LocalKmsError> {
     Ok(())
 }
 
-fn check_context_constraint(member: &str, ctx: &Context) -> Result<(), LocalKmsError> {
+pub(crate) fn check_context_constraint(member: &str, ctx: &Context) -> Result<(), LocalKmsError> {
     if ctx.len() > 8 {
         return Err(LocalKmsError::validation(format!(
             "{member} can include up to 8 encryption context pairs."
@@ -391,8 +422,13 @@ fn check_context_constraint(member: &str, ctx: &Context) -> Result<(), LocalKmsE
 }
 
 /// The grant operations a key of this kind supports.
-fn supported_operations(key: &Key) -> &'static [&'static str] {
-    match (key.spec.is_symmetric(), key.usage) {
+pub(crate) fn supported_operations(key: &Key) -> &'static [&'static str] {
+    operations_of(key.spec, key.usage)
+}
+
+/// The grant operations a key of this spec and usage supports.
+pub(crate) fn operations_of(spec: KeySpec, usage: KeyUsage) -> &'static [&'static str] {
+    match (spec.is_symmetric(), usage) {
         (true, _) => &[
             "Decrypt",
             "Encrypt",

@@ -297,6 +297,17 @@ fn ecdsa_verification(spec: KeySpec) -> Option<&'static signature::EcdsaVerifica
     })
 }
 
+/// The curve of an ECC spec, as people name it.
+fn curve_name(spec: KeySpec) -> &'static str {
+    match spec {
+        KeySpec::EccNistP256 => "ECC NIST P-256",
+        KeySpec::EccNistP384 => "ECC NIST P-384",
+        KeySpec::EccNistP521 => "ECC NIST P-521",
+        KeySpec::EccSecgP256k1 => "secp256k1",
+        _ => "EC",
+    }
+}
+
 fn ecdh(spec: KeySpec) -> Option<&'static agreement::Algorithm> {
     Some(match spec {
         KeySpec::EccNistP256 => &ECDH_P256,
@@ -346,37 +357,50 @@ impl KeyPairMaterial {
                 )));
             }
         };
-        Self::from_pkcs8(spec, pkcs8)
+        Self::from_pkcs8(spec, pkcs8).map_err(|what| {
+            LocalKmsError::internal(format!("The new {} key pair: {what}.", spec.as_str()))
+        })
     }
 
     /// The key pair of `spec` whose private key is `pkcs8` (PKCS#8 v1 DER);
     /// the public key follows from it. Fails unless the key is a valid key
-    /// of that spec (algorithm, curve, modulus size).
-    pub(crate) fn from_pkcs8(
-        spec: KeySpec,
-        pkcs8: Zeroizing<Vec<u8>>,
-    ) -> Result<Self, LocalKmsError> {
+    /// of that spec (algorithm, curve, modulus size); the error says what is
+    /// wrong, in a phrase (for a state file or a seed that holds the key).
+    pub(crate) fn from_pkcs8(spec: KeySpec, pkcs8: Zeroizing<Vec<u8>>) -> Result<Self, String> {
         let public_der = match pair_kind(spec) {
             Some(PairKind::Rsa(_, modulus)) => {
-                let pair = rsa::KeyPair::from_pkcs8(&pkcs8).map_err(|_| rejected(spec))?;
-                if pair.public_modulus_len() != modulus {
-                    return Err(rejected(spec));
+                let pair = rsa::KeyPair::from_pkcs8(&pkcs8).map_err(|e| {
+                    format!("not an unencrypted PKCS#8 RSA private key of 2048 to 8192 bits ({e})")
+                })?;
+                let len = pair.public_modulus_len();
+                if len != modulus {
+                    return Err(format!(
+                        "an RSA key of {} bits, not the {} bits of {}",
+                        len * 8,
+                        modulus * 8,
+                        spec.as_str()
+                    ));
                 }
                 pair.public_key()
                     .as_der()
-                    .map_err(|_| failed("RSA public key encoding"))?
+                    .map_err(|_| "an RSA key whose public key cannot be encoded".to_string())?
                     .as_ref()
                     .to_vec()
             }
             Some(PairKind::Ec(alg, _)) => {
-                let pair = EcdsaKeyPair::from_pkcs8(alg, &pkcs8).map_err(|_| rejected(spec))?;
+                let pair = EcdsaKeyPair::from_pkcs8(alg, &pkcs8).map_err(|e| {
+                    format!(
+                        "not an unencrypted PKCS#8 {} private key ({e})",
+                        curve_name(spec)
+                    )
+                })?;
                 pair.public_key()
                     .as_der()
-                    .map_err(|_| failed("EC public key encoding"))?
+                    .map_err(|_| "an EC key whose public key cannot be encoded".to_string())?
                     .as_ref()
                     .to_vec()
             }
-            None => return Err(rejected(spec)),
+            None => return Err(format!("{} keys have no key pair", spec.as_str())),
         };
         Ok(Self {
             spec,
@@ -385,11 +409,9 @@ impl KeyPairMaterial {
         })
     }
 
-    /// The spec the key pair was made or rebuilt for.
-    #[allow(
-        dead_code,
-        reason = "the export side of the plain data (with pkcs8), for persistence"
-    )]
+    /// The spec the key pair was made or rebuilt for (the key's own spec
+    /// is what the state file keeps).
+    #[cfg(test)]
     pub(crate) fn spec(&self) -> KeySpec {
         self.spec
     }
@@ -545,36 +567,32 @@ impl HmacMaterial {
             LocalKmsError::internal(format!("{} is not an HMAC key spec.", spec.as_str()))
         })?;
         Self::from_secret(spec, Zeroizing::new(random_vec(len)?))
+            .map_err(|what| LocalKmsError::internal(format!("The new HMAC key: {what}.")))
     }
 
-    /// The HMAC key of `spec` with these key bytes (of the spec's length).
-    pub(crate) fn from_secret(
-        spec: KeySpec,
-        secret: Zeroizing<Vec<u8>>,
-    ) -> Result<Self, LocalKmsError> {
+    /// The HMAC key of `spec` with these key bytes (of the spec's length:
+    /// 28, 32, 48 or 64). The error says what is wrong, in a phrase (for a
+    /// state file or a seed that holds the key).
+    pub(crate) fn from_secret(spec: KeySpec, secret: Zeroizing<Vec<u8>>) -> Result<Self, String> {
         match hmac_params(spec) {
             Some((_, _, len)) if secret.len() == len => Ok(Self { spec, secret }),
-            _ => Err(LocalKmsError::internal(format!(
-                "The stored secret is not a valid {} key.",
+            Some((_, _, len)) => Err(format!(
+                "{} bytes, not the {len} bytes of an {} key",
+                secret.len(),
                 spec.as_str()
-            ))),
+            )),
+            None => Err(format!("{} keys are no HMAC keys", spec.as_str())),
         }
     }
 
-    /// The spec of the key.
-    #[allow(
-        dead_code,
-        reason = "the export side of the plain data (with secret), for persistence"
-    )]
+    /// The spec of the key (the key's own spec is what the state file
+    /// keeps).
+    #[cfg(test)]
     pub(crate) fn spec(&self) -> KeySpec {
         self.spec
     }
 
     /// The raw key bytes.
-    #[allow(
-        dead_code,
-        reason = "the export side of the plain data (with spec), for persistence"
-    )]
     pub(crate) fn secret(&self) -> &[u8] {
         &self.secret
     }

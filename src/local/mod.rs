@@ -218,6 +218,25 @@
 //! unless set, answer over-quota requests with KMS's `ThrottlingException`,
 //! and [`LocalKms::stats`] counts the requests served and throttled.
 //!
+//! # State that outlives the process, and fixtures
+//!
+//! [`LocalKmsBuilder::build`] keeps everything in memory.
+//! [`LocalKmsBuilder::open`] with [`Storage::file`] keeps the whole state in
+//! a [state file](state) instead — keys of every spec and usage with every
+//! key material (**in plaintext**, in a file only its owner may read), key
+//! states, rotation schedules, tags and last uses, aliases with their dates,
+//! key policies, grants and the grant-token secret — and
+//! answers a request only once its change is on disk, so a restart, even
+//! after `kill -9`, loses nothing that was acknowledged. A [`Seed`] (JSON,
+//! [documented here](seed)) starts a new state from fixtures: principals
+//! with credentials and identity policies, keys of every spec and usage
+//! with fixed ids, tags and, if wanted, fixed key material (AES or HMAC key
+//! bytes, or a private key), aliases, key policies and grants.
+//!
+//! The `kms-local` binary (feature `kms-local`, `cargo install tower-kms
+//! --features kms-local`) serves all this on 127.0.0.1 with `--state`,
+//! `--seed` and a flag for each setting.
+//!
 //! # Example
 //!
 //! ```
@@ -269,6 +288,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -281,6 +301,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, DATE, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::Value;
+use zeroize::Zeroizing;
 
 mod authz;
 mod crypto;
@@ -293,8 +314,10 @@ mod policy;
 mod principal;
 mod quota;
 mod rotation;
+pub mod seed;
 mod server;
 mod sigv4;
+pub mod state;
 mod store;
 mod tags;
 mod time;
@@ -304,7 +327,9 @@ pub use error::LocalKmsError;
 pub use policy::IdentityPolicy;
 pub use principal::{Principal, PrincipalError};
 pub use quota::{OperationStats, Quota, QuotaError, RequestRate, RequestStats};
+pub use seed::{Seed, SeedError};
 pub use server::{LocalKmsServer, ServerConfig, ServerStats};
+pub use state::{Opened, StateError, StateErrorKind, Storage};
 
 use crate::model::{KeyMetadata, KeySpec, KeyUsageType};
 use authz::Caller;
@@ -312,6 +337,7 @@ use crypto::{KeyMaterial, random_array, uuid_v4};
 use ops::Ops;
 use policy::PolicyDocument;
 use quota::Quotas;
+use state::Persister;
 use store::{Scope, Store};
 
 /// Default region: `us-east-1`.
@@ -639,8 +665,103 @@ impl LocalKmsBuilder {
         self
     }
 
-    /// Builds the local KMS (with no keys).
+    /// Builds the local KMS, in memory and with no keys: `open(Storage::memory())`,
+    /// which cannot fail.
     pub fn build(self) -> LocalKms {
+        self.assemble(Store::default(), new_grant_secret(), None, Opened::Memory)
+    }
+
+    /// Builds the local KMS with its state in `storage`: in memory or in a
+    /// state file, from a seed or not (see [`Storage`]; the [state
+    /// module](state) documents the file, the [seed module](seed) the
+    /// seed).
+    ///
+    /// With a state file that exists, its state is loaded, whole or not at
+    /// all: a file that is not a state file, is truncated or corrupt, of
+    /// another format version, written for another region, readable by
+    /// others, or in use by another local KMS is refused, and the error
+    /// names it and says what is wrong. With one that does not exist yet,
+    /// it is created (with the seed's keys, aliases and grants) before this
+    /// returns. From then on every change is in the file before the request
+    /// that made it is answered.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tower_kms::local::{LocalKms, Opened, Storage};
+    /// use tower_kms::{KeySpec, KeyUsageType};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let dir = std::env::temp_dir().join(format!("open-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("kms.state");
+    /// let kms = LocalKms::builder().open(Storage::file(&path))?;
+    /// assert_eq!(kms.opened(), Opened::Created);
+    /// let key = kms.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)?;
+    /// let blob = kms.invoke("Encrypt", json!({ "KeyId": key, "Plaintext": "aGk=" }))?;
+    /// drop(kms);
+    ///
+    /// let kms = LocalKms::builder().open(Storage::file(&path))?;
+    /// assert_eq!(kms.opened(), Opened::Loaded);
+    /// let out = kms.invoke("Decrypt", json!({ "CiphertextBlob": blob["CiphertextBlob"] }))?;
+    /// assert_eq!(out["Plaintext"], "aGk=");
+    /// # drop(kms);
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`StateError`]: the state file cannot be read, created or locked, or
+    /// is refused (see above); the seed's credentials clash with the
+    /// builder's ([`StateErrorKind::Seed`]).
+    pub fn open(self, storage: Storage) -> Result<LocalKms, StateError> {
+        let builder = match &storage.seed {
+            Some(seed) => seed.configure(self)?,
+            None => self,
+        };
+        let scope = Scope {
+            region: builder.region.clone(),
+            account: builder.account_id.clone(),
+        };
+        let seeded = || -> Result<Store, StateError> {
+            let mut store = Store::default();
+            if let Some(seed) = &storage.seed {
+                let now = builder.clock.as_ref().map_or_else(SystemTime::now, |c| c());
+                seed.apply(&mut store, &scope, now, builder.grant_propagation)?;
+            }
+            Ok(store)
+        };
+        let Some(path) = &storage.file else {
+            let store = seeded()?;
+            return Ok(builder.assemble(store, new_grant_secret(), None, Opened::Memory));
+        };
+        let (persister, loaded) = state::open(path, &scope)?;
+        match loaded {
+            Some(loaded) => Ok(builder.assemble(
+                loaded.store,
+                loaded.grant_secret,
+                Some(persister),
+                Opened::Loaded,
+            )),
+            None => {
+                let mut store = seeded()?;
+                // Not in a file yet: the first write makes it.
+                store.version = 1;
+                let kms =
+                    builder.assemble(store, new_grant_secret(), Some(persister), Opened::Created);
+                kms.flush()?;
+                Ok(kms)
+            }
+        }
+    }
+
+    fn assemble(
+        self,
+        store: Store,
+        grant_secret: Zeroizing<[u8; 32]>,
+        persist: Option<Persister>,
+        opened: Opened,
+    ) -> LocalKms {
         let pairs = if self.credentials.is_empty() {
             vec![(
                 DEFAULT_ACCESS_KEY_ID.to_string(),
@@ -665,9 +786,6 @@ impl LocalKmsBuilder {
                 .or_default()
                 .push(policy.into_document());
         }
-        // The RNG in aws-lc-rs does not fail in practice; a fixed fallback only
-        // weakens grant-token forgery resistance of a test server.
-        let grant_secret: [u8; 32] = random_array().unwrap_or([0x5a; 32]);
         let quotas = Quotas::new(self.quotas, self.clock.is_some());
         LocalKms {
             inner: Arc::new(Inner {
@@ -682,12 +800,22 @@ impl LocalKmsBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemTime::now)),
                 max_body_bytes: self.max_body_bytes,
                 on_request: self.on_request,
-                grant_key: hmac::Key::new(hmac::HMAC_SHA256, &grant_secret),
-                store: Mutex::new(Store::default()),
+                grant_key: hmac::Key::new(hmac::HMAC_SHA256, &grant_secret[..]),
+                grant_secret,
+                store: Mutex::new(store),
                 quotas,
+                persist,
+                opened,
             }),
         }
     }
+}
+
+/// A new secret for grant tokens. The RNG in aws-lc-rs does not fail in
+/// practice; a fixed fallback only weakens grant-token forgery resistance of
+/// a test server.
+fn new_grant_secret() -> Zeroizing<[u8; 32]> {
+    Zeroizing::new(random_array().unwrap_or([0x5a; 32]))
 }
 
 /// Shared state of a [`LocalKms`].
@@ -704,8 +832,13 @@ pub(crate) struct Inner {
     max_body_bytes: usize,
     on_request: Option<RequestHook>,
     pub(crate) grant_key: hmac::Key,
+    /// The secret of `grant_key`, for the state file.
+    pub(crate) grant_secret: Zeroizing<[u8; 32]>,
     pub(crate) store: Mutex<Store>,
     quotas: Quotas,
+    /// The state file, if any.
+    persist: Option<Persister>,
+    opened: Opened,
 }
 
 /// An in-memory AWS KMS. Cheap to clone; clones share keys and settings.
@@ -733,6 +866,7 @@ impl fmt::Debug for LocalKms {
             .field("keys", &keys)
             .field("max_body_bytes", &self.inner.max_body_bytes)
             .field("quotas", self.inner.quotas.limits())
+            .field("state_file", &self.state_file())
             .finish_non_exhaustive()
     }
 }
@@ -898,7 +1032,68 @@ impl LocalKms {
         operation: &str,
         request: Value,
     ) -> Result<Value, LocalKmsError> {
-        self.run_at(caller, operation, request, (self.inner.clock)(), None)
+        let (result, observed) =
+            self.run_at(caller, operation, request, (self.inner.clock)(), None);
+        self.durable(observed)?;
+        result
+    }
+
+    /// Returns once the state file (if any) holds `version` of the store:
+    /// the rule that a request is answered only once what it did and saw
+    /// is on disk (see the [state module](state)).
+    fn durable(&self, version: u64) -> Result<(), LocalKmsError> {
+        match &self.inner.persist {
+            Some(p) => p.commit(&self.inner, version).map_err(|e| {
+                LocalKmsError::internal(format!(
+                    "The change could not be saved: {}.",
+                    state::chain(&e)
+                ))
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// [`durable`](Self::durable) off the async threads when there is
+    /// something to write or wait for.
+    async fn durable_async(&self, version: u64) -> Result<(), LocalKmsError> {
+        match &self.inner.persist {
+            Some(p) if !p.holds(version) => {
+                let this = self.clone();
+                run_blocking(move || this.durable(version)).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Writes to the state file whatever is not in it yet. Every change is
+    /// written before the request that made it is answered, so there is
+    /// nothing to write unless a write failed (see the [state
+    /// module](state)); `kms-local` calls this before it exits. Without a
+    /// state file it does nothing.
+    ///
+    /// # Errors
+    /// [`StateError`] when the state file cannot be written.
+    pub fn flush(&self) -> Result<(), StateError> {
+        let Some(p) = &self.inner.persist else {
+            return Ok(());
+        };
+        let version = self
+            .inner
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .version;
+        p.commit(&self.inner, version)
+    }
+
+    /// The state file, when [opened](LocalKmsBuilder::open) with one.
+    pub fn state_file(&self) -> Option<&Path> {
+        self.inner.persist.as_ref().map(Persister::path)
+    }
+
+    /// How its state began: in memory, a new state file, or a loaded one.
+    pub fn opened(&self) -> Opened {
+        self.inner.opened
     }
 
     /// Creates a key (`CreateKey` with `KeySpec` and `KeyUsage`) and returns
@@ -1106,21 +1301,28 @@ impl LocalKms {
         .map(drop)
     }
 
+    /// `CreateKey` with RSA key generation off the async threads; the
+    /// result and the store version the request saw.
     async fn create_key_async(
         &self,
         now: SystemTime,
         caller: &Caller,
         body: Value,
-    ) -> Result<Value, LocalKmsError> {
-        let ops = Ops::new(&self.inner, now, caller, &body);
-        let plan = ops.plan_create_key(ops::parse(body)?)?;
+        request_id: &str,
+    ) -> (Result<Value, LocalKmsError>, u64) {
+        let ops = Ops::new(&self.inner, now, caller, &body).with_request_id(request_id);
+        let plan = match ops::parse(body).and_then(|r| ops.plan_create_key(r)) {
+            Ok(plan) => plan,
+            Err(e) => return (Err(e), ops.observed()),
+        };
         let (spec, usage, key_id) = (plan.spec, plan.usage, plan.raw_id);
         let material = if spec.is_rsa() {
-            run_blocking(move || KeyMaterial::generate(spec, usage, &key_id)).await?
+            run_blocking(move || KeyMaterial::generate(spec, usage, &key_id)).await
         } else {
-            KeyMaterial::generate(spec, usage, &key_id)?
+            KeyMaterial::generate(spec, usage, &key_id)
         };
-        ops.finish_create_key(plan, material)
+        let result = material.and_then(|m| ops.finish_create_key(plan, m));
+        (result, ops.observed())
     }
 
     /// Everything after the request id: body, authentication, dispatch.
@@ -1235,24 +1437,34 @@ impl LocalKms {
                 .map_err(|e| LocalKmsError::serialization(e.to_string()))?
         };
         if operation == "CreateKey" {
-            return self.create_key_async(now, caller, value).await;
+            let (result, observed) = self.create_key_async(now, caller, value, request_id).await;
+            self.durable_async(observed).await?;
+            return result;
         }
         if matches!(
             operation,
             "GenerateDataKeyPair" | "GenerateDataKeyPairWithoutPlaintext"
         ) {
-            // An RSA key pair takes a moment: off the async threads.
+            // An RSA key pair takes a moment: off the async threads, where
+            // waiting for the state file costs no async thread either.
             let (this, caller) = (self.clone(), caller.clone());
             let (operation, request_id) = (operation.to_string(), request_id.to_string());
             return run_blocking(move || {
-                this.run_at(&caller, &operation, value, now, Some(&request_id))
+                let (result, observed) =
+                    this.run_at(&caller, &operation, value, now, Some(&request_id));
+                this.durable(observed)?;
+                result
             })
             .await;
         }
-        self.run_at(caller, operation, value, now, Some(request_id))
+        let (result, observed) = self.run_at(caller, operation, value, now, Some(request_id));
+        self.durable_async(observed).await?;
+        result
     }
 
-    /// Runs one parsed operation at `now`, catching panics.
+    /// Runs one parsed operation at `now`, catching panics: the result and
+    /// the store version the request saw, which must be in the state file
+    /// ([`durable`](Self::durable)) before the result is given out.
     fn run_at(
         &self,
         caller: &Caller,
@@ -1260,17 +1472,18 @@ impl LocalKms {
         value: Value,
         now: SystemTime,
         request_id: Option<&str>,
-    ) -> Result<Value, LocalKmsError> {
+    ) -> (Result<Value, LocalKmsError>, u64) {
         let mut ops = Ops::new(&self.inner, now, caller, &value);
         if let Some(id) = request_id {
             ops = ops.with_request_id(id);
         }
-        std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, value)))
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, value)))
             .unwrap_or_else(|_| {
                 Err(LocalKmsError::internal(
                     "The operation failed unexpectedly.",
                 ))
-            })
+            });
+        (result, ops.observed())
     }
 
     /// Handles one HTTP request; never fails.

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::sync::{Arc, MutexGuard};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use super::crypto::{
     EncryptionAlgorithm, KeyMaterial, KeySpec, KeyUsage, blob_key_id, random_vec, uuid_v4,
 };
 use super::error::LocalKmsError;
-use super::store::{Alias, Key, KeyState, Scope, Store};
+use super::store::{Alias, Key, KeyState, Scope, StoreGuard};
 use super::time::epoch_seconds_f64;
 
 /// Every KMS operation (the `X-Amz-Target` suffixes): all 56 of the API,
@@ -147,6 +147,8 @@ pub(crate) struct Ops<'a> {
     pub(crate) authorized: Cell<bool>,
     /// The `x-amzn-RequestId` of a request that came over HTTP.
     pub(crate) request_id: Option<String>,
+    /// The store version this request saw (see [`StoreGuard`]).
+    observed: Cell<u64>,
 }
 
 impl<'a> Ops<'a> {
@@ -163,6 +165,7 @@ impl<'a> Ops<'a> {
             presented_grants: super::grants::presented_grants(inner, body),
             authorized: Cell::new(false),
             request_id: None,
+            observed: Cell::new(0),
         }
     }
 
@@ -176,19 +179,28 @@ impl<'a> Ops<'a> {
 impl Ops<'_> {
     /// The store, with the keys whose deletion date has passed removed and
     /// the automatic rotations due at `now` made.
-    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+    pub(crate) fn store(&self) -> StoreGuard<'_> {
         let mut guard = self
             .inner
             .store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        guard.purge(self.now);
-        guard.rotate_due(self.now);
-        guard
+        let mut changed = guard.purge(self.now);
+        changed |= guard.rotate_due(self.now);
+        changed |= guard
             .authz
             .grants
             .prune(self.now, self.inner.grant_propagation);
-        guard
+        if changed {
+            guard.version += 1;
+        }
+        StoreGuard::new(guard, &self.observed)
+    }
+
+    /// The latest version of the store this request saw (its own changes
+    /// included): what must be in the state file before it is answered.
+    pub(crate) fn observed(&self) -> u64 {
+        self.observed.get()
     }
 
     pub(crate) fn resolve(&self, id: &str, allow_alias: bool) -> Result<Key, LocalKmsError> {
@@ -527,7 +539,7 @@ impl Ops<'_> {
 
     // ----- aliases ------------------------------------------------------
 
-    fn validate_alias_name(name: &str) -> Result<(), LocalKmsError> {
+    pub(crate) fn validate_alias_name(name: &str) -> Result<(), LocalKmsError> {
         length_between("aliasName", name.len(), 1, 256)?;
         let Some(rest) = name.strip_prefix("alias/") else {
             return Err(LocalKmsError::new(

@@ -126,13 +126,18 @@ impl AutoRotation {
 }
 
 impl Store {
-    /// Makes the automatic rotations of enabled keys due at `now`.
-    pub(crate) fn rotate_due(&mut self, now: SystemTime) {
+    /// Makes the automatic rotations of enabled keys due at `now`; whether
+    /// any key rotated.
+    pub(crate) fn rotate_due(&mut self, now: SystemTime) -> bool {
+        let mut any = false;
         for key in self.keys.values_mut() {
             if key.state == KeyState::Enabled && key.auto_rotation.is_some() {
+                let before = key.auto_rotation;
                 catch_up(key, now);
+                any |= key.auto_rotation != before;
             }
         }
+        any
     }
 }
 
@@ -546,7 +551,8 @@ mod tests {
         for k in [&disabled, &pending, &off, &enabled] {
             store.insert(k.clone());
         }
-        store.rotate_due(day(200));
+        assert!(store.rotate_due(day(200)));
+        assert!(!store.rotate_due(day(200)));
         assert_eq!(automatic(&store.keys[&enabled.id]), [day(90), day(180)]);
         for k in [&disabled, &pending, &off] {
             assert_eq!(store.keys[&k.id].material.materials().len(), 1);

@@ -1,7 +1,9 @@
 //! Keys, aliases and grants, and how key identifiers resolve to keys.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::ops::{Deref, DerefMut};
+use std::sync::{Arc, MutexGuard};
 use std::time::SystemTime;
 
 use super::authz::AuthzState;
@@ -143,6 +145,57 @@ pub(crate) struct Store {
     /// Key policies and grants.
     pub(crate) authz: AuthzState,
     pub(crate) next_seq: u64,
+    /// How many times the store was changed (not saved: it counts the
+    /// changes of this process, which the state file must catch up with).
+    pub(crate) version: u64,
+}
+
+/// The locked store as an operation sees it. Mutable access is a change:
+/// the first `deref_mut` counts one in [`Store::version`] (whether or not
+/// anything is then written, which at worst saves the state once too
+/// often). On drop it records the version the operation saw in `observed`,
+/// so the request is answered only once that version is in the state file.
+pub(crate) struct StoreGuard<'a> {
+    guard: MutexGuard<'a, Store>,
+    changed: bool,
+    observed: &'a Cell<u64>,
+}
+
+impl<'a> StoreGuard<'a> {
+    pub(crate) fn new(guard: MutexGuard<'a, Store>, observed: &'a Cell<u64>) -> Self {
+        Self {
+            guard,
+            changed: false,
+            observed,
+        }
+    }
+}
+
+impl Deref for StoreGuard<'_> {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.guard
+    }
+}
+
+impl DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        if !self.changed {
+            self.changed = true;
+            self.guard.version += 1;
+        }
+        &mut self.guard
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        let version = self.guard.version;
+        if version > self.observed.get() {
+            self.observed.set(version);
+        }
+    }
 }
 
 /// Region and account used to build and check ARNs.
@@ -170,19 +223,21 @@ enum Target<'a> {
 
 impl Store {
     /// Removes keys whose deletion date has passed, with their aliases and
-    /// grants.
-    pub(crate) fn purge(&mut self, now: SystemTime) {
+    /// grants; whether there were any.
+    pub(crate) fn purge(&mut self, now: SystemTime) -> bool {
         let expired: Vec<String> = self
             .keys
             .values()
             .filter(|k| matches!(k.deletion, Some((at, _)) if at <= now))
             .map(|k| k.id.clone())
             .collect();
+        let any = !expired.is_empty();
         for id in expired {
             self.keys.remove(&id);
             self.aliases.retain(|_, a| a.key_id != id);
             self.authz.forget_key(&id);
         }
+        any
     }
 
     pub(crate) fn insert(&mut self, mut key: Key) -> Key {
@@ -416,6 +471,27 @@ mod tests {
     }
 
     #[test]
+    fn only_mutable_access_counts_as_a_change() {
+        let store = std::sync::Mutex::new(Store::default());
+        let observed = Cell::new(0);
+        {
+            let guard = StoreGuard::new(store.lock().unwrap(), &observed);
+            assert!(guard.keys.is_empty());
+        }
+        assert_eq!((store.lock().unwrap().version, observed.get()), (0, 0));
+        {
+            let mut guard = StoreGuard::new(store.lock().unwrap(), &observed);
+            key(&mut guard);
+            key(&mut guard);
+        }
+        // One change per guard, however many writes.
+        assert_eq!((store.lock().unwrap().version, observed.get()), (1, 1));
+        let later = Cell::new(0);
+        drop(StoreGuard::new(store.lock().unwrap(), &later));
+        assert_eq!(later.get(), 1);
+    }
+
+    #[test]
     fn purge_removes_expired() {
         let s = scope();
         let mut st = Store::default();
@@ -427,9 +503,9 @@ mod tests {
         );
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(100);
         st.key_mut(&k.id).unwrap().deletion = Some((t, 7));
-        st.purge(t - std::time::Duration::from_secs(1));
+        assert!(!st.purge(t - std::time::Duration::from_secs(1)));
         assert!(st.resolve(&s, &k.id, true).is_ok());
-        st.purge(t);
+        assert!(st.purge(t));
         assert!(st.resolve(&s, &k.id, true).is_err());
         assert!(st.aliases.is_empty());
         assert_eq!(st.ordered_keys().len(), 1);

@@ -43,6 +43,16 @@ pub(crate) struct TagEntry {
     tag_value: Option<String>,
 }
 
+impl TagEntry {
+    /// A tag as a state file or a seed holds it (checked by [`check_tags`]).
+    pub(crate) fn new(key: String, value: String) -> Self {
+        Self {
+            tag_key: Some(key),
+            tag_value: Some(value),
+        }
+    }
+}
+
 fn tag_exception(message: String) -> LocalKmsError {
     LocalKmsError::new("TagException", message)
 }

@@ -45,6 +45,115 @@ pub(crate) fn from_unix_seconds(secs: i64) -> SystemTime {
 
 pub(crate) use crate::civil::civil_from_days;
 
+/// Seconds since the epoch (rounded towards negative infinity) and the
+/// nanoseconds after them: every `SystemTime` of a Unix platform, exactly.
+pub(crate) fn to_parts(t: SystemTime) -> (i64, u32) {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        ),
+        Err(e) => {
+            let d = e.duration();
+            let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            match d.subsec_nanos() {
+                0 => (-secs, 0),
+                n => (-secs - 1, 1_000_000_000 - n),
+            }
+        }
+    }
+}
+
+/// The inverse of [`to_parts`]; `None` when the platform cannot represent
+/// the time or `nanos` is not below one second.
+pub(crate) fn from_parts(secs: i64, nanos: u32) -> Option<SystemTime> {
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
+    let whole = if secs >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
+    } else {
+        UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
+    };
+    whole?.checked_add(Duration::from_nanos(u64::from(nanos)))
+}
+
+/// RFC 3339 in UTC with nanoseconds, e.g. `2023-11-14T22:13:20.000000000Z`:
+/// how the local KMS's state file writes times. Years outside 0000..=9999
+/// (only an injected clock makes them) take ISO 8601's expanded form, a sign
+/// and more digits (`+10000-01-01T00:00:00.000000000Z`), so every time is
+/// written exactly.
+pub(crate) fn format_rfc3339(t: SystemTime) -> String {
+    let (secs, nanos) = to_parts(t);
+    let days = secs.div_euclid(SECS_PER_DAY);
+    let sod = secs.rem_euclid(SECS_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    let year = match year {
+        0..=9999 => format!("{year:04}"),
+        y if y < 0 => format!("-{:04}", y.unsigned_abs()),
+        y => format!("+{y}"),
+    };
+    format!(
+        "{year}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+/// Parses what [`format_rfc3339`] writes, and RFC 3339 UTC times with zero to
+/// nine fraction digits (`2023-11-14T22:13:20Z`).
+pub(crate) fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1i64, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => (1, s),
+    };
+    let (date, time) = rest.split_once('T')?;
+    let mut date_parts = date.rsplitn(3, '-');
+    let (day, month, year) = (date_parts.next()?, date_parts.next()?, date_parts.next()?);
+    let digits = |t: &str, min: usize, max: usize| -> Option<i64> {
+        if t.len() < min || t.len() > max || !t.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        t.parse().ok()
+    };
+    // Four digits without a sign, more only with one (ISO 8601 expanded).
+    let year = if sign == 1 && !s.starts_with('+') {
+        digits(year, 4, 4)?
+    } else {
+        sign * digits(year, 4, 15)?
+    };
+    let month = u32::try_from(digits(month, 2, 2)?).ok()?;
+    let day = u32::try_from(digits(day, 2, 2)?).ok()?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return None;
+    }
+    let time = time.strip_suffix('Z')?;
+    let (hms, fraction) = match time.split_once('.') {
+        Some((hms, f)) => (hms, Some(f)),
+        None => (time, None),
+    };
+    let mut hms_parts = hms.split(':');
+    let hour = digits(hms_parts.next()?, 2, 2)?;
+    let minute = digits(hms_parts.next()?, 2, 2)?;
+    let second = digits(hms_parts.next()?, 2, 2)?;
+    if hms_parts.next().is_some() || hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let nanos = match fraction {
+        None => 0,
+        Some(f) => {
+            let n = digits(f, 1, 9)?;
+            u32::try_from(n * 10i64.pow(9 - f.len() as u32)).ok()?
+        }
+    };
+    let secs = days_from_civil(year, month, day)
+        .checked_mul(SECS_PER_DAY)?
+        .checked_add(hour * 3600 + minute * 60 + second)?;
+    from_parts(secs, nanos)
+}
+
 /// Proleptic Gregorian (year, month, day) to days since 1970-01-01.
 pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -229,6 +338,64 @@ mod tests {
         ] {
             assert_eq!(format_http_date(earlier), "Thu, 01 Jan 1970 00:00:00 GMT");
         }
+    }
+
+    #[test]
+    fn rfc3339_round_trips_every_time() {
+        let t = parse_amz_date("20150830T123600Z").unwrap();
+        assert_eq!(format_rfc3339(t), "2015-08-30T12:36:00.000000000Z");
+        assert_eq!(parse_rfc3339("2015-08-30T12:36:00Z"), Some(t));
+        assert_eq!(
+            parse_rfc3339("2015-08-30T12:36:00.5Z"),
+            Some(t + Duration::from_millis(500))
+        );
+        let samples = [
+            UNIX_EPOCH,
+            UNIX_EPOCH + Duration::from_nanos(1),
+            UNIX_EPOCH - Duration::from_nanos(1),
+            UNIX_EPOCH - Duration::from_secs(86_400 * 800_000) - Duration::from_nanos(7),
+            t + Duration::from_nanos(123_456_789),
+            from_unix_seconds(253_402_300_799) + Duration::from_nanos(999_999_999),
+            from_unix_seconds(253_402_300_800),
+            from_unix_seconds(i64::MAX / 4),
+            from_unix_seconds(-(i64::MAX / 4)),
+        ];
+        for s in samples {
+            let text = format_rfc3339(s);
+            assert_eq!(parse_rfc3339(&text), Some(s), "{text}");
+        }
+        assert_eq!(
+            format_rfc3339(from_unix_seconds(253_402_300_800)),
+            "+10000-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            format_rfc3339(UNIX_EPOCH - Duration::from_nanos(1)),
+            "1969-12-31T23:59:59.999999999Z"
+        );
+        assert!(format_rfc3339(from_unix_seconds(-(i64::MAX / 4))).starts_with('-'));
+        for bad in [
+            "",
+            "2015-08-30",
+            "2015-08-30T12:36:00",
+            "2015-08-30T12:36:00+00:00",
+            "2015-8-30T12:36:00Z",
+            "2015-02-30T12:36:00Z",
+            "2015-08-30T24:00:00Z",
+            "2015-08-30T12:60:00Z",
+            "2015-08-30T12:36:00.Z",
+            "2015-08-30T12:36:00.1234567890Z",
+            "12015-08-30T12:36:00Z",
+            "+2015-08-30T12:36:00Zx",
+            "2015-08-30T12:36:00:00Z",
+            "\u{e9}",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+        for (secs, nanos) in [(0, 0), (-1, 999_999_999), (5, 1), (i64::MIN / 2, 3)] {
+            let t = from_parts(secs, nanos).unwrap();
+            assert_eq!(to_parts(t), (secs, nanos));
+        }
+        assert_eq!(from_parts(0, 1_000_000_000), None);
     }
 
     #[test]
