@@ -88,12 +88,13 @@ fn parse_key_pair_spec(s: &str) -> Result<KeySpec, LocalKmsError> {
 
 impl Ops<'_> {
     /// Records a successful cryptographic operation with `key` for
-    /// `GetKeyLastUsage` (a key deleted meanwhile is left alone). A change
-    /// of the store like any other: with a state file, the request is
-    /// answered once the record is on disk.
+    /// `GetKeyLastUsage` (a key deleted meanwhile is left alone). A lazy
+    /// change: with a state file it is saved with the next write or flush,
+    /// and the request does not wait for it (KMS itself reports last use
+    /// with a delay), so cryptography never waits for the disk.
     pub(crate) fn record_use(&self, key: &Key, operation: &str) {
         let mut store = self.store();
-        if let Some(k) = store.keys.get_mut(&key.id) {
+        if let Some(k) = store.lazy_mut().keys.get_mut(&key.id) {
             k.last_used = Some(LastUse {
                 operation: operation.to_string(),
                 at: self.now,

@@ -1065,11 +1065,11 @@ impl LocalKms {
         }
     }
 
-    /// Writes to the state file whatever is not in it yet. Every change is
-    /// written before the request that made it is answered, so there is
-    /// nothing to write unless a write failed (see the [state
-    /// module](state)); `kms-local` calls this before it exits. Without a
-    /// state file it does nothing.
+    /// Writes to the state file whatever is not in it yet: the records of
+    /// keys' last use made since the last write, and changes whose write
+    /// failed (every other change is written before the request that made it
+    /// is answered; see the [state module](state)). `kms-local` calls this
+    /// before it exits. Without a state file it does nothing.
     ///
     /// # Errors
     /// [`StateError`] when the state file cannot be written.
@@ -1077,13 +1077,15 @@ impl LocalKms {
         let Some(p) = &self.inner.persist else {
             return Ok(());
         };
-        let version = self
-            .inner
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .version;
-        p.commit(&self.inner, version)
+        let (version, lazy) = {
+            let store = self
+                .inner
+                .store
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (store.version, store.lazy_changes)
+        };
+        p.commit_with_lazy(&self.inner, version, lazy)
     }
 
     /// The state file, when [opened](LocalKmsBuilder::open) with one.

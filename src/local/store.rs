@@ -148,6 +148,10 @@ pub(crate) struct Store {
     /// How many times the store was changed (not saved: it counts the
     /// changes of this process, which the state file must catch up with).
     pub(crate) version: u64,
+    /// How many lazy changes were made (records of a key's last use): saved
+    /// with the next write or flush, never waited for (see
+    /// [`StoreGuard::lazy_mut`]).
+    pub(crate) lazy_changes: u64,
 }
 
 /// The locked store as an operation sees it. Mutable access is a change:
@@ -185,6 +189,17 @@ impl DerefMut for StoreGuard<'_> {
             self.changed = true;
             self.guard.version += 1;
         }
+        &mut self.guard
+    }
+}
+
+impl StoreGuard<'_> {
+    /// Mutable access for a change nobody waits for: it goes to the state
+    /// file with the next write or flush, and a crash before that loses it.
+    /// Only for the record of a key's last use, which KMS itself reports with
+    /// a delay; anything else is a change with [`DerefMut`].
+    pub(crate) fn lazy_mut(&mut self) -> &mut Store {
+        self.guard.lazy_changes += 1;
         &mut self.guard
     }
 }

@@ -905,8 +905,10 @@ async fn every_kind_of_key_works_after_a_restart() {
                 (Made::Mac { algorithm, mac }, rid)
             }
         };
-        // The use is on disk before its answer: spec, usage, material kind,
-        // tags and last use, with the request id.
+        // The key's kind, material and tags are on disk; its last use goes
+        // with the next write or flush (the cryptographic request did not
+        // wait for the disk), and is there after one.
+        kms.flush().unwrap();
         let body = on_disk(&path);
         let entry = key_entry(&body, &id);
         assert_eq!(
@@ -938,8 +940,8 @@ async fn every_kind_of_key_works_after_a_restart() {
     }
     let sym = keys[0].2.clone();
 
-    // Data key pairs under the symmetric key, on the blocking path: also on
-    // disk before the answer (the last use of the symmetric key).
+    // Data key pairs under the symmetric key, on the blocking path; their
+    // last use reaches the disk with a flush.
     let mut pairs = Vec::new();
     for pair_spec in ["RSA_2048", "ECC_NIST_P384", "ECC_SECG_P256K1"] {
         let (out, rid) = signed(
@@ -949,6 +951,7 @@ async fn every_kind_of_key_works_after_a_restart() {
             json!({ "KeyId": sym, "KeyPairSpec": pair_spec, "EncryptionContext": { "pair": pair_spec } }),
         )
         .await;
+        kms.flush().unwrap();
         let last = key_entry(&on_disk(&path), &sym)["KeyLastUsage"].clone();
         assert_eq!(last["Operation"], "GenerateDataKeyPair");
         assert_eq!(last["KmsRequestId"], rid.as_str());
@@ -962,13 +965,22 @@ async fn every_kind_of_key_works_after_a_restart() {
     )
     .await;
 
-    // A use through `invoke` is on disk before it returns too (no request id).
+    // Cryptography does not wait for the disk: a use through `invoke` leaves
+    // the file as it was; the next flush writes its record (no request id).
     let hmac = &keys[15].2;
+    let before = std::fs::read(&path).unwrap();
     kms.invoke(
         "GenerateMac",
         json!({ "KeyId": hmac, "Message": message, "MacAlgorithm": "HMAC_SHA_256" }),
     )
     .unwrap();
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "a cryptographic use wrote the file"
+    );
+    kms.flush().unwrap();
+    assert_ne!(std::fs::read(&path).unwrap(), before);
     let last = key_entry(&on_disk(&path), hmac)["KeyLastUsage"].clone();
     assert_eq!(last["Operation"], "GenerateMac");
     assert!(last.get("KmsRequestId").is_none(), "{last}");

@@ -158,6 +158,8 @@ struct GrantDoc {
 pub(crate) struct Snapshot {
     /// The store version it shows.
     pub(crate) version: u64,
+    /// The lazy changes it holds (see `Store::lazy_changes`).
+    pub(crate) lazy_changes: u64,
     keys: Vec<Key>,
     policies: HashMap<String, String>,
     aliases: Vec<((String, String), Alias)>,
@@ -170,6 +172,7 @@ impl Snapshot {
     pub(crate) fn of(store: &Store) -> Self {
         Self {
             version: store.version,
+            lazy_changes: store.lazy_changes,
             keys: store.ordered_keys().into_iter().cloned().collect(),
             policies: store
                 .authz

@@ -102,10 +102,15 @@
 //! rate, and a request waits for at most two writes. Requests that neither
 //! changed nor saw an unsaved change (`DescribeKey`, `ListKeys`,
 //! `GetPublicKey`, a request that fails, ... on a saved state) write nothing
-//! and wait for nothing. A successful cryptographic operation (`Encrypt`,
-//! `Decrypt`, `Sign`, `GenerateMac`, ...) is a change: it records the key's
-//! last use for `GetKeyLastUsage`, so it is answered once that is on disk,
-//! like every other change. Each write
+//! and wait for nothing. The one exception to "on disk before answered" is
+//! the record of a key's last use (`GetKeyLastUsage`) that every successful
+//! cryptographic operation (`Encrypt`, `Decrypt`, `Sign`, `GenerateMac`, ...)
+//! makes: it goes to the file with the next write or flush
+//! ([`LocalKms::flush`](super::LocalKms::flush), which `kms-local` calls when
+//! it stops), and the cryptographic request does not wait for it. So
+//! cryptography never waits for the disk, and a crash (`kill -9`, power
+//! loss) may lose the last-use records made since the last write, as KMS
+//! itself reports last use with a delay. Each write
 //! costs the size of the whole state, which suits the tens to thousands of
 //! keys of a test or development server; the alternative, an append-only
 //! log, needs compaction and a rule for its torn last entry, for no gain at
@@ -306,6 +311,8 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
 struct Status {
     /// The store version the state file holds.
     persisted: u64,
+    /// The lazy changes the state file holds.
+    persisted_lazy: u64,
     /// A write is running.
     writing: bool,
     /// Writes finished (or failed) so far.
@@ -360,9 +367,20 @@ impl Persister {
     /// one), writing it if no running write will: the grouped writes of the
     /// module documentation. Blocks the thread.
     pub(crate) fn commit(&self, inner: &Inner, version: u64) -> Result<(), StateError> {
+        self.commit_with_lazy(inner, version, 0)
+    }
+
+    /// Like [`commit`](Self::commit), and also the first `lazy` lazy changes
+    /// (for a flush).
+    pub(crate) fn commit_with_lazy(
+        &self,
+        inner: &Inner,
+        version: u64,
+        lazy: u64,
+    ) -> Result<(), StateError> {
         let mut status = self.status();
         loop {
-            if status.persisted >= version {
+            if status.persisted >= version && status.persisted_lazy >= lazy {
                 return Ok(());
             }
             if status.writing {
@@ -384,13 +402,14 @@ impl Persister {
             }
             status.writing = true;
             drop(status);
-            let (tried, result) = self.write(inner);
+            let (tried, tried_lazy, result) = self.write(inner);
             status = self.status();
             status.writing = false;
             status.attempts += 1;
             match &result {
                 Ok(()) => {
                     status.persisted = status.persisted.max(tried);
+                    status.persisted_lazy = status.persisted_lazy.max(tried_lazy);
                     status.failure = None;
                 }
                 Err(e) => status.failure = Some((tried, e.clone())),
@@ -400,8 +419,9 @@ impl Persister {
         }
     }
 
-    /// One write of the whole state: the version written and the outcome.
-    fn write(&self, inner: &Inner) -> (u64, Result<(), StateError>) {
+    /// One write of the whole state: the version and lazy changes written,
+    /// and the outcome.
+    fn write(&self, inner: &Inner) -> (u64, u64, Result<(), StateError>) {
         let snapshot = {
             let store = inner.store.lock().unwrap_or_else(PoisonError::into_inner);
             format::Snapshot::of(&store)
@@ -409,7 +429,7 @@ impl Persister {
         let result = format::encode(&snapshot, &inner.scope.region, &inner.grant_secret)
             .map_err(|what| StateError::file(StateErrorKind::Corrupt, &self.path, what))
             .and_then(|body| file::write_atomically(&self.path, &file::encode(&body)));
-        (snapshot.version, result)
+        (snapshot.version, snapshot.lazy_changes, result)
     }
 }
 
