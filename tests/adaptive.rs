@@ -286,3 +286,105 @@ async fn a_burst_of_500_calls_against_100_per_second_is_paced_not_throttled() {
     );
     assert!(secs < 8.0, "adaptive: {secs} s");
 }
+
+/// Like [`scripted`], also logging when each attempt reaches the connector.
+fn scripted_logged(throttle: Arc<Mutex<Vec<bool>>>, log: Arc<Mutex<Vec<Instant>>>) -> KmsClient {
+    let connector = tower::service_fn(move |_req: http::Request<Full<Bytes>>| {
+        let throttle = throttle.clone();
+        log.lock().unwrap().push(Instant::now());
+        async move {
+            let t = throttle.lock().unwrap().pop().unwrap_or(false);
+            Ok::<_, std::convert::Infallible>(if t {
+                json_response(400, THROTTLED)
+            } else {
+                json_response(200, r#"{"CiphertextBlob":"AAEC"}"#)
+            })
+        }
+    });
+    KmsClient::builder()
+        .region("us-east-1")
+        .credentials_provider(credentials())
+        .retry_config(RetryConfig::adaptive().with_max_attempts(1))
+        .connector(connector)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_dropped_while_waiting_does_not_let_the_calls_ahead_go_early() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let kms = scripted_logged(Arc::new(Mutex::new(vec![true])), log.clone());
+    let limiter = kms.rate_limiter().unwrap().clone();
+    kms.re_encrypt(request()).await.unwrap_err();
+    let rate = limiter.snapshot().fill_rate.expect("throttled: enforced");
+    let cut = Instant::now();
+    // Three calls queue for tokens, 1/rate apart; the second is cancelled.
+    let spawn = |kms: &KmsClient| {
+        let kms = kms.clone();
+        tokio::spawn(async move { kms.re_encrypt(request()).await })
+    };
+    let a = spawn(&kms);
+    tokio::task::yield_now().await;
+    let b = spawn(&kms);
+    tokio::task::yield_now().await;
+    let c = spawn(&kms);
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert_eq!(limiter.snapshot().delayed_attempts, 3);
+    b.abort();
+    assert!(b.await.unwrap_err().is_cancelled());
+    a.await.unwrap().unwrap();
+    c.await.unwrap().unwrap();
+    let log = log.lock().unwrap();
+    let sent: Vec<f64> = log[1..].iter().map(|t| (*t - cut).as_secs_f64()).collect();
+    assert_eq!(sent.len(), 2, "the cancelled call never reached KMS");
+    let slot = 1.0 / rate;
+    assert!(
+        sent[0] >= slot - 1e-6,
+        "the first waited its turn: {sent:?}, slot {slot}"
+    );
+    assert!(
+        sent[1] >= 2.0 * slot - 1e-6,
+        "the third took the cancelled one's place: {sent:?}"
+    );
+    assert!(
+        sent[1] <= 3.0 * slot + 1e-6,
+        "and no later than its own: {sent:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_first_used_long_after_it_was_built_measures_from_its_first_use() {
+    // 50 quick successes, then a throttle, 100 s after the client was built:
+    // the rate measured so far (not 51 responses over 100 s) is cut.
+    let mut script = vec![true];
+    script.extend([false; 50]);
+    let kms = scripted(Arc::new(Mutex::new(script)));
+    let limiter = kms.rate_limiter().unwrap().clone();
+    tokio::time::advance(Duration::from_secs(100)).await;
+    for _ in 0..50 {
+        kms.re_encrypt(request()).await.unwrap();
+    }
+    kms.re_encrypt(request()).await.unwrap_err();
+    let rate = limiter.snapshot().fill_rate.unwrap();
+    assert!(rate > 100.0, "{rate} rps after the throttle");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttle_after_an_idle_spell_cuts_from_the_rate_before_it() {
+    let script = Arc::new(Mutex::new(Vec::new()));
+    let kms = scripted(script.clone());
+    let limiter = kms.rate_limiter().unwrap().clone();
+    for _ in 0..40 {
+        kms.re_encrypt(request()).await.unwrap();
+        tokio::time::advance(Duration::from_millis(50)).await;
+    }
+    let before = limiter.snapshot().measured_rate;
+    tokio::time::advance(Duration::from_secs(60)).await;
+    script.lock().unwrap().push(true);
+    kms.re_encrypt(request()).await.unwrap_err();
+    let rate = limiter.snapshot().fill_rate.unwrap();
+    assert!(
+        (rate - 0.7 * before).abs() < 0.05 * before,
+        "{rate} rps after the throttle, {before} rps before the spell"
+    );
+}

@@ -23,13 +23,20 @@
 //! - **a non-blocking, ordered wait:** a token is reserved when the attempt is
 //!   called (the bucket may go into debt, as in smithy-rs, so concurrent callers
 //!   queue in order) and the response future sleeps on tokio's timer: no thread
-//!   is ever blocked. A waiting attempt looks at the bucket again at least every
-//!   50 ms, so a rate that grows while it waits lets it go early (botocore's
-//!   waiters are woken when the rate changes; a sleep computed once, as in
-//!   smithy-rs, would keep the rate of the moment it queued). `poll_ready` only
-//!   delegates to the inner service, so a clone held ready reserves nothing; a
-//!   call dropped while it waits (a timeout above, a cancelled task) gives its
-//!   token back;
+//!   is ever blocked. A waiting attempt looks at the bucket again after half
+//!   its estimated wait (at least 50 ms, at most the whole wait), so a rate
+//!   that grows while it waits lets it go early (botocore's waiters are woken
+//!   when the rate changes; a sleep computed once, as in smithy-rs, would keep
+//!   the rate of the moment it queued). `poll_ready` only delegates to the
+//!   inner service, so a clone held ready reserves nothing; a call dropped
+//!   while it waits (a timeout above, a cancelled task) gives its token back
+//!   without letting the calls queued ahead of it go early;
+//! - **no backpressure of its own:** as in the SDKs, every call is accepted and
+//!   waits in its future, holding its request and the ready inner service it
+//!   was called on (and any permit that service holds). The number of waiting
+//!   calls is the number of calls made; to bound it, put a
+//!   [`ConcurrencyLimitLayer`](tower::limit::ConcurrencyLimitLayer) around
+//!   the client (the operation timeout bounds how long each call waits);
 //! - the wait comes on top of the retry layer's backoff (as botocore), bounded
 //!   by the operation timeout above rather than cut short (smithy-rs caps retry
 //!   waits at the maximum backoff and leaves the debt in the bucket).
@@ -110,6 +117,9 @@ const SCALE_CONSTANT: f64 = 0.4;
 const MAX_RATE_ADJUST_SCALE: f64 = 2.0;
 /// Tokens per attempt.
 const ATTEMPT_COST: f64 = 1.0;
+/// A gap between responses longer than this (seconds) starts the measured
+/// rate afresh (see `CubicState::update_measured_rate`).
+const IDLE_RESTART: f64 = 2.0;
 
 /// The algorithm's state, on a clock of seconds since the limiter was made.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,12 +186,27 @@ impl CubicState {
             let before = self.current_capacity;
             self.current_capacity = (before + fill).min(self.max_capacity);
             self.refilled += (self.current_capacity - before).max(0.0);
+            // Callers read the clock before they take the lock, so a later one
+            // may bring an older time: the bucket's time never goes back, or the
+            // same interval would be counted twice.
+            self.last_timestamp = Some(last.max(t));
+        } else {
+            self.last_timestamp = Some(t);
         }
-        self.last_timestamp = Some(t);
     }
 
     fn update_measured_rate(&mut self, t: f64) {
         let bucket = (t * 2.0).floor() / 2.0;
+        if bucket - self.last_tx_rate_bucket > IDLE_RESTART {
+            // After an idle spell the bucket about to close would spread the
+            // first responses over the whole gap (the SDKs' rate collapses to
+            // near zero, and a throttle then would cut from there). Measure
+            // afresh from this bucket, keeping the rate of before the spell
+            // until a bucket has closed (see `effective_measured_rate`).
+            self.last_tx_rate_bucket = bucket;
+            self.request_count = 0;
+            self.measured_any = false;
+        }
         self.request_count += 1;
         if bucket > self.last_tx_rate_bucket {
             let current = self.request_count as f64 / (bucket - self.last_tx_rate_bucket);
@@ -192,8 +217,10 @@ impl CubicState {
         }
     }
 
-    /// The measured rate, or, before the first half-second bucket has closed,
-    /// the rate of the responses counted so far (over at least 0.1 s).
+    /// The measured rate, or, before the first half-second bucket has closed
+    /// (after the limiter's first use or an idle spell), the rate of the
+    /// responses counted so far (over at least 0.1 s), or the rate measured
+    /// before the spell if that is higher.
     ///
     /// The SDKs use the (then zero) measured rate there, so a throttle in the
     /// first half-second of a client's life drops the rate to the 0.5 rps floor,
@@ -263,20 +290,23 @@ impl CubicState {
     }
 
     /// Gives back tokens of a reservation that was never sent.
+    ///
+    /// The tokens go to the bucket only, not to [`CubicState::refilled`]: the
+    /// calls queued ahead of the cancelled one keep their place in time (were
+    /// the refund counted as a refill, they would go early, at once). Calls
+    /// behind it wait at most for the tokens refunded once more, the safe side.
     fn refund(&mut self, amount: f64) {
-        let before = self.current_capacity;
-        self.current_capacity = (before + amount).min(self.max_capacity);
-        self.refilled += (self.current_capacity - before).max(0.0);
+        self.current_capacity = (self.current_capacity + amount).min(self.max_capacity);
     }
 
     /// Reserves one attempt at `t`: `None` to go now, or the ticket to wait for
     /// (the value [`CubicState::refilled`] must reach) and a first estimate of the
     /// wait at the current rate.
     fn reserve(&mut self, t: f64) -> Option<(f64, f64)> {
-        let debt_before = -self.current_capacity;
         let delay = self.acquire(t, ATTEMPT_COST)?;
-        // The bucket must refill by what was owed before us plus our own token.
-        let need = self.refilled + (debt_before + ATTEMPT_COST);
+        // The debt after our token (what was owed before us, plus our own) must
+        // be refilled: read after `acquire`, which has refilled up to `t`.
+        let need = self.refilled - self.current_capacity;
         Some((need, delay))
     }
 
@@ -425,20 +455,26 @@ impl ClientRateLimiter {
 }
 
 /// How long a waiting attempt sleeps before it looks at the bucket again: its
-/// estimated wait, but at most [`RECHECK`], so a rate that grows while it waits
-/// (CUBIC probing back up) lets it go early instead of at the time computed
-/// when it queued.
+/// estimated wait if that is short, else half of it but at least [`RECHECK`].
+/// A rate that grows while it waits (CUBIC probing back up) lets it go early
+/// instead of at the time computed when it queued, and a call deep in the
+/// queue looks a few times (about `log2(wait / 50 ms)`), not 20 times a second.
 fn recheck_after(estimate: f64) -> Duration {
     let d = if estimate.is_finite() && estimate > 0.0 {
-        estimate
+        // Bounded: a float too large for a Duration would panic.
+        Duration::from_secs_f64(estimate.min(MAX_RECHECK_SECS))
     } else {
-        0.0
+        Duration::ZERO
     };
-    Duration::from_secs_f64(d).min(RECHECK)
+    d.min(RECHECK.max(d / 2))
 }
 
-/// The longest sleep of a waiting attempt between two looks at the bucket.
+/// The shortest sleep between two looks at the bucket of an attempt that
+/// still has longer than this to wait.
 const RECHECK: Duration = Duration::from_millis(50);
+/// The longest estimate considered (a day): far above any wait the 0.5 rps
+/// floor can produce for a realistic queue.
+const MAX_RECHECK_SECS: f64 = 86_400.0;
 
 /// Layer that applies [`AdaptiveRateLimit`]; see the [module docs](self).
 #[derive(Debug, Clone, Default)]
@@ -834,8 +870,11 @@ mod tests {
             "{}",
             s.measured_tx_rate
         );
+        // botocore's own check here is a looser range; after an idle spell this
+        // layer keeps the rate of before the spell (see IDLE_RESTART).
         s.update_measured_rate(14.0);
         assert!((0.1..=2.0).contains(&s.measured_tx_rate));
+        assert!(!s.measured_any);
         // Times are grouped per half-second bucket.
         let mut s = CubicState::default();
         for t in [0.1, 0.2, 0.3, 0.4, 0.49] {
@@ -924,6 +963,81 @@ mod tests {
         s.set_fill_rate(2.0, 10.0);
         assert!(s.poll_ticket(2.05, b).is_some());
         assert_eq!(s.poll_ticket(2.1, b), None);
+    }
+
+    #[test]
+    fn a_ticket_taken_after_a_quiet_spell_waits_only_for_what_is_missing() {
+        let mut s = sdk_measured_zero();
+        s.update_rate(0.0, true); // fill 0.5, empty bucket
+        // At t = 1 half a token has come in: the call waits 1 s, not 2.
+        let (need, wait) = s.reserve(1.0).unwrap();
+        assert_eq!(wait, 1.0);
+        assert!(s.poll_ticket(1.99, need).is_some());
+        assert_eq!(s.poll_ticket(2.0, need), None);
+    }
+
+    #[test]
+    fn a_ticket_is_always_reachable_even_past_the_capacity() {
+        // Debt, then a gap longer than the capacity lasts: the refill then is
+        // capped, so a ticket counting it would never come.
+        let mut s = sdk_measured_zero();
+        s.update_rate(0.0, true);
+        s.reserve(0.0).unwrap();
+        s.reserve(0.0).unwrap();
+        let (need, wait) = s.reserve(3.0).unwrap();
+        assert_eq!(wait, 3.0);
+        assert!(s.poll_ticket(5.9, need).is_some());
+        assert_eq!(s.poll_ticket(6.0, need), None);
+    }
+
+    #[test]
+    fn a_refund_does_not_move_the_tickets_ahead() {
+        let mut s = sdk_measured_zero();
+        s.update_rate(0.0, true);
+        let (a, _) = s.reserve(0.0).unwrap();
+        let (_b, _) = s.reserve(0.0).unwrap();
+        s.refund(ATTEMPT_COST); // b cancelled
+        assert!(s.poll_ticket(0.0, a).is_some(), "a still waits its 2 s");
+        assert!(s.poll_ticket(1.9, a).is_some());
+        assert_eq!(s.poll_ticket(2.0, a), None);
+        // The next caller takes b's place.
+        let (c, wait) = s.reserve(2.0).unwrap();
+        assert_eq!(wait, 2.0);
+        assert_eq!(s.poll_ticket(4.0, c), None);
+    }
+
+    #[test]
+    fn the_bucket_clock_never_goes_back() {
+        let mut s = sdk_measured_zero();
+        s.update_rate(0.0, true);
+        for _ in 0..3 {
+            s.reserve(0.0).unwrap(); // in debt, so the refill is not capped
+        }
+        s.refill(5.0);
+        s.refill(4.0); // a caller that read the clock earlier
+        s.refill(5.0);
+        assert_eq!(s.refilled, 2.5, "5 s at 0.5 rps, counted once");
+        assert_eq!(s.last_timestamp, Some(5.0));
+    }
+
+    #[test]
+    fn waits_are_looked_at_again_after_half_their_estimate() {
+        assert_eq!(recheck_after(0.01), Duration::from_millis(10));
+        assert_eq!(recheck_after(0.08), Duration::from_millis(50));
+        assert_eq!(recheck_after(10.0), Duration::from_secs(5));
+        assert_eq!(recheck_after(f64::INFINITY), Duration::ZERO);
+        assert_eq!(recheck_after(-1.0), Duration::ZERO);
+        assert_eq!(recheck_after(1e300), Duration::from_secs(43_200));
+    }
+
+    #[test]
+    fn an_idle_spell_starts_the_measurement_afresh() {
+        let mut s = CubicState::default();
+        for i in 0..50 {
+            s.update_rate(100.0 + 0.004 * i as f64, false);
+        }
+        s.update_rate(100.2, true);
+        assert!(close(s.fill_rate, 0.7 * 51.0 / 0.2), "{}", s.fill_rate);
     }
 
     #[test]
