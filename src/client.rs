@@ -248,6 +248,12 @@ pub struct KmsClientBuilder {
     connect_timeout: Option<Duration>,
     grant_tokens: Option<SharedGrantTokens>,
     env_error: Option<ConfigError>,
+    /// An unreadable `AWS_MAX_ATTEMPTS`, kept apart: `.max_attempts(n)` in code
+    /// makes it irrelevant.
+    env_attempts_error: Option<ConfigError>,
+    /// Whether the application name was set in code (strictly checked) rather
+    /// than found in the environment or an `SdkConfig` (ignored if invalid).
+    app_name_explicit: bool,
     map_connector: Option<ConnectorMapper>,
     app_name: Option<String>,
     exec_env: Option<String>,
@@ -275,6 +281,8 @@ impl std::fmt::Debug for KmsClientBuilder {
             .finish_non_exhaustive()
     }
 }
+
+const MAX_ATTEMPTS_VAR: &str = "AWS_MAX_ATTEMPTS";
 
 fn truthy(v: Option<String>) -> bool {
     v.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
@@ -422,6 +430,7 @@ impl KmsClientBuilder {
         self.retry = Some(config);
         // Code wins: an unreadable retry variable no longer matters.
         self.env_error = None;
+        self.env_attempts_error = None;
         self
     }
 
@@ -429,6 +438,8 @@ impl KmsClientBuilder {
     /// rejection still gets its one clock-skew correction).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = Some(attempts.max(1));
+        // Code wins: an unreadable AWS_MAX_ATTEMPTS no longer matters.
+        self.env_attempts_error = None;
         self
     }
 
@@ -470,6 +481,7 @@ impl KmsClientBuilder {
     /// else makes [`build`](Self::build) fail. See [`crate::user_agent`].
     pub fn app_name(mut self, name: impl Into<String>) -> Self {
         self.app_name = Some(name.into());
+        self.app_name_explicit = true;
         self
     }
 
@@ -540,13 +552,20 @@ impl KmsClientBuilder {
             && let Some(r) = config.retry_config()
         {
             let adaptive = r.mode() == aws_smithy_types::retry::RetryMode::Adaptive;
+            // The SDKs' initial backoff applies to every error class.
             self.retry = Some(
                 RetryConfig::standard()
                     .with_adaptive(adaptive)
                     .with_max_attempts(r.max_attempts())
                     .with_base(r.initial_backoff())
+                    .with_throttling_base(r.initial_backoff())
                     .with_max_backoff(r.max_backoff()),
             );
+            // The SdkConfig's retry settings replace the environment's.
+            self.env_error = None;
+            if self.max_attempts.is_none() {
+                self.env_attempts_error = None;
+            }
         }
         if let Some(t) = config.timeout_config() {
             if self.connect_timeout.is_none() {
@@ -597,8 +616,19 @@ impl KmsClientBuilder {
             self.dual_stack = Some(truthy(get("AWS_USE_DUALSTACK_ENDPOINT")));
         }
         if self.retry.is_none() {
-            match RetryConfig::from_env_with(&get) {
-                Ok(cfg) => self.retry = Some(cfg),
+            // AWS_MAX_ATTEMPTS is judged on its own, so that `.max_attempts(n)`
+            // in code overrides an unreadable value.
+            let rest = |k: &str| (k != MAX_ATTEMPTS_VAR).then(|| get(k)).flatten();
+            match RetryConfig::from_env_with(rest) {
+                Ok(mut cfg) => {
+                    match crate::retry::max_attempts_from_env(&get) {
+                        Ok(Some(n)) => cfg = cfg.with_max_attempts(n),
+                        Ok(None) => {}
+                        Err(e) if self.max_attempts.is_none() => self.env_attempts_error = Some(e),
+                        Err(_) => {}
+                    }
+                    self.retry = Some(cfg);
+                }
                 Err(e) => self.env_error = Some(e),
             }
         }
@@ -622,7 +652,7 @@ impl KmsClientBuilder {
     /// Assembles the client. Fails with a clear message when no region is set or
     /// the endpoint URL is invalid.
     pub fn build(self) -> Result<KmsClient, ConfigError> {
-        if let Some(e) = self.env_error {
+        if let Some(e) = self.env_error.or(self.env_attempts_error) {
             return Err(e);
         }
         let region = self
@@ -673,7 +703,17 @@ impl KmsClientBuilder {
             user_agent = user_agent.with_exec_env(env);
         }
         if let Some(name) = self.app_name {
-            user_agent = user_agent.with_app_name(name)?;
+            match user_agent.clone().with_app_name(name) {
+                Ok(ua) => user_agent = ua,
+                Err(e) if self.app_name_explicit => return Err(e),
+                // A value from the environment or an SdkConfig is shared by every
+                // AWS tool on the machine (the SDKs only warn about it): it is
+                // dropped, not allowed to stop this client.
+                Err(_e) => {
+                    #[cfg(feature = "tracing")]
+                    tracing::warn!(error = %_e, "ignoring the application name from the environment or SdkConfig");
+                }
+            }
         }
         let http: HttpStack = BoxCloneSyncService::new(
             ServiceBuilder::new()

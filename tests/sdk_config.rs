@@ -319,3 +319,44 @@ fn an_identity_cache_that_cannot_run_here_fails_the_build() {
         .build()
         .unwrap();
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_sdk_configs_initial_backoff_applies_to_throttling_errors_too() {
+    // smithy-rs uses one initial backoff for every error class.
+    let sdk = SdkConfig::builder()
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Counting::default()))
+        .retry_config(
+            SdkRetry::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(10)),
+        )
+        .build();
+    let (svc, mut handle) = mock::pair::<http::Request<Full<Bytes>>, http::Response<Full<Bytes>>>();
+    let kms = KmsClient::builder()
+        .sdk_config(&sdk)
+        .connector(svc)
+        .build()
+        .unwrap();
+    let k = kms.clone();
+    let calls = tokio::spawn(async move {
+        for _ in 0..5 {
+            k.re_encrypt(minimal_request()).await.unwrap();
+        }
+    });
+    for _ in 0..5 {
+        let (_, send) = handle.next_request().await.unwrap();
+        let throttled_at = tokio::time::Instant::now();
+        send.send_response(json_response(
+            400,
+            r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#,
+        ));
+        let (_, send) = handle.next_request().await.unwrap();
+        let waited = throttled_at.elapsed();
+        // Jitter draws from [0, 10 ms); with the 1 s default throttling base, five
+        // waits under 10 ms would take a 1-in-10^10 draw.
+        assert!(waited < Duration::from_millis(10), "{waited:?}");
+        send.send_response(json_response(200, "{}"));
+    }
+    calls.await.unwrap();
+}

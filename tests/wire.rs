@@ -405,6 +405,14 @@ async fn the_application_name_comes_from_code_or_the_environment() {
         .build()
         .unwrap_err();
     assert!(err.to_string().contains("application name"), "{err}");
+    // But one from the environment, shared by every AWS tool on the machine, is
+    // dropped rather than allowed to stop the client (the SDKs only warn).
+    for bad in ["two words", &"x".repeat(51)] {
+        let dropped =
+            sent_user_agent(|b| b.env_with(|k| (k == "AWS_SDK_UA_APP_ID").then(|| bad.to_owned())))
+                .await;
+        assert!(!dropped.contains(" app/"), "{dropped}");
+    }
 }
 
 #[cfg(feature = "aws-config")]

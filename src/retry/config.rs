@@ -161,14 +161,8 @@ impl RetryConfig {
                 }
             }
         }
-        if let Some(n) = get("AWS_MAX_ATTEMPTS").filter(|v| !v.trim().is_empty()) {
-            let parsed: u32 = n.trim().parse().map_err(|_| {
-                ConfigError::new(format!("AWS_MAX_ATTEMPTS={n:?} is not a whole number"))
-            })?;
-            if parsed == 0 {
-                return Err(ConfigError::new("AWS_MAX_ATTEMPTS must be at least 1"));
-            }
-            cfg.max_attempts = parsed;
+        if let Some(n) = max_attempts_from_env(&get)? {
+            cfg.max_attempts = n;
         }
         Ok(cfg)
     }
@@ -236,4 +230,21 @@ impl RetryConfig {
         };
         Duration::from_secs_f64(capped * jitter)
     }
+}
+
+/// `AWS_MAX_ATTEMPTS` read through `get`: `None` when unset or empty.
+pub(crate) fn max_attempts_from_env(
+    get: impl Fn(&str) -> Option<String>,
+) -> Result<Option<u32>, ConfigError> {
+    let Some(n) = get("AWS_MAX_ATTEMPTS").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    let parsed: u32 = n
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::new(format!("AWS_MAX_ATTEMPTS={n:?} is not a whole number")))?;
+    if parsed == 0 {
+        return Err(ConfigError::new("AWS_MAX_ATTEMPTS must be at least 1"));
+    }
+    Ok(Some(parsed))
 }

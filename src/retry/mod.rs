@@ -69,6 +69,7 @@ mod quota;
 pub use adaptive::{
     AdaptiveRateLimit, AdaptiveRateLimitLayer, AdaptiveRateSnapshot, ClientRateLimiter,
 };
+pub(crate) use config::max_attempts_from_env;
 pub use config::{RetryConfig, RetryMode};
 pub use quota::RetryQuota;
 
