@@ -388,6 +388,42 @@ async fn short_lived_credentials_are_refreshed_after_half_their_lifetime() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn credentials_with_under_20_s_left_are_refreshed_ahead_too() {
+    // 16 s to live: used for 8 s (half; the 10 s buffer does not fit), and
+    // refreshed in the background from half of that on.
+    let script = Script::new([ok(Some(Duration::from_secs(16)))]);
+    let cache = CachedCredentials::new(script.clone());
+    assert_eq!(akid(&cache).await, "AKID1");
+    sleep(Duration::from_millis(3900)).await;
+    assert_eq!(akid(&cache).await, "AKID1");
+    assert_eq!(script.calls(), 1);
+    sleep(Duration::from_millis(200)).await;
+    let (waited, result) = spawn_load(&cache).await.unwrap();
+    assert_eq!(waited, Duration::ZERO, "no caller waits for it");
+    assert_eq!(result.unwrap().access_key_id(), "AKID1");
+    settle().await;
+    assert_eq!(script.calls(), 2);
+    assert_eq!(akid(&cache).await, "AKID2");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refresh_window_shorter_than_the_expiry_buffer_still_refreshes_ahead() {
+    let script = Script::new([ok(Some(HOUR))]);
+    let cache = CachedCredentials::new(script.clone()).refresh_before(Duration::from_secs(5));
+    assert_eq!(akid(&cache).await, "AKID1");
+    // Used until 10 s before expiry; refreshed from 5 s before that.
+    sleep(HOUR - Duration::from_secs(16)).await;
+    assert_eq!(akid(&cache).await, "AKID1");
+    assert_eq!(script.calls(), 1);
+    sleep(Duration::from_secs(2)).await;
+    let (waited, result) = spawn_load(&cache).await.unwrap();
+    assert_eq!(waited, Duration::ZERO);
+    assert_eq!(result.unwrap().access_key_id(), "AKID1");
+    settle().await;
+    assert_eq!(script.calls(), 2);
+}
+
+#[tokio::test(start_paused = true)]
 async fn credentials_expired_on_arrival_go_to_their_callers_but_are_not_kept() {
     let script = Script::new([ok(Some(Duration::ZERO))]);
     let cache = CachedCredentials::new(script.clone());

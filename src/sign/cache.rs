@@ -86,6 +86,10 @@ const NO_EXPIRY_REFRESH: Duration = Duration::from_secs(15 * 60);
 ///   the first caller starts a refresh in the background and every caller keeps
 ///   getting the current credentials at once. Credentials that arrive with less
 ///   time left than that are refreshed ahead once half of what they had is gone.
+///   A window that would open only when the credentials stop being used (see
+///   the next point: `refresh_before` of 10 s or less, or credentials with under
+///   20 s to live) opens that long, or half their usable time if less, before
+///   that instead.
 /// - **Expired credentials are never handed out.** Credentials stop being used
 ///   10 seconds before they expire (the AWS SDKs' buffer; half their lifetime if
 ///   they arrived with less than 20 s left), judged by both the monotonic clock and
@@ -161,9 +165,10 @@ impl CachedCredentials {
         Self::with_settings(self.shared.provider.clone(), settings)
     }
 
-    /// Sets how long before expiry the credentials are refreshed in the background
-    /// (default 5 minutes; `Duration::ZERO` turns refresh-ahead off, so callers
-    /// wait for a refresh once the credentials are 10 s from expiry). A
+    /// Sets how long before expiry the credentials are refreshed in the
+    /// background (default 5 minutes; a value under the 10 s expiry buffer counts
+    /// from where use ends instead; `Duration::ZERO` turns refresh-ahead off, so
+    /// callers wait for a refresh once the credentials are 10 s from expiry). A
     /// configuration step, as [`load_timeout`](Self::load_timeout).
     pub fn refresh_before(self, before: Duration) -> Self {
         let settings = self.shared.settings.refresh_before(before);
@@ -278,7 +283,16 @@ impl Entry {
                     lifetime / 2
                 };
                 let buffer = EXPIRY_BUFFER.min(lifetime / 2);
-                (lifetime - window, Some(lifetime - buffer), buffer)
+                let usable = lifetime - buffer;
+                // A window that would open only once use has ended (one no
+                // longer than the buffer, or short-lived credentials) is moved
+                // before that end, so refresh-ahead still happens.
+                let refresh_after = if lifetime - window < usable {
+                    lifetime - window
+                } else {
+                    usable - window.min(usable / 2)
+                };
+                (refresh_after, Some(usable), buffer)
             }
         };
         Self {
