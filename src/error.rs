@@ -194,8 +194,10 @@ impl KmsError {
     }
 
     /// Whether the error is transient: a server-side fault that may pass (HTTP 500, 502, 503,
-    /// 504, and the exceptions the KMS API model calls server faults:
-    /// `KMSInternalException`, `DependencyTimeoutException`, `KeyUnavailableException`),
+    /// 504, the exceptions the KMS API model calls server faults:
+    /// `KMSInternalException`, `DependencyTimeoutException`, `KeyUnavailableException`,
+    /// and the codes the AWS SDKs retry as transient, `RequestTimeout` and
+    /// `RequestTimeoutException`, or an HTTP 408 without a code),
     /// a transport failure (except a rejected TLS certificate, see
     /// [`TransportError::is_certificate_error`]) or an attempt timeout.
     pub fn is_transient(&self) -> bool {
@@ -203,8 +205,10 @@ impl KmsError {
             return server;
         }
         match self {
-            Self::Unknown(e) => is_transient_status(e.status),
-            Self::UnexpectedResponse(e) => is_transient_status(e.status),
+            Self::Unknown(e) => is_transient_status(e.status) || is_transient_code(&e.code),
+            Self::UnexpectedResponse(e) => {
+                is_transient_status(e.status) || e.status == StatusCode::REQUEST_TIMEOUT
+            }
             Self::Transport(t) => !t.is_certificate_error(),
             Self::Timeout(t) => t.kind != TimeoutKind::Operation,
             _ => false,
@@ -310,6 +314,11 @@ pub(crate) const THROTTLING_CODES: &[&str] = &[
     "PriorRequestNotComplete",
     "EC2ThrottledException",
 ];
+
+/// Error codes botocore and smithy-rs retry as transient whatever the status.
+fn is_transient_code(code: &str) -> bool {
+    matches!(code, "RequestTimeout" | "RequestTimeoutException")
+}
 
 fn is_throttling_code(code: &str) -> bool {
     THROTTLING_CODES.contains(&code)

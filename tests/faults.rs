@@ -69,6 +69,25 @@ async fn transient_server_errors_are_retried_up_to_three_attempts() {
 }
 
 #[tokio::test]
+async fn request_timeouts_are_retried_as_the_sdks_do() {
+    // The codes botocore and smithy-rs retry whatever the status.
+    for code in ["RequestTimeoutException", "RequestTimeout"] {
+        let (res, n) = run(vec![Action::error(400, code), Action::ok()]).await;
+        assert!(res.is_ok(), "{code}: {res:?}");
+        assert_eq!(n, 2, "{code}");
+    }
+    // A bare 408 (a proxy's, without a KMS error body) too.
+    let bare = Action::Respond {
+        status: 408,
+        headers: vec![],
+        body: b"<html>Request Timeout</html>".to_vec(),
+    };
+    let (res, n) = run(vec![bare, Action::ok()]).await;
+    assert!(res.is_ok(), "{res:?}");
+    assert_eq!(n, 2);
+}
+
+#[tokio::test]
 async fn throttling_is_retried() {
     let (res, n) = run(vec![
         Action::error(400, "ThrottlingException"),
