@@ -212,6 +212,13 @@ async fn boundary_values_are_accepted() {
             .build(),
         // Multi-byte characters count as characters, not bytes.
         base().destination_key_id("é".repeat(2048)).build(),
+        // An algorithm this crate does not know is left to KMS to judge.
+        base()
+            .source_encryption_algorithm(EncryptionAlgorithmSpec::from("FUTURE_ALGORITHM"))
+            .source_encryption_context("a", "b")
+            .destination_encryption_algorithm(EncryptionAlgorithmSpec::from("FUTURE_ALGORITHM"))
+            .destination_encryption_context("a", "b")
+            .build(),
     ];
     for r in ok {
         r.unwrap();
@@ -348,6 +355,34 @@ fn code_wins_over_the_environment_for_endpoint_flags_and_retries() {
         c.is_ok(),
         "an explicit retry config overrides a bad AWS_MAX_ATTEMPTS"
     );
+    // So does an explicit number of attempts, set before or after.
+    let bad_attempts = env(&[("AWS_REGION", "us-east-1"), ("AWS_MAX_ATTEMPTS", "zero")]);
+    let after = KmsClient::builder()
+        .env_with(&bad_attempts)
+        .max_attempts(2)
+        .build();
+    assert!(after.is_ok(), "{after:?}");
+    let before = KmsClient::builder()
+        .max_attempts(2)
+        .env_with(&bad_attempts)
+        .build();
+    assert!(before.is_ok(), "{before:?}");
+    // But not a bad AWS_RETRY_MODE, which the number of attempts does not replace.
+    let err = KmsClient::builder()
+        .env_with(env(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_RETRY_MODE", "fast"),
+        ]))
+        .max_attempts(2)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("AWS_RETRY_MODE"), "{err}");
+    // Alone, a bad AWS_MAX_ATTEMPTS still fails the build.
+    let err = KmsClient::builder()
+        .env_with(&bad_attempts)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("AWS_MAX_ATTEMPTS"), "{err}");
 }
 
 #[tokio::test]

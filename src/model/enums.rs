@@ -87,9 +87,15 @@ macro_rules! string_enum {
 pub(crate) use string_enum;
 
 impl super::EncryptionAlgorithmSpec {
-    /// Whether the algorithm is one of an asymmetric key (anything but `SYMMETRIC_DEFAULT`).
+    /// Whether the algorithm is one of an asymmetric key (`RSAES_OAEP_SHA_1`,
+    /// `RSAES_OAEP_SHA_256`, `SM2PKE`). An algorithm this crate does not know
+    /// ([`Unknown`](Self::Unknown)) is not called asymmetric: the client-side
+    /// checks that depend on it are left to KMS, which knows it.
     pub fn is_asymmetric(&self) -> bool {
-        !matches!(self, Self::SymmetricDefault)
+        matches!(
+            self,
+            Self::RsaesOaepSha1 | Self::RsaesOaepSha256 | Self::Sm2Pke
+        )
     }
 }
 
@@ -118,6 +124,7 @@ mod tests {
         );
         assert!(EncryptionAlgorithmSpec::RsaesOaepSha256.is_asymmetric());
         assert!(!EncryptionAlgorithmSpec::SymmetricDefault.is_asymmetric());
+        assert!(!EncryptionAlgorithmSpec::from("SYMMETRIC_FUTURE").is_asymmetric());
     }
 
     #[cfg(feature = "serde")]

@@ -345,6 +345,13 @@ impl<'a> JsonReader<'a> {
 
     /// Reads a string, escapes resolved.
     fn raw_string(&mut self) -> R<Cow<'a, str>> {
+        self.raw_string_with(false)
+    }
+
+    /// Reads a string, escapes resolved; for a `secret`, the copy made when
+    /// there are escapes never reallocates (no stray copies in freed memory)
+    /// and is zeroized when the string turns out invalid.
+    fn raw_string_with(&mut self, secret: bool) -> R<Cow<'a, str>> {
         // At the opening quote.
         self.pos += 1;
         let start = self.pos;
@@ -364,15 +371,43 @@ impl<'a> JsonReader<'a> {
             b'\\' => {}
             _ => return self.err("control character in a string"),
         }
-        let mut out: Vec<u8> = self.b[start..self.pos].to_vec();
+        // Unescaping never makes a string longer, so the rest of the input is
+        // room enough.
+        let room = if secret {
+            self.b.len() - start
+        } else {
+            self.pos - start + 16
+        };
+        let mut out: Vec<u8> = Vec::with_capacity(room);
+        out.extend_from_slice(&self.b[start..self.pos]);
+        match self.unescape_rest(&mut out) {
+            Ok(()) => match String::from_utf8(out) {
+                Ok(s) => Ok(Cow::Owned(s)),
+                Err(e) => {
+                    if secret {
+                        e.into_bytes().zeroize();
+                    }
+                    self.err("invalid UTF-8")
+                }
+            },
+            Err(e) => {
+                if secret {
+                    out.zeroize();
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The rest of a string after its first escape, appended to `out`; at the
+    /// closing quote, consumed.
+    fn unescape_rest(&mut self, out: &mut Vec<u8>) -> R<()> {
         loop {
             match self.b.get(self.pos) {
                 None => return self.err("unterminated string"),
                 Some(b'"') => {
                     self.pos += 1;
-                    return String::from_utf8(out)
-                        .map(Cow::Owned)
-                        .or_else(|_| self.err("invalid UTF-8"));
+                    return Ok(());
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -475,23 +510,45 @@ impl<'a> JsonReader<'a> {
             .map_err(|_| DecodeError::new("invalid base64 blob", at))
     }
 
-    /// A secret base64 blob member; the intermediate copies are zeroized.
+    /// A secret string's text: borrowed from the input when it has no escapes,
+    /// else a copy that never reallocated (see [`Self::raw_string_with`]).
+    fn secret_text(&mut self) -> R<Option<Cow<'a, str>>> {
+        if self.null()? {
+            return Ok(None);
+        }
+        if self.peek() != Some(b'"') {
+            return self.err("expected a string");
+        }
+        self.raw_string_with(true).map(Some)
+    }
+
+    /// A secret base64 blob member: decoded straight from the input, or from
+    /// an unescaped copy that is zeroized, into a buffer sized once (so no
+    /// reallocation leaves a copy behind) that is zeroized on error.
     pub(crate) fn secret(&mut self) -> R<Option<Plaintext>> {
         let at = self.pos;
-        let Some(mut s) = self.string()? else {
+        let Some(text) = self.secret_text()? else {
             return Ok(None);
         };
-        let out = STANDARD.decode(s.as_bytes());
-        s.zeroize();
-        match out {
-            Ok(v) => Ok(Some(Plaintext::new(v))),
-            Err(_) => Err(DecodeError::new("invalid base64 blob", at)),
+        let mut out = Vec::with_capacity(base64::decoded_len_estimate(text.len()));
+        let decoded = STANDARD.decode_vec(text.as_bytes(), &mut out);
+        if let Cow::Owned(mut copy) = text {
+            copy.zeroize();
+        }
+        match decoded {
+            Ok(()) => Ok(Some(Plaintext::new(out))),
+            Err(_) => {
+                out.zeroize();
+                Err(DecodeError::new("invalid base64 blob", at))
+            }
         }
     }
 
-    /// A secret string member.
+    /// A secret string member (no stray copies, as [`Self::secret`]).
     pub(crate) fn secret_string(&mut self) -> R<Option<SecretString>> {
-        Ok(self.string()?.map(SecretString::new))
+        Ok(self
+            .secret_text()?
+            .map(|text| SecretString::new(text.into_owned())))
     }
 
     pub(crate) fn bool(&mut self) -> R<Option<bool>> {
@@ -855,5 +912,28 @@ mod tests {
         assert_eq!(r.bool().unwrap(), Some(true));
         assert!(!r.next_item().unwrap());
         r.end().unwrap();
+    }
+
+    #[test]
+    fn secrets_with_and_without_escapes() {
+        // `\/` is how some JSON writers spell base64's `/`; `\u0041` is `A`.
+        let mut r = JsonReader::new(br#"["AQ\/\u0041", "AQ/A", "s\u00e9cret", "bad\/!"]"#);
+        assert!(r.begin_array().unwrap());
+        assert!(r.next_item().unwrap());
+        let p = r.secret().unwrap().unwrap();
+        assert_eq!(p.expose(), STANDARD.decode("AQ/A").unwrap());
+        assert!(r.next_item().unwrap());
+        assert_eq!(r.secret().unwrap().unwrap().expose(), p.expose());
+        assert!(r.next_item().unwrap());
+        assert_eq!(r.secret_string().unwrap().unwrap().expose(), "sécret");
+        assert!(r.next_item().unwrap());
+        assert!(r.secret().is_err(), "invalid base64 after an escape");
+        // Errors inside the string: an invalid escape, then input that ends.
+        let mut r = JsonReader::new(br#"["x\q"]"#);
+        assert!(r.begin_array().unwrap() && r.next_item().unwrap());
+        assert!(r.secret_string().is_err());
+        let mut r = JsonReader::new(br#"["AQ\/"#);
+        assert!(r.begin_array().unwrap() && r.next_item().unwrap());
+        assert!(r.secret().is_err());
     }
 }
