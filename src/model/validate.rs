@@ -103,9 +103,41 @@ pub(crate) fn pattern(s: &str, allowed: fn(char) -> bool, pattern: &str) -> Resu
     }
 }
 
+/// [`pattern`] for a secret: the error says where the first character not
+/// allowed is, never which character it is (it would be part of the secret).
+pub(crate) fn secret_pattern(
+    s: &str,
+    allowed: fn(char) -> bool,
+    pattern: &str,
+) -> Result<(), String> {
+    match s.chars().position(|c| !allowed(c)) {
+        None => Ok(()),
+        Some(i) => Err(format!(
+            "must match `{pattern}` (the character at position {} is not allowed)",
+            i + 1
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_pattern_error_does_not_show_the_secret() {
+        let err = secret_pattern("abcS3cr€t", |c| c.is_ascii_alphanumeric(), "^[a-zA-Z0-9]+$")
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "must match `^[a-zA-Z0-9]+$` (the character at position 8 is not allowed)"
+        );
+        assert!(!err.contains('€'));
+        assert!(
+            pattern("a€", |c| c.is_ascii(), "p")
+                .unwrap_err()
+                .contains('€')
+        );
+    }
 
     #[test]
     fn rules_read_as_sentences() {

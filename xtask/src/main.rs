@@ -95,7 +95,10 @@ fn check(root: &Path, files: &Files) -> Result<(), String> {
     for (path, text) in files {
         match std::fs::read_to_string(root.join(path)) {
             Ok(old) if &old == text => {}
-            Ok(_) => problems.push(format!("{} differs from what the generator makes", path.display())),
+            Ok(_) => problems.push(format!(
+                "{} differs from what the generator makes",
+                path.display()
+            )),
             Err(_) => problems.push(format!("{} is missing", path.display())),
         }
     }
@@ -244,10 +247,22 @@ fn load(root: &Path) -> Result<Model, String> {
         shapes.insert(s(name), Kind::Timestamp);
     }
     for (name, l) in obj("lists") {
-        shapes.insert(name, Kind::List { member: s(&l["member"]), limits: limits(&l) });
+        shapes.insert(
+            name,
+            Kind::List {
+                member: s(&l["member"]),
+                limits: limits(&l),
+            },
+        );
     }
     for (name, l) in obj("maps") {
-        shapes.insert(name, Kind::Map { key: s(&l["key"]), value: s(&l["value"]) });
+        shapes.insert(
+            name,
+            Kind::Map {
+                key: s(&l["key"]),
+                value: s(&l["value"]),
+            },
+        );
     }
     for (name, ms) in obj("structures") {
         let members = ms
@@ -284,17 +299,38 @@ fn load(root: &Path) -> Result<Model, String> {
     let errors = obj("errors")
         .into_iter()
         .map(|(k, e)| {
-            (
-                k,
-                Exception {
-                    http: e["http"].as_u64().unwrap_or(400) as u16,
-                    server: e["fault"] == "server",
-                    retryable: e["retryable"].as_bool().unwrap_or(false),
-                    throttling: e["throttling"].as_bool().unwrap_or(false),
-                },
-            )
+            let http = e["http"]
+                .as_u64()
+                .and_then(|h| u16::try_from(h).ok())
+                .filter(|h| (400..600).contains(h))
+                .ok_or_else(|| {
+                    format!("exception {k}: no HTTP status (4xx or 5xx) in the model")
+                })?;
+            let fault = e["fault"].as_str();
+            if !matches!(fault, Some("client" | "server")) {
+                return Err(format!(
+                    "exception {k}: fault {fault:?} is neither client nor server"
+                ));
+            }
+            let exception = Exception {
+                http,
+                server: fault == Some("server"),
+                retryable: e["retryable"].as_bool().unwrap_or(false),
+                throttling: e["throttling"].as_bool().unwrap_or(false),
+            };
+            // `KmsError` decides retries from the fault and a fixed list of
+            // throttling codes (src/error.rs); a model that marks an exception
+            // retryable or throttling needs a decision there, not a silent drop.
+            if exception.retryable || exception.throttling {
+                return Err(format!(
+                    "exception {k} is marked retryable or throttling in the model: \
+                     teach src/error.rs (is_throttling / is_transient) about it, then \
+                     allow it here"
+                ));
+            }
+            Ok((k, exception))
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     Ok(Model {
         target_prefix: s(&v["service"]["target_prefix"]),
         shapes,
@@ -312,11 +348,9 @@ impl Model {
     /// and validation) or output (`read_json`).
     fn reachable(&self, from: &str, out: &mut BTreeSet<String>) {
         match self.kind(from) {
-            Kind::Struct(ms) => {
-                if out.insert(from.to_owned()) {
-                    for m in ms {
-                        self.reachable(&m.shape, out);
-                    }
+            Kind::Struct(ms) if out.insert(from.to_owned()) => {
+                for m in ms {
+                    self.reachable(&m.shape, out);
                 }
             }
             Kind::List { member, .. } => self.reachable(member, out),
@@ -377,17 +411,26 @@ fn generate(root: &Path) -> Result<Files, String> {
 
     put(gen_dir.join("mod.rs"), gen_mod(&m))?;
     put(gen_dir.join("enums.rs"), gen_enums(&m))?;
-    put(gen_dir.join("shapes.rs"), gen_shapes(&m, &top, &input_side, &output_side))?;
+    put(
+        gen_dir.join("shapes.rs"),
+        gen_shapes(&m, &top, &input_side, &output_side),
+    )?;
     put(gen_dir.join("errors.rs"), gen_errors(&m))?;
     put(gen_dir.join("paginators.rs"), gen_paginators(&m))?;
     let mut defined = BTreeSet::new();
     for op in &m.ops {
-        put(gen_dir.join(format!("ops/{}.rs", snake(&op.name))), gen_op(&m, op, &mut defined))?;
+        put(
+            gen_dir.join(format!("ops/{}.rs", snake(&op.name))),
+            gen_op(&m, op, &mut defined),
+        )?;
     }
     put(gen_dir.join("ops/mod.rs"), gen_ops_mod(&m))?;
     put(PathBuf::from("tests/ops_wire.rs"), tests_gen::wire(&m))?;
     put(PathBuf::from("tests/ops_decode.rs"), tests_gen::decode(&m))?;
-    put(PathBuf::from("tests/ops_validation.rs"), tests_gen::validation(&m))?;
+    put(
+        PathBuf::from("tests/ops_validation.rs"),
+        tests_gen::validation(&m),
+    )?;
     Ok(files)
 }
 
@@ -400,7 +443,9 @@ fn gen_mod(m: &Model) -> String {
     s.push_str("//! The KMS API as generated from `codegen/kms-model.json`: one module per\n//! operation, the enums and structures they use, the exception table and the\n//! paginators.\n\n");
     s.push_str("mod enums;\npub(crate) mod errors;\nmod ops;\nmod paginators;\nmod shapes;\n\n");
     s.push_str("pub use enums::*;\npub use ops::*;\npub use shapes::*;\n\n");
-    s.push_str("/// Every operation of the KMS API this crate knows, by name, in alphabetical order.\n");
+    s.push_str(
+        "/// Every operation of the KMS API this crate knows, by name, in alphabetical order.\n",
+    );
     s.push_str("pub const OPERATIONS: &[&str] = &[\n");
     for op in &m.ops {
         let _ = writeln!(s, "    {:?},", op.name);
@@ -410,11 +455,17 @@ fn gen_mod(m: &Model) -> String {
 }
 
 fn gen_enums(m: &Model) -> String {
-    let mut s = String::from("//! The enumerations of the KMS API. Each keeps values this crate does not know\n//! in `Unknown`, so a new server value never fails decoding.\n\nuse super::super::enums::string_enum;\n\n");
+    let mut s = String::from(
+        "//! The enumerations of the KMS API. Each keeps values this crate does not know\n//! in `Unknown`, so a new server value never fails decoding.\n\nuse super::super::enums::string_enum;\n\n",
+    );
     for (name, kind) in &m.shapes {
         let Kind::Enum(vals) = kind else { continue };
         let _ = writeln!(s, "string_enum! {{");
-        let _ = writeln!(s, "    /// `{name}` in the KMS API ({} values).", vals.len());
+        let _ = writeln!(
+            s,
+            "    /// `{name}` in the KMS API ({} values).",
+            vals.len()
+        );
         let _ = writeln!(s, "    pub enum {name} {{");
         for v in vals {
             let _ = writeln!(s, "        /// `{v}`.");
@@ -438,7 +489,13 @@ pub(crate) fn member_doc(m: &Model, mem: &Member) -> String {
 }
 
 fn range_text(l: &Limits, unit: &str) -> Option<String> {
-    let plural = |n: i64| if n == 1 { unit.trim_end_matches('s').to_owned() } else { unit.to_owned() };
+    let plural = |n: i64| {
+        if n == 1 {
+            unit.trim_end_matches('s').to_owned()
+        } else {
+            unit.to_owned()
+        }
+    };
     match (l.min, l.max) {
         (Some(a), Some(b)) if a == b => Some(format!("exactly {a} {}", plural(a))),
         (Some(0) | None, Some(b)) => Some(format!("at most {b} {}", plural(b))),
@@ -451,19 +508,31 @@ fn range_text(l: &Limits, unit: &str) -> Option<String> {
 fn describe_shape(m: &Model, shape: &str) -> String {
     match m.kind(shape) {
         Kind::Str(l) => {
-            let mut d = if l.sensitive { "a secret string".to_owned() } else { "a string".to_owned() };
+            let mut d = if l.sensitive {
+                "a secret string".to_owned()
+            } else {
+                "a string".to_owned()
+            };
             if let Some(r) = range_text(l, "characters") {
                 d += &format!(" of {r}");
             }
             if let Some(p) = &l.pattern {
-                let checked = if naming::pattern_predicate(p).is_some() { "checked before sending" } else { "left to KMS" };
+                let checked = if naming::pattern_predicate(p).is_some() {
+                    "checked before sending"
+                } else {
+                    "left to KMS"
+                };
                 d += &format!(", matching `{}` ({checked})", p.replace('`', "'"));
             }
             d
         }
         Kind::Enum(_) => format!("a [`{shape}`]"),
         Kind::Blob(l) => {
-            let mut d = if l.sensitive { "secret bytes, zeroized on drop".to_owned() } else { "bytes".to_owned() };
+            let mut d = if l.sensitive {
+                "secret bytes, zeroized on drop".to_owned()
+            } else {
+                "bytes".to_owned()
+            };
             if let Some(r) = range_text(l, "bytes") {
                 d += &format!(", {r}");
             }
@@ -490,11 +559,15 @@ fn describe_shape(m: &Model, shape: &str) -> String {
 fn describe_item(m: &Model, shape: &str) -> String {
     match m.kind(shape) {
         Kind::Enum(_) | Kind::Struct(_) => format!("[`{shape}`]"),
-        _ => format!("{} ({})", match m.kind(shape) {
-            Kind::Str(_) => "strings",
-            Kind::Blob(_) => "blobs",
-            _ => "values",
-        }, describe_shape(m, shape)),
+        _ => format!(
+            "{} ({})",
+            match m.kind(shape) {
+                Kind::Str(_) => "strings",
+                Kind::Blob(_) => "blobs",
+                _ => "values",
+            },
+            describe_shape(m, shape)
+        ),
     }
 }
 
@@ -513,7 +586,10 @@ fn field_type(m: &Model, mem: &Member, style: Style) -> String {
 }
 
 fn has_default(m: &Model, shape: &str) -> bool {
-    !matches!(m.kind(shape), Kind::Enum(_) | Kind::Timestamp | Kind::Struct(_))
+    !matches!(
+        m.kind(shape),
+        Kind::Enum(_) | Kind::Timestamp | Kind::Struct(_)
+    )
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -526,17 +602,28 @@ pub(crate) enum Style {
     Nested,
 }
 
-fn gen_shapes(m: &Model, top: &BTreeSet<String>, input: &BTreeSet<String>, output: &BTreeSet<String>) -> String {
+fn gen_shapes(
+    m: &Model,
+    top: &BTreeSet<String>,
+    input: &BTreeSet<String>,
+    output: &BTreeSet<String>,
+) -> String {
     let mut s = String::from(
         "//! The structures nested in requests and responses.\n\n#![allow(unused_imports)]\n\nuse std::time::SystemTime;\n\nuse bytes::Bytes;\n\nuse super::super::json::{DecodeError, JsonReader, JsonWriter};\nuse super::super::secret::{Plaintext, SecretString};\nuse super::super::validate;\nuse super::super::EncryptionContext;\nuse super::*;\nuse crate::error::ValidationError;\n\n",
     );
     for (name, kind) in &m.shapes {
-        let Kind::Struct(members) = kind else { continue };
+        let Kind::Struct(members) = kind else {
+            continue;
+        };
         if top.contains(name) {
             continue;
         }
         let doc = docs::shape_summary(name);
-        let _ = writeln!(s, "/// {doc}\n///\n/// See [`{name}`]({}) in the KMS API reference.", api_link(name));
+        let _ = writeln!(
+            s,
+            "/// {doc}\n///\n/// See [`{name}`]({}) in the KMS API reference.",
+            api_link(name)
+        );
         s += &struct_def(m, name, members, Style::Nested);
         s += &struct_getters(m, name, members, Style::Nested);
         s += &builder(m, name, members, Style::Nested);
@@ -558,10 +645,19 @@ fn struct_def(m: &Model, name: &str, members: &[Member], style: Style) -> String
         _ => s.push_str("#[derive(Debug, Clone, Default, PartialEq, Eq)]\n#[non_exhaustive]\n"),
     }
     let _ = writeln!(s, "pub struct {name} {{");
-    let vis = if style == Style::Request { "pub(crate) " } else { "pub " };
+    let vis = if style == Style::Request {
+        "pub(crate) "
+    } else {
+        "pub "
+    };
     for mem in members {
         let _ = writeln!(s, "    /// {}", member_doc(m, mem));
-        let _ = writeln!(s, "    {vis}{}: {},", snake(&mem.name), field_type(m, mem, style));
+        let _ = writeln!(
+            s,
+            "    {vis}{}: {},",
+            snake(&mem.name),
+            field_type(m, mem, style)
+        );
     }
     match style {
         Style::Request => s.push_str("    pub(crate) extensions: OpExtensions,\n"),
@@ -587,7 +683,14 @@ fn struct_getters(m: &Model, name: &str, members: &[Member], style: Style) -> St
     s
 }
 
-fn getter(m: &Model, kind: &Kind, ft: &str, f: &str, mem: &Member, style: Style) -> (String, String) {
+fn getter(
+    m: &Model,
+    kind: &Kind,
+    ft: &str,
+    f: &str,
+    mem: &Member,
+    style: Style,
+) -> (String, String) {
     let inner = m.rust_type(&mem.shape);
     let optional = ft.starts_with("Option<");
     match kind {
@@ -595,7 +698,10 @@ fn getter(m: &Model, kind: &Kind, ft: &str, f: &str, mem: &Member, style: Style)
             if !optional {
                 ("&str".into(), format!("&self.{f}"))
             } else if style == Style::Request && mem.required {
-                ("&str".into(), format!("self.{f}.as_deref().unwrap_or_default()"))
+                (
+                    "&str".into(),
+                    format!("self.{f}.as_deref().unwrap_or_default()"),
+                )
             } else {
                 ("Option<&str>".into(), format!("self.{f}.as_deref()"))
             }
@@ -610,7 +716,10 @@ fn getter(m: &Model, kind: &Kind, ft: &str, f: &str, mem: &Member, style: Style)
         Kind::List { member, .. } => {
             let it = m.rust_type(member);
             if optional {
-                (format!("&[{it}]"), format!("self.{f}.as_deref().unwrap_or_default()"))
+                (
+                    format!("&[{it}]"),
+                    format!("self.{f}.as_deref().unwrap_or_default()"),
+                )
             } else {
                 (format!("&[{it}]"), format!("&self.{f}"))
             }
@@ -629,16 +738,27 @@ fn getter(m: &Model, kind: &Kind, ft: &str, f: &str, mem: &Member, style: Style)
 fn builder(m: &Model, name: &str, members: &[Member], style: Style) -> String {
     let b = format!("{name}Builder");
     let mut s = String::new();
-    let _ = writeln!(s, "impl {name} {{\n    /// Starts building a `{name}`.\n    pub fn builder() -> {b} {{ {b}::default() }}");
+    let _ = writeln!(
+        s,
+        "impl {name} {{\n    /// Starts building a `{name}`.\n    pub fn builder() -> {b} {{ {b}::default() }}"
+    );
     if style == Style::Request {
-        let _ = writeln!(s, "    /// Turns the request back into a builder, e.g. to change one member.\n    pub fn into_builder(self) -> {b} {{ {b} {{ inner: self }} }}");
+        let _ = writeln!(
+            s,
+            "    /// Turns the request back into a builder, e.g. to change one member.\n    pub fn into_builder(self) -> {b} {{ {b} {{ inner: self }} }}"
+        );
     }
     s.push_str("}\n\n");
     let what = match style {
-        Style::Request => format!("Builds a [`{name}`]; [`build`]({b}::build) checks every constraint."),
+        Style::Request => {
+            format!("Builds a [`{name}`]; [`build`]({b}::build) checks every constraint.")
+        }
         _ => format!("Builds a [`{name}`] (e.g. to script a mock)."),
     };
-    let _ = writeln!(s, "/// {what}\n#[derive(Debug, Clone, Default)]\npub struct {b} {{\n    inner: {name},\n}}\n");
+    let _ = writeln!(
+        s,
+        "/// {what}\n#[derive(Debug, Clone, Default)]\npub struct {b} {{\n    inner: {name},\n}}\n"
+    );
     let _ = writeln!(s, "impl {b} {{");
     for mem in members {
         let f = snake(&mem.name);
@@ -653,12 +773,28 @@ fn builder(m: &Model, name: &str, members: &[Member], style: Style) -> String {
                 } else {
                     format!("self.inner.{f}.push(v.into());")
                 };
-                let _ = writeln!(s, "    /// Appends one item to `{}`.\n    pub fn {one}(mut self, v: impl Into<{it}>) -> Self {{ {push} self }}", mem.name);
-                let _ = writeln!(s, "    /// Sets or clears the whole `{}`.\n    pub fn set_{f}(mut self, v: {ft}) -> Self {{ self.inner.{f} = v; self }}", mem.name);
+                let _ = writeln!(
+                    s,
+                    "    /// Appends one item to `{}`.\n    pub fn {one}(mut self, v: impl Into<{it}>) -> Self {{ {push} self }}",
+                    mem.name
+                );
+                let _ = writeln!(
+                    s,
+                    "    /// Sets or clears the whole `{}`.\n    pub fn set_{f}(mut self, v: {ft}) -> Self {{ self.inner.{f} = v; self }}",
+                    mem.name
+                );
             }
             Kind::Map { .. } => {
-                let _ = writeln!(s, "    /// Adds one pair to `{}`.\n    pub fn {f}(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {{ self.inner.{f}.get_or_insert_with(Default::default).insert(k.into(), v.into()); self }}", mem.name);
-                let _ = writeln!(s, "    /// Sets or clears the whole `{}`.\n    pub fn set_{f}(mut self, v: Option<EncryptionContext>) -> Self {{ self.inner.{f} = v; self }}", mem.name);
+                let _ = writeln!(
+                    s,
+                    "    /// Adds one pair to `{}`.\n    pub fn {f}(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {{ self.inner.{f}.get_or_insert_with(Default::default).insert(k.into(), v.into()); self }}",
+                    mem.name
+                );
+                let _ = writeln!(
+                    s,
+                    "    /// Sets or clears the whole `{}`.\n    pub fn set_{f}(mut self, v: Option<EncryptionContext>) -> Self {{ self.inner.{f} = v; self }}",
+                    mem.name
+                );
             }
             _ => {
                 let t = m.rust_type(&mem.shape);
@@ -666,23 +802,50 @@ fn builder(m: &Model, name: &str, members: &[Member], style: Style) -> String {
                     Kind::Int(_) | Kind::Bool | Kind::Timestamp => (t.clone(), "v".to_owned()),
                     _ => (format!("impl Into<{t}>"), "v.into()".to_owned()),
                 };
-                let set = if optional { format!("Some({val})") } else { val };
-                let _ = writeln!(s, "    /// Sets `{}`.\n    pub fn {f}(mut self, v: {arg}) -> Self {{ self.inner.{f} = {set}; self }}", mem.name);
-                let _ = writeln!(s, "    /// Sets or clears `{}`.\n    pub fn set_{f}(mut self, v: {ft}) -> Self {{ self.inner.{f} = v; self }}", mem.name);
+                let set = if optional {
+                    format!("Some({val})")
+                } else {
+                    val
+                };
+                let _ = writeln!(
+                    s,
+                    "    /// Sets `{}`.\n    pub fn {f}(mut self, v: {arg}) -> Self {{ self.inner.{f} = {set}; self }}",
+                    mem.name
+                );
+                let _ = writeln!(
+                    s,
+                    "    /// Sets or clears `{}`.\n    pub fn set_{f}(mut self, v: {ft}) -> Self {{ self.inner.{f} = v; self }}",
+                    mem.name
+                );
             }
         }
     }
     match style {
         Style::Request => {
-            let _ = writeln!(s, "    /// Checks every constraint and returns the request.\n    pub fn build(self) -> Result<{name}, ValidationError> {{ self.inner.validate()?; Ok(self.inner) }}");
-            let _ = writeln!(s, "    /// Returns the request without checking it; the protocol layer still\n    /// checks it before anything is sent.\n    pub fn build_unchecked(self) -> {name} {{ self.inner }}");
+            let _ = writeln!(
+                s,
+                "    /// Checks every constraint and returns the request.\n    pub fn build(self) -> Result<{name}, ValidationError> {{ self.inner.validate()?; Ok(self.inner) }}"
+            );
+            let _ = writeln!(
+                s,
+                "    /// Returns the request without checking it; the protocol layer still\n    /// checks it before anything is sent.\n    pub fn build_unchecked(self) -> {name} {{ self.inner }}"
+            );
         }
         Style::Response => {
-            let _ = writeln!(s, "    /// Sets the request id of the response metadata.\n    pub fn request_id(mut self, v: impl Into<String>) -> Self {{ self.inner.metadata.request_id = Some(v.into()); self }}");
-            let _ = writeln!(s, "    /// Returns the response.\n    pub fn build(self) -> {name} {{ self.inner }}");
+            let _ = writeln!(
+                s,
+                "    /// Sets the request id of the response metadata.\n    pub fn request_id(mut self, v: impl Into<String>) -> Self {{ self.inner.metadata.request_id = Some(v.into()); self }}"
+            );
+            let _ = writeln!(
+                s,
+                "    /// Returns the response.\n    pub fn build(self) -> {name} {{ self.inner }}"
+            );
         }
         Style::Nested => {
-            let _ = writeln!(s, "    /// Returns the structure.\n    pub fn build(self) -> {name} {{ self.inner }}");
+            let _ = writeln!(
+                s,
+                "    /// Returns the structure.\n    pub fn build(self) -> {name} {{ self.inner }}"
+            );
         }
     }
     s.push_str("}\n\n");
@@ -696,7 +859,9 @@ fn writer_impl(m: &Model, name: &str, members: &[Member], top: bool) -> String {
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut s = format!("impl {name} {{\n");
     s.push_str("    /// Writes the awsJson1.1 object of the members that are set.\n");
-    s.push_str("    pub(crate) fn write_json(&self, w: &mut JsonWriter) {\n        w.begin_object();\n");
+    s.push_str(
+        "    pub(crate) fn write_json(&self, w: &mut JsonWriter) {\n        w.begin_object();\n",
+    );
     for mem in sorted {
         let f = snake(&mem.name);
         let style = if top { Style::Request } else { Style::Nested };
@@ -708,13 +873,28 @@ fn writer_impl(m: &Model, name: &str, members: &[Member], top: bool) -> String {
             } else if mem.required {
                 (format!("{{ let list = &self.{f};"), "}".to_owned())
             } else {
-                (format!("if !self.{f}.is_empty() {{ let list = &self.{f};"), "}".to_owned())
+                (
+                    format!("if !self.{f}.is_empty() {{ let list = &self.{f};"),
+                    "}".to_owned(),
+                )
             };
-            let _ = writeln!(s, "        {open} w.key({key:?}); w.begin_array(); for v in list {{ {} }} w.end_array(); {close}", write_value(m, member, "v"));
+            let _ = writeln!(
+                s,
+                "        {open} w.key({key:?}); w.begin_array(); for v in list {{ {} }} w.end_array(); {close}",
+                write_value(m, member, "v")
+            );
         } else if ft.starts_with("Option<") {
-            let _ = writeln!(s, "        if let Some(v) = &self.{f} {{ w.key({key:?}); {} }}", write_value(m, &mem.shape, "v"));
+            let _ = writeln!(
+                s,
+                "        if let Some(v) = &self.{f} {{ w.key({key:?}); {} }}",
+                write_value(m, &mem.shape, "v")
+            );
         } else {
-            let _ = writeln!(s, "        {{ let v = &self.{f}; w.key({key:?}); {} }}", write_value(m, &mem.shape, "v"));
+            let _ = writeln!(
+                s,
+                "        {{ let v = &self.{f}; w.key({key:?}); {} }}",
+                write_value(m, &mem.shape, "v")
+            );
         }
     }
     s.push_str("        w.end_object();\n    }\n}\n\n");
@@ -731,7 +911,9 @@ fn write_value(m: &Model, shape: &str, v: &str) -> String {
         Kind::Int(_) => format!("w.int(*{v});"),
         Kind::Bool => format!("w.bool(*{v});"),
         Kind::Timestamp => format!("w.timestamp(*{v});"),
-        Kind::Map { .. } => format!("w.begin_object(); for (k, x) in {v} {{ w.key(k); w.string(x); }} w.end_object();"),
+        Kind::Map { .. } => format!(
+            "w.begin_object(); for (k, x) in {v} {{ w.key(k); w.string(x); }} w.end_object();"
+        ),
         Kind::Struct(_) => format!("{v}.write_json(w);"),
         Kind::List { .. } => unreachable!("lists of lists are not in the model"),
     }
@@ -794,22 +976,42 @@ fn value_checks(m: &Model, shape: &str, v: &str, err: &str) -> Vec<String> {
     let lim = |l: &Limits| (opt(l.min), opt(l.max));
     match m.kind(shape) {
         Kind::Str(l) => {
-            let value = if l.sensitive { format!("{v}.expose()") } else { v.to_owned() };
+            let value = if l.sensitive {
+                format!("{v}.expose()")
+            } else {
+                v.to_owned()
+            };
             if l.min.is_some_and(|x| x > 0) || l.max.is_some() {
                 let (a, b) = lim(l);
-                out.push(format!("validate::chars({value}, {a}, {b}).map_err({err})?;"));
+                out.push(format!(
+                    "validate::chars({value}, {a}, {b}).map_err({err})?;"
+                ));
             }
             if let Some(p) = &l.pattern
                 && let Some(pred) = naming::pattern_predicate(p)
             {
-                out.push(format!("validate::pattern({value}, {pred}, {p:?}).map_err({err})?;"));
+                // A secret's error must not quote the offending character.
+                let check = if l.sensitive {
+                    "secret_pattern"
+                } else {
+                    "pattern"
+                };
+                out.push(format!(
+                    "validate::{check}({value}, {pred}, {p:?}).map_err({err})?;"
+                ));
             }
         }
         Kind::Blob(l) => {
-            let value = if l.sensitive { format!("{v}.expose()") } else { v.to_owned() };
+            let value = if l.sensitive {
+                format!("{v}.expose()")
+            } else {
+                v.to_owned()
+            };
             if l.min.is_some_and(|x| x > 0) || l.max.is_some() {
                 let (a, b) = lim(l);
-                out.push(format!("validate::bytes({value}, {a}, {b}).map_err({err})?;"));
+                out.push(format!(
+                    "validate::bytes({value}, {a}, {b}).map_err({err})?;"
+                ));
             }
         }
         Kind::Int(l) => {
@@ -821,19 +1023,28 @@ fn value_checks(m: &Model, shape: &str, v: &str, err: &str) -> Vec<String> {
         Kind::List { member, limits } => {
             if limits.min.is_some_and(|x| x > 0) || limits.max.is_some() {
                 let (a, b) = lim(limits);
-                out.push(format!("validate::items({v}.len(), {a}, {b}).map_err({err})?;"));
+                out.push(format!(
+                    "validate::items({v}.len(), {a}, {b}).map_err({err})?;"
+                ));
             }
             let item_err = format!("validate::item(i, {err})");
             let inner = value_checks(m, member, "x", &item_err);
             if !inner.is_empty() {
-                out.push(format!("for (i, x) in {v}.iter().enumerate() {{ {} }}", inner.join(" ")));
+                out.push(format!(
+                    "for (i, x) in {v}.iter().enumerate() {{ {} }}",
+                    inner.join(" ")
+                ));
             }
         }
         Kind::Map { key, value } => {
             let k = value_checks(m, key, "k", err);
             let x = value_checks(m, value, "x", err);
             if !k.is_empty() || !x.is_empty() {
-                out.push(format!("for (k, x) in {v} {{ {} {} }}", k.join(" "), x.join(" ")));
+                out.push(format!(
+                    "for (k, x) in {v} {{ {} {} }}",
+                    k.join(" "),
+                    x.join(" ")
+                ));
             }
         }
         Kind::Struct(_) => {
@@ -853,7 +1064,12 @@ fn opt(v: Option<i64>) -> String {
 
 /// The checks of every member of a structure. `err(member)` is an expression
 /// of a function that turns a rule about `member` into the error.
-fn member_checks(m: &Model, members: &[Member], style: Style, err: &dyn Fn(&str) -> String) -> String {
+fn member_checks(
+    m: &Model,
+    members: &[Member],
+    style: Style,
+    err: &dyn Fn(&str) -> String,
+) -> String {
     let mut s = String::new();
     for mem in members {
         let f = snake(&mem.name);
@@ -863,29 +1079,53 @@ fn member_checks(m: &Model, members: &[Member], style: Style, err: &dyn Fn(&str)
         let checks = value_checks(m, &mem.shape, "v", &e);
         if is_list && !ft.starts_with("Option<") {
             if mem.required {
-                let _ = writeln!(s, "        if self.{f}.is_empty() {{ return Err({e}(\"is required\".to_owned())); }}");
+                let _ = writeln!(
+                    s,
+                    "        if self.{f}.is_empty() {{ return Err({e}(\"is required\".to_owned())); }}"
+                );
             }
             if !checks.is_empty() {
                 // An optional list that is empty is not sent: nothing to check.
-                let guard = if mem.required { String::new() } else { format!("if !self.{f}.is_empty() ") };
-                let _ = writeln!(s, "        {guard}{{ let v = &self.{f}; {} }}", checks.join(" "));
+                let guard = if mem.required {
+                    String::new()
+                } else {
+                    format!("if !self.{f}.is_empty() ")
+                };
+                let _ = writeln!(
+                    s,
+                    "        {guard}{{ let v = &self.{f}; {} }}",
+                    checks.join(" ")
+                );
             }
         } else if ft.starts_with("Option<") {
             if mem.required {
                 let empty_check = matches!(m.kind(&mem.shape), Kind::Str(l) if !l.sensitive && l.min.is_some_and(|x| x > 0));
                 if checks.is_empty() && !empty_check {
-                    let _ = writeln!(s, "        if self.{f}.is_none() {{ return Err({e}(\"is required\".to_owned())); }}");
+                    let _ = writeln!(
+                        s,
+                        "        if self.{f}.is_none() {{ return Err({e}(\"is required\".to_owned())); }}"
+                    );
                     continue;
                 }
-                let _ = writeln!(s, "        let Some(v) = &self.{f} else {{ return Err({e}(\"is required\".to_owned())); }};");
+                let _ = writeln!(
+                    s,
+                    "        let Some(v) = &self.{f} else {{ return Err({e}(\"is required\".to_owned())); }};"
+                );
                 if empty_check {
-                    let _ = writeln!(s, "        if v.is_empty() {{ return Err({e}(\"must not be empty\".to_owned())); }}");
+                    let _ = writeln!(
+                        s,
+                        "        if v.is_empty() {{ return Err({e}(\"must not be empty\".to_owned())); }}"
+                    );
                 }
                 if !checks.is_empty() {
                     let _ = writeln!(s, "        {}", checks.join(" "));
                 }
             } else if !checks.is_empty() {
-                let _ = writeln!(s, "        if let Some(v) = &self.{f} {{ {} }}", checks.join(" "));
+                let _ = writeln!(
+                    s,
+                    "        if let Some(v) = &self.{f} {{ {} }}",
+                    checks.join(" ")
+                );
             }
         } else if !checks.is_empty() {
             let _ = writeln!(s, "        {{ let v = &self.{f}; {} }}", checks.join(" "));
@@ -900,7 +1140,9 @@ fn nested_validate(m: &Model, name: &str, members: &[Member]) -> String {
     let mut s = format!("impl {name} {{\n");
     s.push_str("    /// Checks the constraints of the members; `err` makes the error from a\n    /// rule (the caller names the request member that holds this structure).\n");
     s.push_str("    pub(crate) fn check(&self, err: &mut dyn FnMut(String) -> ValidationError) -> Result<(), ValidationError> {\n");
-    let body = member_checks(m, members, Style::Nested, &|member| format!("validate::member({member:?}, &mut *err)"));
+    let body = member_checks(m, members, Style::Nested, &|member| {
+        format!("validate::member({member:?}, &mut *err)")
+    });
     if body.trim().is_empty() {
         s.push_str("        let _ = err;\n");
     }
@@ -912,9 +1154,13 @@ fn nested_validate(m: &Model, name: &str, members: &[Member]) -> String {
 // ----- errors -------------------------------------------------------------------------
 
 fn gen_errors(m: &Model) -> String {
-    let mut s = String::from("//! The exceptions of the KMS API, as a table `KmsError` is built from (see\n//! `src/error.rs`): variant, error code, HTTP status, whether it is a server fault.\n\n");
-    s.push_str("/// Calls `$m!` with one line per exception: doc, variant, code, HTTP status,
-/// server fault, hint.\nmacro_rules! with_kms_exceptions {\n    ($m:ident) => {\n        $m! {\n");
+    let mut s = String::from(
+        "//! The exceptions of the KMS API, as a table `KmsError` is built from (see\n//! `src/error.rs`): variant, error code, HTTP status, whether it is a server fault.\n\n",
+    );
+    s.push_str(
+        "/// Calls `$m!` with one line per exception: doc, variant, code, HTTP status,
+/// server fault, hint.\nmacro_rules! with_kms_exceptions {\n    ($m:ident) => {\n        $m! {\n",
+    );
     for (code, e) in &m.errors {
         let var = error_variant(code);
         let fault = if e.server { "server" } else { "client" };
@@ -941,13 +1187,19 @@ fn gen_errors(m: &Model) -> String {
 // ----- paginators ------------------------------------------------------------------------
 
 fn gen_paginators(m: &Model) -> String {
-    let mut s = String::from("//! Which operations page, and how: the `Paginated` implementations.\n\nuse super::*;\nuse crate::paginate::Paginated;\n\n");
+    let mut s = String::from(
+        "//! Which operations page, and how: the `Paginated` implementations.\n\nuse super::*;\nuse crate::paginate::Paginated;\n\n",
+    );
     for op in &m.ops {
         let Some(p) = &op.paginator else { continue };
         let out = op.output.as_ref().unwrap();
-        let Kind::Struct(outs) = m.kind(out) else { unreachable!() };
+        let Kind::Struct(outs) = m.kind(out) else {
+            unreachable!()
+        };
         let items = outs.iter().find(|x| x.name == p.items).unwrap();
-        let Kind::List { member, .. } = m.kind(&items.shape) else { unreachable!() };
+        let Kind::List { member, .. } = m.kind(&items.shape) else {
+            unreachable!()
+        };
         let item = m.rust_type(member);
         let _ = writeln!(
             s,
@@ -978,14 +1230,18 @@ fn gen_ops_mod(m: &Model) -> String {
 }
 
 pub(crate) fn output_name(op: &Operation) -> String {
-    op.output.clone().unwrap_or_else(|| format!("{}Response", op.name))
+    op.output
+        .clone()
+        .unwrap_or_else(|| format!("{}Response", op.name))
 }
 
 fn gen_op(m: &Model, op: &Operation, defined: &mut BTreeSet<String>) -> String {
     let name = &op.name;
     let input = &op.input;
     let output = output_name(op);
-    let Kind::Struct(ins) = m.kind(input) else { unreachable!() };
+    let Kind::Struct(ins) = m.kind(input) else {
+        unreachable!()
+    };
     let outs: Vec<Member> = match &op.output {
         Some(o) => match m.kind(o) {
             Kind::Struct(v) => v.clone(),
@@ -1003,13 +1259,23 @@ fn gen_op(m: &Model, op: &Operation, defined: &mut BTreeSet<String>) -> String {
     let errors_doc: Vec<String> = op
         .errors
         .iter()
-        .map(|e| format!("[`KmsError::{}`](crate::KmsError::{})", error_variant(e), error_variant(e)))
+        .map(|e| {
+            format!(
+                "[`KmsError::{}`](crate::KmsError::{})",
+                error_variant(e),
+                error_variant(e)
+            )
+        })
         .collect();
     let _ = writeln!(
         s,
         "/// The input of `{name}`: {}\n///\n/// Build it with [`{input}::builder`]; `build` checks every constraint of the\n/// KMS API before anything is sent. Its output is [`{output}`].\n///\n/// Errors KMS may return: {}.\n///\n/// See [`{name}`]({}) in the KMS API reference.",
         docs::op_summary(name),
-        if errors_doc.is_empty() { "none modelled".to_owned() } else { errors_doc.join(", ") },
+        if errors_doc.is_empty() {
+            "none modelled".to_owned()
+        } else {
+            errors_doc.join(", ")
+        },
         api_link(name)
     );
     s += &struct_def(m, input, ins, Style::Request);
@@ -1022,11 +1288,16 @@ fn gen_op(m: &Model, op: &Operation, defined: &mut BTreeSet<String>) -> String {
     if has_grants {
         s.push_str("    /// The grant tokens, mutably (the grant-token layer merges its tokens here).\n    pub fn grant_tokens_mut(&mut self) -> &mut Vec<String> { &mut self.grant_tokens }\n");
     }
-    let _ = writeln!(s, "    /// Checks every constraint of `{name}` (see [`KmsOperation::validate`]).\n    pub fn validate(&self) -> Result<(), ValidationError> {{");
+    let _ = writeln!(
+        s,
+        "    /// Checks every constraint of `{name}` (see [`KmsOperation::validate`]).\n    pub fn validate(&self) -> Result<(), ValidationError> {{"
+    );
     if RULES.contains(&name.as_str()) {
         let _ = writeln!(s, "        crate::model::rules::{snake_name}(self)?;");
     }
-    s += &member_checks(m, ins, Style::Request, &|member| format!("validate::fail(OP, {member:?})"));
+    s += &member_checks(m, ins, Style::Request, &|member| {
+        format!("validate::fail(OP, {member:?})")
+    });
     s.push_str("        Ok(())\n    }\n}\n\n");
     s += &builder(m, input, ins, Style::Request);
     s += &writer_impl(m, input, ins, true);
@@ -1051,7 +1322,10 @@ fn gen_op(m: &Model, op: &Operation, defined: &mut BTreeSet<String>) -> String {
         }
         s += &builder(m, &output, &outs, Style::Response);
         s += &reader_impl(m, &output, &outs, Style::Response);
-        let _ = writeln!(s, "impl crate::operation::OperationOutput for {output} {{\n    fn metadata(&self) -> &ResponseMetadata {{ &self.metadata }}\n    fn metadata_mut(&mut self) -> &mut ResponseMetadata {{ &mut self.metadata }}\n}}\n");
+        let _ = writeln!(
+            s,
+            "impl crate::operation::OperationOutput for {output} {{\n    fn metadata(&self) -> &ResponseMetadata {{ &self.metadata }}\n    fn metadata_mut(&mut self) -> &mut ResponseMetadata {{ &mut self.metadata }}\n}}\n"
+        );
     }
 
     // The operation.
@@ -1062,7 +1336,10 @@ fn gen_op(m: &Model, op: &Operation, defined: &mut BTreeSet<String>) -> String {
         for mem in ins {
             let f = snake(&mem.name);
             match m.kind(&mem.shape) {
-                Kind::Str(l) if !l.sensitive => parts.push(format!("self.{f}.as_ref().map_or(0, |v| v.len() + {})", mem.name.len() + 6)),
+                Kind::Str(l) if !l.sensitive => parts.push(format!(
+                    "self.{f}.as_ref().map_or(0, |v| v.len() + {})",
+                    mem.name.len() + 6
+                )),
                 Kind::Blob(l) => parts.push(format!(
                     "self.{f}.as_ref().map_or(0, |v| v{}.len().div_ceil(3) * 4 + {})",
                     if l.sensitive { ".expose()" } else { "" },

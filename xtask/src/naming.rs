@@ -8,7 +8,10 @@ pub(crate) fn snake(name: &str) -> String {
         if c.is_ascii_uppercase() && i > 0 {
             let prev = chars[i - 1];
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            if prev.is_ascii_lowercase() || prev.is_ascii_digit() || (prev.is_ascii_uppercase() && next_lower) {
+            if prev.is_ascii_lowercase()
+                || prev.is_ascii_digit()
+                || (prev.is_ascii_uppercase() && next_lower)
+            {
                 out.push('_');
             }
         }
@@ -36,10 +39,15 @@ fn camel(snake: &str) -> String {
 /// CamelCase (`PendingDeletion`) as they are.
 pub(crate) fn enum_variant(value: &str) -> String {
     if value.chars().any(|c| c.is_ascii_lowercase()) {
-        return value.split(['_', '-', '.']).map(|w| {
-            let mut c = w.chars();
-            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
-        }).collect();
+        return value
+            .split(['_', '-', '.'])
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                    .unwrap_or_default()
+            })
+            .collect();
     }
     let mut out = String::new();
     for part in value.split(['_', '-', '.']) {
@@ -48,7 +56,10 @@ pub(crate) fn enum_variant(value: &str) -> String {
         let mut word_start = true;
         for (i, &c) in chars.iter().enumerate() {
             let after_digit = i > 0 && chars[i - 1].is_ascii_digit() && c.is_ascii_alphabetic();
-            let run = chars[i..].iter().take_while(|x| x.is_ascii_alphabetic()).count();
+            let run = chars[i..]
+                .iter()
+                .take_while(|x| x.is_ascii_alphabetic())
+                .count();
             if word_start || (after_digit && run >= 2) {
                 out.push(c.to_ascii_uppercase());
             } else {
@@ -127,7 +138,11 @@ pub(crate) fn pattern_predicate(pattern: &str) -> Option<String> {
             // A dash that is neither a range nor last: ambiguous.
             return None;
         }
-        if !(c.is_ascii_punctuation() || c.is_ascii_alphanumeric()) || c == '[' || c == ']' || c == '^' {
+        if !(c.is_ascii_punctuation() || c.is_ascii_alphanumeric())
+            || c == '['
+            || c == ']'
+            || c == '^'
+        {
             return None;
         }
         tests.push(format!("c == {c:?}"));
@@ -136,35 +151,12 @@ pub(crate) fn pattern_predicate(pattern: &str) -> Option<String> {
     Some(format!("|c: char| {}", tests.join(" || ")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        assert_eq!(snake("CiphertextBlob"), "ciphertext_blob");
-        assert_eq!(snake("AWSAccountId"), "aws_account_id");
-        assert_eq!(snake("XksProxyUriPath"), "xks_proxy_uri_path");
-        assert_eq!(enum_variant("SM2PKE"), "Sm2Pke");
-        assert_eq!(enum_variant("ECC_SECG_P256K1"), "EccSecgP256k1");
-        assert_eq!(enum_variant("RSAES_OAEP_SHA_1"), "RsaesOaepSha1");
-        assert_eq!(enum_variant("PendingDeletion"), "PendingDeletion");
-        assert_eq!(enum_variant("ML_DSA_44"), "MlDsa44");
-        assert_eq!(enum_variant("ECC_NIST_EDWARDS25519"), "EccNistEdwards25519");
-        assert_eq!(error_variant("KMSInternalException"), "KmsInternal");
-        assert_eq!(error_variant("CustomKeyStoreHasCMKsException"), "CustomKeyStoreHasCmks");
-        assert_eq!(singular("aliases"), "alias");
-        assert_eq!(singular("grant_tokens"), "grant_token");
-        assert!(pattern_predicate("^[a-zA-Z0-9:/_-]+$").is_some());
-        assert!(pattern_predicate("^[a-zA-Z0-9-_.]+$").is_none());
-        assert!(pattern_predicate("[\\w]+").is_none());
-        assert!(pattern_predicate("^[a-zA-Z0-9:/_\\s.-]+$").is_none());
-    }
-}
-
 /// Whether `c` is in the class of a pattern [`pattern_predicate`] accepts.
 pub(crate) fn class_contains(pattern: &str, c: char) -> bool {
-    let Some(class) = pattern.strip_prefix("^[").and_then(|p| p.strip_suffix("]+$")) else {
+    let Some(class) = pattern
+        .strip_prefix("^[")
+        .and_then(|p| p.strip_suffix("]+$"))
+    else {
         return true;
     };
     let chars: Vec<char> = class.chars().collect();
@@ -197,4 +189,33 @@ pub(crate) fn class_contains(pattern: &str, c: char) -> bool {
         i += 1;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(snake("CiphertextBlob"), "ciphertext_blob");
+        assert_eq!(snake("AWSAccountId"), "aws_account_id");
+        assert_eq!(snake("XksProxyUriPath"), "xks_proxy_uri_path");
+        assert_eq!(enum_variant("SM2PKE"), "Sm2Pke");
+        assert_eq!(enum_variant("ECC_SECG_P256K1"), "EccSecgP256k1");
+        assert_eq!(enum_variant("RSAES_OAEP_SHA_1"), "RsaesOaepSha1");
+        assert_eq!(enum_variant("PendingDeletion"), "PendingDeletion");
+        assert_eq!(enum_variant("ML_DSA_44"), "MlDsa44");
+        assert_eq!(enum_variant("ECC_NIST_EDWARDS25519"), "EccNistEdwards25519");
+        assert_eq!(error_variant("KMSInternalException"), "KmsInternal");
+        assert_eq!(
+            error_variant("CustomKeyStoreHasCMKsException"),
+            "CustomKeyStoreHasCmks"
+        );
+        assert_eq!(singular("aliases"), "alias");
+        assert_eq!(singular("grant_tokens"), "grant_token");
+        assert!(pattern_predicate("^[a-zA-Z0-9:/_-]+$").is_some());
+        assert!(pattern_predicate("^[a-zA-Z0-9-_.]+$").is_none());
+        assert!(pattern_predicate("[\\w]+").is_none());
+        assert!(pattern_predicate("^[a-zA-Z0-9:/_\\s.-]+$").is_none());
+    }
 }

@@ -14,8 +14,16 @@ use crate::{Kind, Limits, Member, Model, Operation, output_name};
 /// validation case sets them.
 const EXCLUSIVE: &[(&str, &str, &[&str])] = &[
     ("GenerateDataKey", "NumberOfBytes", &["KeySpec"]),
-    ("GenerateDataKeyWithoutPlaintext", "NumberOfBytes", &["KeySpec"]),
-    ("DescribeCustomKeyStores", "CustomKeyStoreName", &["CustomKeyStoreId"]),
+    (
+        "GenerateDataKeyWithoutPlaintext",
+        "NumberOfBytes",
+        &["KeySpec"],
+    ),
+    (
+        "DescribeCustomKeyStores",
+        "CustomKeyStoreName",
+        &["CustomKeyStoreId"],
+    ),
     ("RetireGrant", "GrantToken", &["KeyId", "GrantId"]),
 ];
 
@@ -27,7 +35,11 @@ fn b64(data: &[u8]) -> String {
     const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::new();
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -47,7 +59,11 @@ struct Sample {
 }
 
 fn sample_string(l: &Limits, seed: &str) -> String {
-    let allowed = |c: char| l.pattern.as_deref().is_none_or(|p| pattern_predicate(p).is_none() || class_contains(p, c));
+    let allowed = |c: char| {
+        l.pattern
+            .as_deref()
+            .is_none_or(|p| pattern_predicate(p).is_none() || class_contains(p, c))
+    };
     let fill = ['a', 'A', '2', '0', 'x']
         .into_iter()
         .find(|c| allowed(*c))
@@ -89,7 +105,12 @@ fn sample_bytes(l: &Limits, seed: &str) -> Vec<u8> {
 }
 
 fn byte_literal(v: &[u8]) -> String {
-    format!("b\"{}\"", v.iter().map(|b| (*b as char).to_string()).collect::<String>())
+    format!(
+        "b\"{}\"",
+        v.iter()
+            .map(|b| (*b as char).to_string())
+            .collect::<String>()
+    )
 }
 
 const EPOCH_SECS: i64 = 1_700_000_000;
@@ -98,7 +119,10 @@ fn sample(m: &Model, shape: &str, seed: &str, n: i64) -> Sample {
     match m.kind(shape) {
         Kind::Str(l) => {
             let s = sample_string(l, seed);
-            Sample { rust: format!("{s:?}"), json: format!("{s:?}") }
+            Sample {
+                rust: format!("{s:?}"),
+                json: format!("{s:?}"),
+            }
         }
         Kind::Enum(vals) => Sample {
             rust: format!("{shape}::{}", enum_variant(&vals[0])),
@@ -111,15 +135,24 @@ fn sample(m: &Model, shape: &str, seed: &str, n: i64) -> Sample {
             } else {
                 format!("Bytes::from_static({})", byte_literal(&v))
             };
-            Sample { rust, json: format!("\"{}\"", b64(&v)) }
+            Sample {
+                rust,
+                json: format!("\"{}\"", b64(&v)),
+            }
         }
         Kind::Int(l) => {
             let lo = l.min.unwrap_or(0);
             let hi = l.max.unwrap_or(lo + 100);
             let v = lo + n.rem_euclid(hi - lo + 1);
-            Sample { rust: v.to_string(), json: v.to_string() }
+            Sample {
+                rust: v.to_string(),
+                json: v.to_string(),
+            }
         }
-        Kind::Bool => Sample { rust: "true".into(), json: "true".into() },
+        Kind::Bool => Sample {
+            rust: "true".into(),
+            json: "true".into(),
+        },
         Kind::Timestamp => {
             let t = EPOCH_SECS + n;
             Sample {
@@ -141,13 +174,25 @@ fn sample(m: &Model, shape: &str, seed: &str, n: i64) -> Sample {
             sorted.sort_by(|a, b| a.1.name.cmp(&b.1.name));
             let fields: Vec<String> = sorted
                 .iter()
-                .map(|(i, mem)| format!("{:?}:{}", mem.name, member_json(m, mem, &format!("{seed}{}", mem.name), *i as i64 + n)))
+                .map(|(i, mem)| {
+                    format!(
+                        "{:?}:{}",
+                        mem.name,
+                        member_json(m, mem, &format!("{seed}{}", mem.name), *i as i64 + n)
+                    )
+                })
                 .collect();
-            Sample { rust, json: format!("{{{}}}", fields.join(",")) }
+            Sample {
+                rust,
+                json: format!("{{{}}}", fields.join(",")),
+            }
         }
         Kind::List { member, .. } => {
             let s = sample(m, member, seed, n);
-            Sample { rust: s.rust, json: format!("[{}]", s.json) }
+            Sample {
+                rust: s.rust,
+                json: format!("[{}]", s.json),
+            }
         }
     }
 }
@@ -187,14 +232,20 @@ fn full_request(m: &Model, op: &Operation) -> (String, String) {
         json.push((mem.name.clone(), member_json(m, mem, &mem.name, i as i64)));
     }
     json.sort();
-    let body = json.iter().map(|(k, v)| format!("{k:?}:{v}")).collect::<Vec<_>>().join(",");
+    let body = json
+        .iter()
+        .map(|(k, v)| format!("{k:?}:{v}"))
+        .collect::<Vec<_>>()
+        .join(",");
     (rust, format!("{{{body}}}"))
 }
 
 const PRELUDE: &str = "#![allow(clippy::all, unused_imports)]\n\nuse std::time::{Duration, UNIX_EPOCH};\n\nuse bytes::Bytes;\nuse tower_kms::*;\nuse tower_kms::model::*;\n\n";
 
 pub(crate) fn wire(m: &Model) -> String {
-    let mut s = String::from("//! Golden requests: for every operation, a request with every member set\n//! encodes to its `X-Amz-Target` and exactly this JSON (members sorted by\n//! name), and goes through the whole client stack.\n\n");
+    let mut s = String::from(
+        "//! Golden requests: for every operation, a request with every member set\n//! encodes to its `X-Amz-Target` and exactly this JSON (members sorted by\n//! name), and goes through the whole client stack.\n\n",
+    );
     s += PRELUDE;
     s.push_str("mod support;\n\n");
     s.push_str("fn golden<Op: KmsOperation>(op: Op, target: &str, body: &str) {\n    let req = tower_kms::protocol::encode_request(&op).expect(\"a valid request\");\n    assert_eq!(req.headers()[\"x-amz-target\"], target);\n    assert_eq!(req.headers()[\"content-type\"], \"application/x-amz-json-1.1\");\n    assert_eq!(std::str::from_utf8(req.body()).unwrap(), body);\n}\n\n");
@@ -212,27 +263,44 @@ pub(crate) fn wire(m: &Model) -> String {
     // Every operation through the client.
     s.push_str("/// Every operation goes through the whole client stack (grant tokens, retry,\n/// signing) to the connector, with its target.\n#[tokio::test]\nasync fn every_operation_goes_through_the_client() {\n    use std::sync::{Arc, Mutex};\n    let seen = Arc::new(Mutex::new(Vec::<String>::new()));\n    let log = seen.clone();\n    let connector = tower::service_fn(move |req: http::Request<http_body_util::Full<Bytes>>| {\n        assert!(req.headers().contains_key(\"authorization\"));\n        log.lock().unwrap().push(req.headers()[\"x-amz-target\"].to_str().unwrap().to_owned());\n        async { Ok::<_, std::convert::Infallible>(support::json_response(200, \"{}\")) }\n    });\n    let kms = KmsClient::builder()\n        .region(\"us-east-1\")\n        .credentials_provider(support::credentials())\n        .connector(connector)\n        .build()\n        .unwrap();\n");
     for op in &m.ops {
-        let _ = writeln!(s, "    kms.send(full_{}()).await.unwrap();", snake(&op.name));
+        let _ = writeln!(
+            s,
+            "    kms.send(full_{}()).await.unwrap();",
+            snake(&op.name)
+        );
     }
     s.push_str("    let seen = seen.lock().unwrap();\n    let expected: Vec<String> = tower_kms::model::OPERATIONS.iter().map(|o| format!(\"TrentService.{o}\")).collect();\n    assert_eq!(*seen, expected);\n}\n");
     s
 }
 
 pub(crate) fn decode(m: &Model) -> String {
-    let mut s = String::from("//! Full responses: for every operation, a response with every member set\n//! (and members this crate does not know) decodes to exactly the expected output.\n\n");
+    let mut s = String::from(
+        "//! Full responses: for every operation, a response with every member set\n//! (and members this crate does not know) decodes to exactly the expected output.\n\n",
+    );
     s += PRELUDE;
     s.push_str("fn decode<Op: KmsOperation>(body: &str) -> Op::Output {\n    let mut headers = http::HeaderMap::new();\n    headers.insert(\"x-amzn-requestid\", http::HeaderValue::from_static(\"rid-1\"));\n    tower_kms::protocol::decode_response::<Op>(http::StatusCode::OK, &headers, &Bytes::copy_from_slice(body.as_bytes()))\n        .expect(\"a valid response\")\n}\n\n");
     for op in &m.ops {
         let out = output_name(op);
-        let members = op.output.as_deref().map(|o| members_of(m, o)).unwrap_or(&[]);
+        let members = op
+            .output
+            .as_deref()
+            .map(|o| members_of(m, o))
+            .unwrap_or(&[]);
         let mut rust = format!("{out}::builder()");
-        let mut json = vec![("FutureMember".to_owned(), "{\"Nested\":[1,{\"x\":null}],\"S\":\"\\u00e9\"}".to_owned())];
+        let mut json = vec![(
+            "FutureMember".to_owned(),
+            "{\"Nested\":[1,{\"x\":null}],\"S\":\"\\u00e9\"}".to_owned(),
+        )];
         for (i, mem) in members.iter().enumerate() {
             rust += &setter(m, mem, &mem.name, i as i64);
             json.push((mem.name.clone(), member_json(m, mem, &mem.name, i as i64)));
         }
         json.sort();
-        let body = json.iter().map(|(k, v)| format!("{k:?}:{v}")).collect::<Vec<_>>().join(",");
+        let body = json
+            .iter()
+            .map(|(k, v)| format!("{k:?}:{v}"))
+            .collect::<Vec<_>>()
+            .join(",");
         let _ = writeln!(
             s,
             "#[test]\nfn {sn}() {{\n    let out = decode::<{input}>(r#\"{{{body}}}\"#);\n    let mut expected = {rust}.request_id(\"rid-1\").build();\n    expected.metadata.status = Some(http::StatusCode::OK);\n    assert_eq!(out, expected);\n    // An empty body is an output with nothing set.\n    let empty = decode::<{input}>(\"\");\n    assert_eq!(empty.metadata.request_id.as_deref(), Some(\"rid-1\"));\n}}\n",
@@ -252,10 +320,16 @@ fn invalid_values(m: &Model, shape: &str) -> Vec<(String, &'static str)> {
             let good = sample_string(l, "");
             let fill = good.chars().next().unwrap_or('a');
             if let Some(min) = l.min.filter(|x| *x > 0) {
-                out.push((format!("{:?}", fill.to_string().repeat(min as usize - 1)), "characters"));
+                out.push((
+                    format!("{:?}", fill.to_string().repeat(min as usize - 1)),
+                    "characters",
+                ));
             }
             if let Some(max) = l.max {
-                out.push((format!("{:?}.repeat({})", fill.to_string(), max + 1), "characters"));
+                out.push((
+                    format!("{:?}.repeat({})", fill.to_string(), max + 1),
+                    "characters",
+                ));
             }
             if let Some(p) = &l.pattern
                 && pattern_predicate(p).is_some()
@@ -268,7 +342,11 @@ fn invalid_values(m: &Model, shape: &str) -> Vec<(String, &'static str)> {
             }
         }
         Kind::Blob(l) => {
-            let ctor = if l.sensitive { "Plaintext::new" } else { "Bytes::from" };
+            let ctor = if l.sensitive {
+                "Plaintext::new"
+            } else {
+                "Bytes::from"
+            };
             if let Some(min) = l.min.filter(|x| *x > 0) {
                 out.push((format!("{ctor}(vec![7u8; {}])", min - 1), "bytes"));
             }
@@ -290,9 +368,13 @@ fn invalid_values(m: &Model, shape: &str) -> Vec<(String, &'static str)> {
 }
 
 pub(crate) fn validation(m: &Model) -> String {
-    let mut s = String::from("//! Every constraint of every operation is checked at `build()` and again by the\n//! protocol layer, before any I/O: one case per constraint, none reaches the\n//! connector.\n\n");
+    let mut s = String::from(
+        "//! Every constraint of every operation is checked at `build()` and again by the\n//! protocol layer, before any I/O: one case per constraint, none reaches the\n//! connector.\n\n",
+    );
     s += PRELUDE;
-    s.push_str("mod support;\n\nuse std::sync::Arc;\nuse std::sync::atomic::{AtomicUsize, Ordering};\n\n");
+    s.push_str(
+        "mod support;\n\nuse std::sync::Arc;\nuse std::sync::atomic::{AtomicUsize, Ordering};\n\n",
+    );
     s.push_str("fn client(calls: Arc<AtomicUsize>) -> KmsClient {\n    let connector = tower::service_fn(move |_req: http::Request<http_body_util::Full<Bytes>>| {\n        calls.fetch_add(1, Ordering::SeqCst);\n        async { Err::<http::Response<http_body_util::Full<Bytes>>, _>(std::io::Error::other(\"the connector must not be called\")) }\n    });\n    KmsClient::builder()\n        .region(\"us-east-1\")\n        .credentials_provider(support::credentials())\n        .connector(connector)\n        .build()\n        .unwrap()\n}\n\n");
     s.push_str("/// Builds `$b` (must fail on `$field` with a rule containing `$rule`), then sends\n/// the unchecked request through the client (must fail the same way).\nmacro_rules! invalid {\n    ($kms:expr, $b:expr, $field:expr, $rule:expr) => {{\n        let b = $b;\n        let err = b.clone().build().expect_err(\"an invalid request was built\");\n        assert_eq!(err.field(), $field, \"{err}\");\n        assert!(err.rule().contains($rule), \"{err}\");\n        match $kms.send(b.build_unchecked()).await {\n            Err(KmsError::Validation(v)) => assert_eq!(v, err),\n            other => panic!(\"{other:?}\"),\n        }\n    }};\n}\n\n");
     for op in &m.ops {
@@ -303,15 +385,25 @@ pub(crate) fn validation(m: &Model) -> String {
         for (i, mem) in members.iter().enumerate() {
             let f = snake(&mem.name);
             let mut base = "full()".to_owned();
-            if let Some((_, _, clear)) = EXCLUSIVE.iter().find(|(o, x, _)| *o == op.name && *x == mem.name) {
+            if let Some((_, _, clear)) = EXCLUSIVE
+                .iter()
+                .find(|(o, x, _)| *o == op.name && *x == mem.name)
+            {
                 for c in *clear {
                     base += &format!(".set_{}(None)", snake(c));
                 }
             }
             let is_list = matches!(m.kind(&mem.shape), Kind::List { .. });
             if mem.required {
-                let clear = if is_list { format!(".set_{f}(Vec::new())") } else { format!(".set_{f}(None)") };
-                cases.push(format!("invalid!(kms, {base}{clear}, {:?}, \"is required\");", mem.name));
+                let clear = if is_list {
+                    format!(".set_{f}(Vec::new())")
+                } else {
+                    format!(".set_{f}(None)")
+                };
+                cases.push(format!(
+                    "invalid!(kms, {base}{clear}, {:?}, \"is required\");",
+                    mem.name
+                ));
             }
             match m.kind(&mem.shape) {
                 Kind::List { member, limits } => {
@@ -353,21 +445,34 @@ pub(crate) fn validation(m: &Model) -> String {
                             let mut b = sample(m, &mem.shape, &mem.name, i as i64).rust;
                             b = b.trim_end_matches(".build()").to_owned();
                             b += &format!(".{}({bad}).build()", snake(&im.name));
-                            cases.push(format!("invalid!(kms, {base}.{f}({b}), {:?}, {rule:?});", mem.name));
+                            cases.push(format!(
+                                "invalid!(kms, {base}.{f}({b}), {:?}, {rule:?});",
+                                mem.name
+                            ));
                         }
                     }
                 }
                 _ => {
                     for (bad, rule) in invalid_values(m, &mem.shape) {
                         // A required member that is empty is named as such.
-                        let rule = if mem.required && bad == "\"\"" { "must not be empty" } else { rule };
-                        cases.push(format!("invalid!(kms, {base}.{f}({bad}), {:?}, {rule:?});", mem.name));
+                        let rule = if mem.required && bad == "\"\"" {
+                            "must not be empty"
+                        } else {
+                            rule
+                        };
+                        cases.push(format!(
+                            "invalid!(kms, {base}.{f}({bad}), {:?}, {rule:?});",
+                            mem.name
+                        ));
                     }
                 }
             }
         }
         if cases.is_empty() {
-            let _ = writeln!(s, "#[test]\nfn {sn}() {{\n    // No member has a client-side constraint; the full request builds.\n    {full}.build().unwrap();\n}}\n");
+            let _ = writeln!(
+                s,
+                "#[test]\nfn {sn}() {{\n    // No member has a client-side constraint; the full request builds.\n    {full}.build().unwrap();\n}}\n"
+            );
             continue;
         }
         let _ = writeln!(

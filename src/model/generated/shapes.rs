@@ -2239,7 +2239,7 @@ impl XksProxyAuthenticationCredentialType {
             let v = &self.access_key_id;
             validate::chars(v.expose(), Some(20), Some(30))
                 .map_err(validate::member("AccessKeyId", &mut *err))?;
-            validate::pattern(
+            validate::secret_pattern(
                 v.expose(),
                 |c: char| c.is_ascii_uppercase() || matches!(c, '2'..='7'),
                 "^[A-Z2-7]+$",
@@ -2250,7 +2250,7 @@ impl XksProxyAuthenticationCredentialType {
             let v = &self.raw_secret_access_key;
             validate::chars(v.expose(), Some(43), Some(64))
                 .map_err(validate::member("RawSecretAccessKey", &mut *err))?;
-            validate::pattern(
+            validate::secret_pattern(
                 v.expose(),
                 |c: char| {
                     c.is_ascii_lowercase()
