@@ -39,19 +39,8 @@ async fn python3(args: &[&str]) -> std::io::Result<Output> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn botocore_and_cryptography_check_the_data_plane() {
-    match python3(&["-c", "import botocore, cryptography"]).await {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            println!(
-                "skipped: python3 cannot import botocore and cryptography: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return;
-        }
-        Err(e) => {
-            println!("skipped: python3 did not run: {e}");
-            return;
-        }
+    if !crate::common::python_has("botocore, cryptography").await {
+        return;
     }
     let kms = LocalKms::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

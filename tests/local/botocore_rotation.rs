@@ -39,19 +39,8 @@ async fn python3(args: &[&str]) -> std::io::Result<Output> {
 
 #[tokio::test]
 async fn botocore_re_encrypts_a_rotated_keys_old_blob_to_the_current_material() {
-    match python3(&["-c", "import botocore"]).await {
-        Ok(out) if out.status.success() => {}
-        Ok(out) => {
-            println!(
-                "skipped: python3 cannot import botocore: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-            return;
-        }
-        Err(e) => {
-            println!("skipped: python3 did not run: {e}");
-            return;
-        }
+    if !crate::common::python_has("botocore").await {
+        return;
     }
     let kms = LocalKms::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -287,3 +287,31 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Whether a test that needs python3 with `modules` (e.g. `"botocore"`) can
+/// run: `true` when it can; else prints why it is skipped and returns `false`,
+/// or panics when `TOWER_KMS_REQUIRE_PYTHON` is set (CI installs the packages
+/// and sets it, so a cross-check never passes by not running).
+pub async fn python_has(modules: &str) -> bool {
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await;
+    let reason = match out {
+        Ok(out) if out.status.success() => return true,
+        Ok(out) => format!(
+            "python3 cannot import {modules}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+        Err(e) => format!("python3 could not run: {e}"),
+    };
+    if std::env::var_os("TOWER_KMS_REQUIRE_PYTHON").is_some() {
+        panic!("{reason} (TOWER_KMS_REQUIRE_PYTHON is set)");
+    }
+    println!(
+        "skipped: {reason} (pip install {} to run it)",
+        modules.replace(',', "")
+    );
+    false
+}
