@@ -88,24 +88,7 @@ impl QuotaKms {
 /// A client whose connector answers from a script (`true` = throttle; popped
 /// from the end, success when empty).
 fn scripted(throttle: Arc<Mutex<Vec<bool>>>) -> KmsClient {
-    let connector = tower::service_fn(move |_req: http::Request<Full<Bytes>>| {
-        let throttle = throttle.clone();
-        async move {
-            let t = throttle.lock().unwrap().pop().unwrap_or(false);
-            Ok::<_, std::convert::Infallible>(if t {
-                json_response(400, THROTTLED)
-            } else {
-                json_response(200, r#"{"CiphertextBlob":"AAEC"}"#)
-            })
-        }
-    });
-    KmsClient::builder()
-        .region("us-east-1")
-        .credentials_provider(credentials())
-        .retry_config(RetryConfig::adaptive().with_max_attempts(1))
-        .connector(connector)
-        .build()
-        .unwrap()
+    scripted_logged(throttle, Arc::new(Mutex::new(Vec::new())))
 }
 
 #[tokio::test]
