@@ -1008,7 +1008,8 @@ fn a_throttling_kms_slows_the_run_down_but_fails_no_record() {
 #[test]
 fn server_faults_for_a_while_then_recovery_fail_no_record() {
     // ReEncrypt requests 20..140 fail: dropped connections, 500s with a KMS
-    // code, 503s with a proxy's HTML page, and answers that never come.
+    // code, 503s with a proxy's HTML page, answers that never come, and 408s
+    // (the server gave up waiting for the request body, as kms-local does).
     let mut k = kms();
     let faults = Arc::new(AtomicUsize::new(0));
     {
@@ -1018,10 +1019,11 @@ fn server_faults_for_a_while_then_recovery_fail_no_record() {
                 return Act::Pass;
             }
             faults.fetch_add(1, Ordering::Relaxed);
-            match r.nth % 4 {
+            match r.nth % 5 {
                 0 => Act::Drop,
                 1 => Act::Respond(500, kms_error("KMSInternalException")),
                 2 => Act::Respond(503, "<html>Service Unavailable</html>".into()),
+                3 => Act::Respond(408, kms_error("RequestTimeoutException")),
                 _ => Act::Hang,
             }
         }));

@@ -6,9 +6,11 @@
 //!   `IncorrectKeyException`, a source key that is missing, disabled or pending
 //!   deletion, a rejected request, ...): written as a `failed` record;
 //! - **retry**: throttling, a server fault (HTTP 5xx, `KMSInternalException`,
-//!   `KeyUnavailableException`, `DependencyTimeoutException`), an attempt or
-//!   operation timeout, a broken connection: nothing is written, the record is
-//!   tried again after a backoff, for as long as the run goes on;
+//!   `KeyUnavailableException`, `DependencyTimeoutException`), a request
+//!   timeout (HTTP 408, `RequestTimeoutException`: the server gave up waiting
+//!   for the request body), an attempt or operation timeout, a broken
+//!   connection: nothing is written, the record is tried again after a
+//!   backoff, for as long as the run goes on;
 //! - **stop**: the configuration or environment is wrong (credentials,
 //!   signatures, `AccessDeniedException`, an invalid grant token, an endpoint
 //!   that cannot be reached or whose certificate is rejected, a destination key
@@ -116,12 +118,24 @@ pub(crate) fn classify(e: &KmsError, destination: &Destination) -> Verdict {
                 chain(e)
             ))
         }
-        // Throttling, 5xx, broken connections, attempt timeouts; and the
+        // Throttling, 5xx, 408, broken connections, attempt timeouts; and the
         // operation timeout, which only says that all the attempts of this call
         // took too long.
-        e if e.is_retryable() || e.is_timeout() => Verdict::Retry,
+        e if e.is_retryable() || e.is_timeout() || is_request_timeout(e) => Verdict::Retry,
         _ => Verdict::Final,
     }
+}
+
+/// `408 Request Timeout` / `RequestTimeoutException`: the server stopped
+/// waiting for the request body (a slow network; `kms-local` answers it too).
+/// Transient, whatever the library's own classification says.
+fn is_request_timeout(e: &KmsError) -> bool {
+    e.status() == Some(http::StatusCode::REQUEST_TIMEOUT)
+        || e.code().is_some_and(is_request_timeout_code)
+}
+
+fn is_request_timeout_code(code: &str) -> bool {
+    matches!(code, "RequestTimeoutException" | "RequestTimeout")
 }
 
 /// Error codes of `failed` lines that a run does again on resume: transient
@@ -134,6 +148,7 @@ pub(crate) fn redo_on_resume(code: &str) -> bool {
         http::StatusCode::BAD_REQUEST,
     ));
     e.is_retryable()
+        || is_request_timeout_code(code)
         || matches!(
             code,
             // The tool's own codes for transport errors and timeouts.
@@ -253,7 +268,7 @@ impl Control {
 mod tests {
     use super::*;
     use http::StatusCode;
-    use tower_kms::{ServiceError, TimeoutError, TransportError};
+    use tower_kms::{ServiceError, TimeoutError, TransportError, UnexpectedResponse};
 
     fn service(code: &str, status: u16, message: &str) -> KmsError {
         KmsError::from_service_error(
@@ -278,6 +293,16 @@ mod tests {
             KmsError::Timeout(TimeoutError::new(TimeoutKind::Operation, None)),
             KmsError::Transport(TransportError::new(TransportKind::Io, "reset")),
             KmsError::Transport(TransportError::new(TransportKind::Body, "cut")),
+            // The server gave up waiting for the request body.
+            service("RequestTimeoutException", 408, "slow body"),
+            service("RequestTimeout", 400, ""),
+            service("SomethingNew", 408, ""),
+            KmsError::UnexpectedResponse(UnexpectedResponse::new(
+                StatusCode::REQUEST_TIMEOUT,
+                None,
+                "the error response is not a KMS JSON error",
+                b"<html>408 Request Timeout</html>",
+            )),
         ] {
             assert_eq!(v(&retry), Verdict::Retry, "{retry:?}");
         }
@@ -339,6 +364,8 @@ mod tests {
             "KeyUnavailableException",
             "TransportError",
             "TimeoutError",
+            "RequestTimeoutException",
+            "RequestTimeout",
             "AccessDeniedException",
         ] {
             assert!(redo_on_resume(code), "{code}");
