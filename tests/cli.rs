@@ -242,6 +242,8 @@ enum Act {
     Drop,
     /// Never answer (the client's attempt timeout must fire).
     Hang,
+    /// Hand it to the local KMS once the receiver says `true`.
+    PassWhen(tokio::sync::watch::Receiver<bool>),
 }
 
 type Rule = Arc<dyn Fn(&Seen) -> Act + Send + Sync>;
@@ -313,6 +315,11 @@ async fn front_answer(
             .body(Full::new(Bytes::from(body)))?),
         Act::Drop => Err("dropped by the test front".into()),
         Act::Hang => std::future::pending().await,
+        Act::PassWhen(mut go) => {
+            let _ = go.wait_for(|go| *go).await;
+            let req = http::Request::from_parts(parts, Full::new(bytes));
+            Ok(local.oneshot(req).await.unwrap_or_else(|e| match e {}))
+        }
     }
 }
 
@@ -394,6 +401,106 @@ fn wait_for_lines(child: &mut Child, path: &str, lines: usize) {
             panic!("fewer than {lines} lines after 120 s: {}", line_count(path));
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Polls `done` until it holds, against a deadline generous for a loaded
+/// machine; panics (killing the child) if the child ends first or time runs out.
+fn wait_until(child: &mut Child, what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("ended before {what}: {status}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no {what} after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits for the child to exit, at most `secs` (then kills it and panics).
+fn exit_within(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends `signal` (`INT`, `TERM`) to the child.
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal}");
+}
+
+/// A child's stderr, line by line as it is written (read on a thread).
+struct Lines {
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Lines {
+    fn of(child: &mut Child) -> Self {
+        let err = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line holding every one of `parts` (at most 120 s; then
+    /// kills the child and panics).
+    fn wait_for(&mut self, child: &mut Child, parts: &[&str]) -> String {
+        let holds = |l: &str| parts.iter().all(|p| l.contains(p));
+        if let Some(l) = self.seen.iter().find(|l| holds(l)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if holds(&line) {
+                        return line;
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!(
+                        "no line with {parts:?} ({e}); stderr:\n{}",
+                        self.seen.join("\n")
+                    )
+                }
+            }
+        }
+    }
+
+    /// Everything the child wrote (once it has ended).
+    fn all(mut self) -> String {
+        self.seen.extend(self.rx.iter());
+        self.seen.join("\n")
     }
 }
 
@@ -1078,6 +1185,114 @@ fn access_denied_in_the_middle_of_a_run_stops_it_and_the_next_run_finishes() {
 
     deny.store(false, Ordering::Relaxed);
     let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn a_configuration_error_after_the_whole_input_is_read_stops_the_run() {
+    // Fewer records than --concurrency: the reader is done before any record
+    // is answered, so the run spends its whole life draining.
+    let mut k = kms();
+    let deny = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let deny = deny.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            let real = r.operation == "ReEncrypt" && r.body.get("DryRun").is_none();
+            if real && deny.load(Ordering::Relaxed) {
+                Act::Respond(400, kms_error("AccessDeniedException"))
+            } else {
+                Act::Pass
+            }
+        }));
+    }
+    let dir = Dir::new("late-deny");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 5;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped: "), "{err}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(err.contains("were not recorded"), "{err}");
+    assert!(records(&output).is_empty(), "nothing recorded");
+
+    deny.store(false, Ordering::Relaxed);
+    let o = k.run(&plain(&k, &input, &output));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn signals_stop_the_run_after_the_whole_input_is_read() {
+    // Every record is held by the front, in a KMS call, with the input fully
+    // read: the run is draining when the signals come.
+    let n = 5;
+    let held = |k: &mut Kms, go: tokio::sync::watch::Receiver<bool>| {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation == "ReEncrypt" && r.body.get("DryRun").is_none() {
+                s.fetch_add(1, Ordering::Relaxed);
+                Act::PassWhen(go.clone())
+            } else {
+                Act::Pass
+            }
+        }));
+        seen
+    };
+
+    // The first signal: the calls in flight finish and are written; 130.
+    let mut k = kms();
+    let (go, rx) = tokio::sync::watch::channel(false);
+    let seen = held(&mut k, rx);
+    let dir = Dir::new("drain-signals");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut child = k.cmd(&plain(&k, &input, &output)).spawn().unwrap();
+    let mut lines = Lines::of(&mut child);
+    wait_until(&mut child, "every record in flight", || {
+        seen.load(Ordering::Relaxed) == n
+    });
+    signal(&child, "INT");
+    lines.wait_for(&mut child, &["interrupted; finishing 5 records in flight"]);
+    go.send_replace(true);
+    let status = exit_within(&mut child, 120);
+    let err = lines.all();
+    assert_eq!(status.code(), Some(130), "{err}");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+
+    // A second signal exits at once, with the calls still held.
+    let mut k = kms();
+    let (go, rx) = tokio::sync::watch::channel(false);
+    let seen = held(&mut k, rx);
+    std::fs::write(&input, k.records(n)).unwrap();
+    std::fs::remove_file(&output).unwrap();
+    let mut child = k.cmd(&plain(&k, &input, &output)).spawn().unwrap();
+    let mut lines = Lines::of(&mut child);
+    wait_until(&mut child, "every record in flight", || {
+        seen.load(Ordering::Relaxed) == n
+    });
+    signal(&child, "TERM");
+    lines.wait_for(&mut child, &["interrupted; finishing"]);
+    signal(&child, "TERM");
+    let status = exit_within(&mut child, 120);
+    let err = lines.all();
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("exiting now"), "{err}");
+    assert!(
+        records(&output).is_empty(),
+        "the held records were not written"
+    );
+    go.send_replace(true);
+    let o = k.run(&plain(&k, &input, &output));
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     check_all(&k, &records(&output), n, |i| {
         source_ctx(i).unwrap_or_default()

@@ -387,7 +387,22 @@ impl Signals {
     }
 }
 
-/// Why intake stopped early.
+/// Says that a signal stopped the run, and what happens now.
+fn interrupted_now(in_flight: usize) {
+    eprintln!(
+        "\r\x1b[Kkms-reencrypt: interrupted; finishing {in_flight} records in flight (signal \
+         again to exit now)"
+    );
+}
+
+/// The second signal: exits at once with its status (still safe: a line
+/// the writer had not finished is cut off on resume).
+fn exit_now(code: u8) -> ! {
+    eprintln!("kms-reencrypt: exiting now; run again to continue");
+    std::process::exit(i32::from(code));
+}
+
+/// Why the run stopped early.
 enum Stop {
     Signal(u8),
     Fatal(String),
@@ -597,6 +612,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                         }
                         Verdict::Stop(msg) => {
                             control.fatal(msg);
+                            control.abandoned.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
                         }
                         Verdict::Retry => {
@@ -605,6 +621,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                                 outcome::backoff(tries, e.is_throttling(), control.jitter.next());
                             if !control.pause(wait).await {
                                 // Stopped: abandoned, unwritten; the next run does it.
+                                control.abandoned.fetch_add(1, Ordering::Relaxed);
                                 return Ok(());
                             }
                         }
@@ -677,22 +694,40 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         control.stop();
     }
 
-    // Drain: no new records; in-flight ones finish and are written.
+    // Drain: no new records; in-flight ones finish and are written. Signals
+    // still stop the run here (the whole run, for an input no larger than
+    // --concurrency), and so does a configuration error a record runs into.
     drop(ahead);
     drop(jobs);
     drop(svc);
-    if let Some(Stop::Signal(_)) = stop {
-        eprintln!(
-            "\r\x1b[Kkms-reencrypt: interrupted; finishing {} records in flight (signal again to exit now)",
-            inflight.len()
-        );
-        tokio::spawn(async move {
-            let code = signals.recv().await;
-            eprintln!("kms-reencrypt: exiting now; run again to continue");
-            std::process::exit(i32::from(code));
-        });
+    let mut interrupted = matches!(stop, Some(Stop::Signal(_)));
+    if interrupted {
+        interrupted_now(inflight.len());
     }
-    while inflight.join_next().await.is_some() {}
+    loop {
+        let code = tokio::select! {
+            biased;
+            code = signals.recv() => code,
+            joined = inflight.join_next() => match joined {
+                Some(_) => continue,
+                None => break,
+            },
+        };
+        if interrupted {
+            exit_now(code);
+        }
+        interrupted = true;
+        stop.get_or_insert(Stop::Signal(code));
+        control.stop();
+        interrupted_now(inflight.len());
+    }
+    if stop.is_none()
+        && let Some(fatal) = control.fatal_error()
+    {
+        stop = Some(Stop::Fatal(fatal));
+    }
+    // Only the writer's last lines are left: a signal now exits at once.
+    tokio::spawn(async move { exit_now(signals.recv().await) });
     drop(out_tx);
     let written = writer
         .await
@@ -749,15 +784,23 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         (ok + failed) as f64 / secs.max(1e-9),
         pacing(&client, &attempts, Wording::Summary),
     );
+    let abandoned = control.abandoned.load(Ordering::Relaxed);
     Ok(match stop {
         Some(Stop::Signal(code)) => {
-            eprintln!("kms-reencrypt: interrupted; run again with the same arguments to continue");
+            if let Some(e) = control.fatal_error() {
+                eprintln!("kms-reencrypt: stopped meanwhile: {e}");
+            }
+            eprintln!(
+                "kms-reencrypt: interrupted ({abandoned} records waiting to be tried again were \
+                 left for the next run); run again with the same arguments to continue"
+            );
             code
         }
         Some(Stop::Fatal(e)) => {
             eprintln!(
-                "kms-reencrypt: stopped: {e}\nkms-reencrypt: the records it hit were not \
-                 recorded; fix the configuration and run again with the same arguments"
+                "kms-reencrypt: stopped: {e}\nkms-reencrypt: the {abandoned} records it hit or \
+                 that were waiting to be tried again were not recorded; fix the configuration \
+                 and run again with the same arguments"
             );
             2
         }

@@ -205,6 +205,9 @@ pub(crate) struct Control {
     fatal: Mutex<Option<String>>,
     /// Records waiting out a backoff.
     pub(crate) retrying: AtomicU64,
+    /// Records left unwritten because the run stopped (a configuration error
+    /// they ran into, or a stop while they waited to be tried again).
+    pub(crate) abandoned: AtomicU64,
     pub(crate) jitter: Jitter,
 }
 
@@ -214,6 +217,7 @@ impl Default for Control {
             stop: watch::Sender::new(false),
             fatal: Mutex::default(),
             retrying: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
             jitter: Jitter::default(),
         }
     }
