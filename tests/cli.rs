@@ -1300,6 +1300,67 @@ fn signals_stop_the_run_after_the_whole_input_is_read() {
 }
 
 #[test]
+fn error_pages_and_codes_that_are_not_kms_answers_stop_the_run() {
+    // 0: pass; 1: a proxy's 403 page from the 50th record on; 2: an endpoint
+    // that does not know ReEncrypt (only the dry run passes).
+    let mut k = kms();
+    let mode = Arc::new(AtomicUsize::new(1));
+    {
+        let mode = mode.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" || r.body.get("DryRun").is_some() {
+                return Act::Pass;
+            }
+            match mode.load(Ordering::Relaxed) {
+                1 if r.nth >= 50 => Act::Respond(403, "<html>Forbidden by the proxy</html>".into()),
+                2 => Act::Respond(400, kms_error("UnknownOperationException")),
+                _ => Act::Pass,
+            }
+        }));
+    }
+    let dir = Dir::new("not-kms");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 200;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--concurrency", "8"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("stopped: unexpected response from KMS (HTTP 403)"),
+        "{err}"
+    );
+    assert!(err.contains("not a KMS answer"), "{err}");
+    let out = records(&output);
+    assert!(
+        out.iter().all(|r| r["status"] == "ok"),
+        "nothing recorded as failed"
+    );
+    assert!((40..=49).contains(&out.len()), "{}", out.len());
+    mode.store(0, Ordering::Relaxed);
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+
+    // Fewer records than the breaker needs: the code alone stops the run.
+    mode.store(2, Ordering::Relaxed);
+    let output = dir.file("out2.jsonl");
+    let input = dir.file("in2.jsonl");
+    std::fs::write(&input, k.records(30)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("stopped: KMS returned UnknownOperationException"),
+        "{err}"
+    );
+    assert!(records(&output).is_empty());
+}
+
+#[test]
 fn a_success_without_a_ciphertext_is_a_failed_record() {
     let mut k = kms();
     let dir = Dir::new("noblob");

@@ -528,7 +528,8 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     if prior.redo > 0 {
         eprintln!(
             "kms-reencrypt: {} records of {shown} failed with a transient error (throttling, a \
-             server fault, a timeout, a broken connection) or AccessDenied: doing them again",
+             server fault, a timeout, a broken connection) or a configuration error \
+             (AccessDenied, ...): doing them again",
             prior.redo,
         );
     }

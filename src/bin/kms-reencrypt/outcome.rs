@@ -14,8 +14,10 @@
 //! - **stop**: the configuration or environment is wrong (credentials,
 //!   signatures, `AccessDeniedException`, an invalid grant token, an endpoint
 //!   that cannot be reached or whose certificate is rejected, a destination key
-//!   that is missing, disabled or of the wrong usage): the run stops without
-//!   writing the records it hit, and the next run does them.
+//!   that is missing, disabled or of the wrong usage, an error page that is not
+//!   a KMS answer, an error code outside the KMS model that is not about the
+//!   request's content, such as `UnknownOperationException`): the run stops
+//!   without writing the records it hit, and the next run does them.
 
 use std::hash::{BuildHasher as _, Hasher as _, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,8 +124,51 @@ pub(crate) fn classify(e: &KmsError, destination: &Destination) -> Verdict {
         // operation timeout, which only says that all the attempts of this call
         // took too long.
         e if e.is_retryable() || e.is_timeout() || is_request_timeout(e) => Verdict::Retry,
+        // An error page that is not a KMS answer (a proxy's, or whatever
+        // serves a wrong endpoint): every record would get it.
+        KmsError::UnexpectedResponse(u)
+            if !u.status.is_success() && !about_the_request_size(u.status) =>
+        {
+            Verdict::Stop(format!(
+                "{} (not a KMS answer: is AWS_ENDPOINT_URL_KMS a KMS endpoint, or is a proxy in \
+                 the way?)",
+                chain(e)
+            ))
+        }
+        // An error code KMS does not answer ReEncrypt with, and that is not
+        // about the request's content (UnknownOperationException, ...).
+        KmsError::Unknown(s) if !record_code(&s.code) && !about_the_request_size(s.status) => {
+            Verdict::Stop(format!(
+                "{} (KMS does not answer a ReEncrypt with this about a record: is \
+                 AWS_ENDPOINT_URL_KMS a KMS endpoint, or is a proxy in the way?)",
+                chain(e)
+            ))
+        }
         _ => Verdict::Final,
     }
+}
+
+/// Error codes outside the KMS model that are about the content of one
+/// request (a record's ciphertext or context), so final for that record.
+const RECORD_CODES: &[&str] = &[
+    "ValidationException",
+    "ValidationError",
+    "InvalidParameterValue",
+    "InvalidParameterValueException",
+    "InvalidParameterCombination",
+    "InvalidParameterException",
+    "MissingParameter",
+    "SerializationException",
+    "RequestEntityTooLargeException",
+];
+
+fn record_code(code: &str) -> bool {
+    RECORD_CODES.contains(&code)
+}
+
+/// `413 Payload Too Large`: about the size of one record's request.
+fn about_the_request_size(status: http::StatusCode) -> bool {
+    status == http::StatusCode::PAYLOAD_TOO_LARGE
 }
 
 /// `408 Request Timeout` / `RequestTimeoutException`: the server stopped
@@ -138,30 +183,34 @@ fn is_request_timeout_code(code: &str) -> bool {
     matches!(code, "RequestTimeoutException" | "RequestTimeout")
 }
 
-/// Error codes of `failed` lines that a run does again on resume: transient
-/// ones (as versions before the retry-until-done rule wrote them) and
-/// `AccessDeniedException` / `InvalidGrantTokenException` (now configuration
-/// errors that stop a run rather than failures of the record).
+/// Error codes of `failed` lines that a run does again on resume: those a run
+/// would now try again or stop on rather than record, as earlier versions
+/// wrote them: transient errors (before the retry-until-done rule) and
+/// configuration errors (`AccessDeniedException`, `InvalidGrantTokenException`,
+/// credentials, signatures, codes that are not KMS answers about a record).
+/// Only the code is known: an error naming the destination key cannot be told
+/// from one naming a record's source key, and stays final.
 pub(crate) fn redo_on_resume(code: &str) -> bool {
-    let e = KmsError::from_service_error(tower_kms::ServiceError::new(
-        code,
-        http::StatusCode::BAD_REQUEST,
-    ));
-    e.is_retryable()
-        || is_request_timeout_code(code)
-        || matches!(
-            code,
-            // The tool's own codes for transport errors and timeouts.
-            "TransportError"
-                | "TimeoutError"
-                // Server faults that carry no KMS code of their own.
-                | "InternalFailure"
-                | "InternalServerError"
-                | "ServiceUnavailable"
-                | "ServiceUnavailableException"
-                | "AccessDeniedException"
-                | "InvalidGrantTokenException"
-        )
+    match code {
+        // The tool's own codes: transport errors and timeouts; credentials and
+        // signing (configuration).
+        "TransportError" | "TimeoutError" | "CredentialsError" | "SigningError" => true,
+        // The tool's own codes for bad input lines, undecodable successes and
+        // requests the client refused to send: final.
+        "InvalidInput" | "UnexpectedResponse" | "ValidationError" | "Error" => false,
+        // Server faults that carry no KMS code of their own.
+        "InternalFailure"
+        | "InternalServerError"
+        | "ServiceUnavailable"
+        | "ServiceUnavailableException" => true,
+        _ => {
+            let e = KmsError::from_service_error(tower_kms::ServiceError::new(
+                code,
+                http::StatusCode::BAD_REQUEST,
+            ));
+            classify(&e, &Destination::new("")) != Verdict::Final
+        }
+    }
 }
 
 /// The pause before a record's next try: full jitter over an exponential
@@ -280,6 +329,16 @@ mod tests {
         )
     }
 
+    /// A response that is not a KMS answer, with this status and body.
+    fn page(status: u16, body: &str) -> KmsError {
+        KmsError::UnexpectedResponse(UnexpectedResponse::new(
+            StatusCode::from_u16(status).unwrap(),
+            None,
+            "the error response is not a KMS JSON error",
+            body.as_bytes(),
+        ))
+    }
+
     const ARN: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
     #[test]
@@ -322,6 +381,15 @@ mod tests {
                 400,
                 "Alias arn:aws:kms:us-east-1:111122223333:alias/new is not found.",
             ),
+            // Not KMS: a wrong endpoint, a proxy.
+            service("UnknownOperationException", 400, "Unknown operation"),
+            service("InvalidAction", 400, ""),
+            service("Forbidden", 403, ""),
+            service("SomethingNew", 404, ""),
+            page(403, "<html>Forbidden by the proxy</html>"),
+            page(404, "<html>Not Found</html>"),
+            page(400, r#"{"error":"bad request"}"#),
+            page(302, ""),
         ] {
             assert!(matches!(v(&stop), Verdict::Stop(_)), "{stop:?}");
         }
@@ -333,6 +401,12 @@ mod tests {
             service("InvalidCiphertextException", 400, ""),
             service("IncorrectKeyException", 400, ""),
             service("ValidationException", 400, "too long"),
+            service("SerializationException", 400, ""),
+            service("RequestEntityTooLargeException", 413, ""),
+            service("SomethingNew", 413, ""),
+            page(413, "<html>Request Entity Too Large</html>"),
+            // A success KMS sent that could not be decoded.
+            page(200, ""),
             service("DisabledException", 400, &format!("{ARN} is disabled.")),
             service(
                 "NotFoundException",
@@ -370,7 +444,13 @@ mod tests {
             "TimeoutError",
             "RequestTimeoutException",
             "RequestTimeout",
+            "InternalFailure",
             "AccessDeniedException",
+            "InvalidGrantTokenException",
+            "InvalidSignatureException",
+            "ExpiredTokenException",
+            "CredentialsError",
+            "UnknownOperationException",
         ] {
             assert!(redo_on_resume(code), "{code}");
         }
@@ -382,6 +462,9 @@ mod tests {
             "InvalidInput",
             "UnexpectedResponse",
             "ValidationError",
+            "ValidationException",
+            "SerializationException",
+            "LimitExceededException",
         ] {
             assert!(!redo_on_resume(code), "{code}");
         }
