@@ -1769,7 +1769,11 @@ fn preflight_stops_on_access_denied_or_an_unusable_destination_writing_nothing()
     assert!(err.contains("the destination key"), "{err}");
     assert!(err.contains("DisabledException"), "{err}");
     assert_eq!(line_count(&output), 0);
-    assert_eq!(k.local.stats().served, 1, "one dry run, no record");
+    assert_eq!(
+        k.local.stats().operation("ReEncrypt").served,
+        1,
+        "one dry run, no record"
+    );
 
     let signing = k
         .local
@@ -1781,6 +1785,72 @@ fn preflight_stops_on_access_denied_or_an_unusable_destination_writing_nothing()
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("InvalidKeyUsageException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+}
+
+#[test]
+fn an_unusable_destination_given_as_an_alias_stops_the_run() {
+    // KMS names the key at fault by its ARN, never by the alias.
+    let k = kms();
+    let dir = Dir::new("alias-dest");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 20;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let with_destination = |alias: &'static str| {
+        let a = ["--input", &input, "--output", &output];
+        [&a[..], &["--destination-key-id", alias]].concat()
+    };
+    // Disabled.
+    k.local.create_alias("alias/new", &k.dst).unwrap();
+    k.local.disable_key(&k.dst).unwrap();
+    let o = k.run(&with_destination("alias/new"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(
+        err.contains("the destination key \"alias/new\" cannot be used"),
+        "{err}"
+    );
+    assert!(err.contains("DisabledException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+    assert_eq!(k.local.stats().operation("ReEncrypt").served, 1, "{err}");
+    // For signing.
+    let signing = k
+        .local
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .unwrap();
+    k.local.create_alias("alias/signing", &signing).unwrap();
+    let o = k.run(&with_destination("alias/signing"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the destination key \"alias/signing\" cannot be used"),
+        "{err}"
+    );
+    assert!(err.contains("InvalidKeyUsageException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+
+    // Pending deletion, and DescribeKey denied: the ARN stays unknown, but
+    // every record the preflight tries fails the same way.
+    let mut k = kms();
+    k.front(Arc::new(|r: &Seen| {
+        if r.operation == "DescribeKey" {
+            Act::Respond(400, kms_error("AccessDeniedException"))
+        } else {
+            Act::Pass
+        }
+    }));
+    std::fs::write(&input, k.records(n)).unwrap();
+    k.local.create_alias("alias/new", &k.dst).unwrap();
+    k.local.schedule_key_deletion(&k.dst, 7).unwrap();
+    let o = k.run(&with_destination("alias/new"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(
+        err.contains("each of the 8 records tried failed with KMSInvalidStateException"),
+        "{err}"
+    );
     assert_eq!(line_count(&output), 0);
 }
 

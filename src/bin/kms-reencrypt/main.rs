@@ -93,7 +93,7 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_kms::client::BoxConnector;
 use tower_kms::connector::HyperConnector;
 use tower_kms::retry::RetryConfig;
-use tower_kms::{KmsClient, KmsError, ReEncryptResponse};
+use tower_kms::{DescribeKeyRequest, KmsClient, KmsError, ReEncryptResponse};
 
 use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
@@ -248,6 +248,26 @@ async fn next_item(ahead: &mut VecDeque<Item>, jobs: &mut mpsc::Receiver<Item>) 
     }
 }
 
+/// Best effort, before the preflight: the destination key's ARN from
+/// `DescribeKey`, so that the errors KMS names it in (by ARN) are recognised
+/// as the destination's when it is given as an alias. Without
+/// `kms:DescribeKey`, or when KMS cannot answer now, the run goes on with what
+/// it knows (the name given, and the ARN of the first success).
+async fn resolve_destination(client: &KmsClient, args: &Args, destination: &Destination) {
+    let Ok(request) = DescribeKeyRequest::builder()
+        .key_id(args.destination_key_id.clone())
+        .set_grant_tokens(args.grant_tokens.clone())
+        .build()
+    else {
+        return;
+    };
+    if let Ok(out) = client.clone().oneshot(request).await
+        && let Some(meta) = out.key_metadata
+    {
+        destination.learn(Some(meta.arn.as_deref().unwrap_or(&meta.key_id)));
+    }
+}
+
 /// Before anything is written: a ReEncrypt `DryRun` of the first record, so a
 /// missing `kms:ReEncryptFrom` / `kms:ReEncryptTo` permission or a missing,
 /// disabled or unusable destination key stops the run at once. KMS answers a
@@ -255,7 +275,11 @@ async fn next_item(ahead: &mut VecDeque<Item>, jobs: &mut mpsc::Receiver<Item>) 
 /// `DryRun` answers 200 with a ciphertext (discarded): both mean go on. The dry
 /// run is retried on transient errors like any call; when it fails for the
 /// record's own sake (a bad ciphertext), the next record is tried, up to
-/// [`PREFLIGHT_RECORDS`]. Items read meanwhile are kept in `ahead`.
+/// [`PREFLIGHT_RECORDS`]. When every record tried (at least two) failed with
+/// the same error code, the run stops too: that is the configuration's doing
+/// (a destination key the errors name by an ARN it could not learn, a wrong
+/// `--source-key-id`, context or field), not each record's. Items read
+/// meanwhile are kept in `ahead`.
 async fn preflight(
     client: &KmsClient,
     destination: &Destination,
@@ -266,6 +290,8 @@ async fn preflight(
 ) -> Preflight {
     let (mut next, mut tried) = (0usize, 0usize);
     let mut last_failure = String::new();
+    // The error code all the records tried failed with, if it is one.
+    let mut same_code: Option<Option<String>> = None;
     while tried < PREFLIGHT_RECORDS {
         // The next record, reading ahead as needed.
         let request = loop {
@@ -274,12 +300,12 @@ async fn preflight(
                 .enumerate()
                 .skip(next)
                 .find_map(|(i, item)| match item {
-                    Item::Job(job) => Some((i, job.request.clone())),
+                    Item::Job(job) => Some((i, job.request.clone(), job.line)),
                     _ => None,
                 });
-            if let Some((i, request)) = found {
+            if let Some((i, request, line)) = found {
                 next = i + 1;
-                break Some(request);
+                break Some((request, line));
             }
             next = ahead.len();
             if ahead.len() >= PREFLIGHT_LOOKAHEAD || matches!(ahead.back(), Some(Item::Error(_))) {
@@ -295,7 +321,9 @@ async fn preflight(
                 None => break None,
             }
         };
-        let Some(request) = request else { break };
+        let Some((request, line)) = request else {
+            break;
+        };
         tried += 1;
         let request = request.into_builder().dry_run(true).build_unchecked();
         let mut tries = 0u32;
@@ -310,8 +338,18 @@ async fn preflight(
                 Err(e) => e,
             };
             match outcome::classify(&e, destination) {
-                Verdict::Stop(msg) => return Preflight::Stop(msg),
+                Verdict::Stop(msg) => {
+                    return Preflight::Stop(format!(
+                        "the dry run of the record on input line {line} says {msg}"
+                    ));
+                }
                 Verdict::Final => {
+                    let (code, _) = describe(&e);
+                    same_code = match same_code {
+                        None => Some(Some(code)),
+                        Some(Some(c)) if c == code => Some(Some(c)),
+                        Some(_) => Some(None),
+                    };
                     last_failure = chain(&e);
                     break;
                 }
@@ -326,6 +364,15 @@ async fn preflight(
                 }
             }
         }
+    }
+    if tried >= 2
+        && let Some(Some(code)) = same_code
+    {
+        return Preflight::Stop(format!(
+            "the dry run of each of the {tried} records tried failed with {code} (the last: \
+             {last_failure}); every record failing the same way points at the configuration \
+             (the destination or source key, the encryption context, the input's fields)"
+        ));
     }
     if tried > 0 {
         eprintln!(
@@ -469,6 +516,14 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
 
     let control = Arc::new(Control::default());
     let destination = Arc::new(Destination::new(&args.destination_key_id));
+    tokio::select! {
+        biased;
+        code = signals.recv() => {
+            eprintln!("kms-reencrypt: interrupted before anything was written");
+            return Ok(code);
+        }
+        () = resolve_destination(&client, &args, &destination) => {}
+    }
     let mut ahead = VecDeque::new();
     match preflight(
         &client,
@@ -482,9 +537,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     {
         Preflight::Go => {}
         Preflight::Stop(msg) => {
-            return Err(format!(
-                "stopped before writing anything: the dry run of the first record says {msg}"
-            ));
+            return Err(format!("stopped before writing anything: {msg}"));
         }
         Preflight::Signal(code) => {
             eprintln!("kms-reencrypt: interrupted before anything was written");
