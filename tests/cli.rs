@@ -1192,6 +1192,99 @@ fn access_denied_in_the_middle_of_a_run_stops_it_and_the_next_run_finishes() {
 }
 
 #[test]
+fn records_failing_the_same_way_in_a_row_stop_the_run_and_are_done_again() {
+    // From record 40 on, every record fails with one code (as after a wrong
+    // --source-key-id); before that, one in ten fails on its own. Records in
+    // flight finish in any order: the streak is counted in input order.
+    let mut k = kms();
+    let dir = Dir::new("same-failures");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 300;
+    let text = k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    let index: BTreeMap<String, usize> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["ciphertext"].as_str().unwrap().to_string(), i)
+        })
+        .collect();
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let broken = broken.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            let i = r.body["CiphertextBlob"].as_str().and_then(|c| index.get(c));
+            match i {
+                Some(&i) if r.operation == "ReEncrypt" && r.body.get("DryRun").is_none() => {
+                    if i < 40 && i % 10 == 5 {
+                        Act::Respond(400, kms_error("InvalidCiphertextException"))
+                    } else if i >= 40 && broken.load(Ordering::Relaxed) {
+                        Act::Respond(400, kms_error("IncorrectKeyException"))
+                    } else {
+                        Act::Pass
+                    }
+                }
+                _ => Act::Pass,
+            }
+        }));
+    }
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--concurrency", "8"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("50 records in a row failed with IncorrectKeyException"),
+        "{err}"
+    );
+    assert!(err.contains("this run: 36 ok, 4 failed"), "{err}");
+    // The records before the streak are written, those of the streak are not.
+    let out = records(&output);
+    assert_eq!(out.len(), 40, "{err}");
+    for r in &out {
+        let i: usize = r["id"].as_str().unwrap()[1..].parse().unwrap();
+        assert!(i < 40, "{r}");
+        let code = if i % 10 == 5 {
+            Some("InvalidCiphertextException")
+        } else {
+            None
+        };
+        assert_eq!(r["code"].as_str(), code, "{r}");
+    }
+
+    // Fixed: the next run does the rest; the records' own failures stay.
+    broken.store(false, Ordering::Relaxed);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("300 records in") && err.contains(": 296 ok, 4 failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("this run: 260 ok, 0 failed, 40 skipped"),
+        "{err}"
+    );
+    let out = records(&output);
+    let ids: HashSet<&str> = out.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!((out.len(), ids.len()), (n, n), "each record once");
+
+    // 0: a run that fails every record goes on to the end.
+    std::fs::remove_file(&output).unwrap();
+    broken.store(true, Ordering::Relaxed);
+    args.extend(["--max-same-failures", "0"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("(IncorrectKeyException 260, InvalidCiphertextException 4)"),
+        "{err}"
+    );
+    assert_eq!(records(&output).len(), n);
+}
+
+#[test]
 fn a_configuration_error_after_the_whole_input_is_read_stops_the_run() {
     // Fewer records than --concurrency: the reader is done before any record
     // is answered, so the run spends its whole life draining.
@@ -1959,6 +2052,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "--max-attempts <N>",
         "--attempt-timeout-ms <MS>",
         "--operation-timeout-ms <MS>",
+        "--max-same-failures <N>",
     ] {
         assert!(
             help.contains(&format!("  {flag} ")),
@@ -1972,6 +2066,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "[env: KMS_REENCRYPT_CONCURRENCY] [default: 64]",
         "[env: KMS_REENCRYPT_THREADS] [default: 1]",
         "[env: KMS_REENCRYPT_RATE]",
+        "(0 = never) [default: 50]",
         "(default: AWS_RETRY_MODE, else\n",
         "AWS_MAX_ATTEMPTS or 3",
         "AWS_REGION, AWS_ENDPOINT_URL_KMS",

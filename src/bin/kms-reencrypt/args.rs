@@ -68,7 +68,10 @@ the input line, `input_sha256` the hash of the record's ciphertext and context):
     missing or unusable destination key) stop the run without recording the
     records they hit. Before anything is written, a ReEncrypt DryRun of the first
     record (the next ones if it fails on its own) checks the permissions
-    (kms:ReEncryptFrom, kms:ReEncryptTo) and the destination key.
+    (kms:ReEncryptFrom, kms:ReEncryptTo) and the destination key. So do records
+    failing in a row with one error code: --max-same-failures of them (50) stop
+    the run, and are not written (a wrong --source-key-id or context fails
+    every record; run again once it is fixed).
 
 Exit status:
     0    every record succeeded (this run and earlier runs on the same output)
@@ -137,6 +140,8 @@ pub(crate) struct Args {
     pub(crate) attempt_timeout: Option<Option<Duration>>,
     pub(crate) operation_timeout: Option<Option<Duration>>,
     pub(crate) sync_interval: Duration,
+    /// `--max-same-failures` (0: never).
+    pub(crate) max_same_failures: usize,
 }
 
 /// The configurable field names.
@@ -379,6 +384,21 @@ struct Cli {
                 30000; 0 = none)"
     )]
     operation_timeout_ms: Option<u64>,
+
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::outcome::SAME_FAILURES,
+        value_parser = whole::<usize, 0, 100_000>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "stop the run (exit 2) when N records in a row\n\
+                fail with one error code: the configuration\n\
+                (source key, context) is wrong, not the records;\n\
+                those N are not written, the next run does them\n\
+                (0 = never)"
+    )]
+    max_same_failures: usize,
 }
 
 /// A whole number from `MIN` to `MAX`.
@@ -484,6 +504,7 @@ impl Cli {
             attempt_timeout: millis(self.attempt_timeout_ms),
             operation_timeout: millis(self.operation_timeout_ms),
             sync_interval: Duration::from_millis(self.sync_interval_ms),
+            max_same_failures: self.max_same_failures,
         })
     }
 }
@@ -592,6 +613,7 @@ mod tests {
         );
         assert!(!a.dry_run);
         assert_eq!(a.retry_mode, None);
+        assert_eq!(a.max_same_failures, 50);
 
         let a = args(&with(&[
             "--retry-mode",
@@ -609,8 +631,11 @@ mod tests {
             "--threads",
             "2",
             "--dry-run",
+            "--max-same-failures",
+            "0",
         ]))
         .unwrap();
+        assert_eq!(a.max_same_failures, 0, "0 = never");
         assert_eq!(a.input, None, "`-` is standard input");
         assert_eq!(a.attempt_timeout, Some(None), "0 = no deadline");
         assert_eq!(a.operation_timeout, Some(Some(Duration::from_millis(2500))));
@@ -703,6 +728,8 @@ mod tests {
             ("--threads", "257"),
             ("--rate", "x"),
             ("--max-attempts", "101"),
+            ("--max-same-failures", "-1"),
+            ("--max-same-failures", "100001"),
             ("--attempt-timeout-ms", "86400001"),
             ("--sync-interval-ms", "0"),
             ("--id-field", "line"),

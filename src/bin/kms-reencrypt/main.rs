@@ -67,8 +67,12 @@
 //! endpoint, the destination key) stop the run without writing a record for the
 //! records they hit, so fixing the configuration and running again finishes the
 //! job; before anything is written, a ReEncrypt `DryRun` of the first record
-//! (the preflight) catches most of them. The client runs in the adaptive retry mode by default, so a throttling
-//! KMS slows the run down to the rate it allows.
+//! (the preflight) catches most of them. And when `--max-same-failures` records
+//! (50) in a row fail with one error code, the run stops too, without writing
+//! those records ([`outcome::Breaker`]): a wrong source key or context fails
+//! every record, and is no fault of theirs. The client runs in the adaptive
+//! retry mode by default, so a throttling KMS slows the run down to the rate it
+//! allows.
 
 mod args;
 mod input;
@@ -98,7 +102,7 @@ use tower_kms::{DescribeKeyRequest, KmsClient, KmsError, ReEncryptResponse};
 use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
 use crate::meter::{Attempts, Metered};
-use crate::outcome::{Control, Destination, Verdict};
+use crate::outcome::{Breaker, Control, Destination, Step, Verdict};
 use crate::output::{IdHasher, Record, Start};
 
 /// Counters shared by the reader, the writer and the progress line.
@@ -410,6 +414,19 @@ fn answered(
     }
 }
 
+/// Why the run stops when `count` records in a row failed with `code`
+/// (`--max-same-failures`); `last`: the last one's error.
+fn same_failures(code: &str, count: usize, last: Option<&str>) -> String {
+    format!(
+        "{count} records in a row failed with {code}{}: the same failure for every record \
+         points at the configuration (--source-key-id, --context-mode, the encryption context, \
+         the input's fields) rather than at the records, so they were not written as failed \
+         (--max-same-failures is {count}; 0 turns this off)",
+        last.map(|l| format!(" (the last: {l})"))
+            .unwrap_or_default()
+    )
+}
+
 /// SIGINT and SIGTERM.
 struct Signals {
     int: Signal,
@@ -622,21 +639,24 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     // keeps its place and its concurrency permit while it waits to be tried
     // again: the records in flight stay bounded, and a struggling KMS slows
     // intake instead of growing a queue of records to retry.
+    let breaker = Arc::new(Breaker::new(args.max_same_failures));
     let work = {
-        let (client, tx, args, control, destination) = (
+        let (client, tx, args, control, destination, breaker) = (
             client.clone(),
             out_tx.clone(),
             args.clone(),
             control.clone(),
             destination.clone(),
+            breaker.clone(),
         );
         tower::service_fn(move |job: Box<Job>| {
-            let (client, tx, args, control, destination) = (
+            let (client, tx, args, control, destination, breaker) = (
                 client.clone(),
                 tx.clone(),
                 args.clone(),
                 control.clone(),
                 destination.clone(),
+                breaker.clone(),
             );
             async move {
                 let Job {
@@ -648,21 +668,27 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                     ..
                 } = *job;
                 let mut tries = 0u32;
-                let record = loop {
+                // The record's line, and for a KMS error, the error.
+                let (record, why) = loop {
                     let e = match client.clone().oneshot(request.clone()).await {
                         Ok(out) => {
                             destination.learn(out.key_id.as_deref());
-                            break answered(&args, id, line, &digest, destination_context, &out);
+                            let record =
+                                answered(&args, id, line, &digest, destination_context, &out);
+                            break (record, None);
                         }
                         Err(KmsError::DryRunOperation(_)) if args.dry_run => {
-                            break Record::ok(&args, id, line, &digest, destination_context, None);
+                            let record =
+                                Record::ok(&args, id, line, &digest, destination_context, None);
+                            break (record, None);
                         }
                         Err(e) => e,
                     };
                     match outcome::classify(&e, &destination) {
                         Verdict::Final => {
                             let (code, message) = describe(&e);
-                            break Record::failed(&args, id, line, &digest, code, message);
+                            let record = Record::failed(&args, id, line, &digest, code, message);
+                            break (record, Some(chain(&e)));
                         }
                         Verdict::Stop(msg) => {
                             control.fatal(msg);
@@ -681,9 +707,26 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                         }
                     }
                 };
+                let code = record.code().map(str::to_owned);
+                let records = match breaker.finished(line, code.as_deref(), record) {
+                    Step::Write(records) => records,
+                    Step::Tripped { code, count } => {
+                        control.fatal(same_failures(&code, count, why.as_deref()));
+                        control.abandoned.fetch_add(count as u64, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Step::Dropped => {
+                        control.abandoned.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                };
                 // Fails only when the writer has stopped (an I/O error, reported
-                // below); the record is then simply not done.
-                let _ = tx.send(record).await;
+                // below); the records are then simply not done.
+                for record in records {
+                    if tx.send(record).await.is_err() {
+                        break;
+                    }
+                }
                 Ok::<(), Infallible>(())
             }
         })
@@ -779,6 +822,12 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         && let Some(fatal) = control.fatal_error()
     {
         stop = Some(Stop::Fatal(fatal));
+    }
+    // The failures of a streak short of --max-same-failures are theirs.
+    for record in breaker.take() {
+        if out_tx.send(record).await.is_err() {
+            break;
+        }
     }
     // Only the writer's last lines are left: a signal now exits at once.
     tokio::spawn(async move { exit_now(signals.recv().await) });

@@ -317,6 +317,119 @@ impl Control {
     }
 }
 
+/// The default of `--max-same-failures`: how many records in a row may fail
+/// with one error code before the run stops.
+pub(crate) const SAME_FAILURES: usize = 50;
+
+/// Stops a run whose records keep failing the same way. When `limit` records
+/// in a row fail for good with one error code, the configuration is the
+/// likelier culprit (a wrong `--source-key-id`, context mode or pairs, a key
+/// the records cannot use), not each record: written as failed, every record
+/// of the input would follow. The failures of the streak under way are held
+/// back (not written) until something else ends it: an ok record or another
+/// code writes them; reaching `limit` drops them, so the next run does them
+/// again. After that, failures are dropped too (the run is stopping; the next
+/// run does them). `limit` 0: never.
+///
+/// "In a row" is in input order, not in the order records finish: a record
+/// started before the streak's first failure (an earlier input line, still in
+/// flight) neither ends the streak nor joins it, so the records in flight when
+/// a run starts failing cannot hide its start.
+#[derive(Debug)]
+pub(crate) struct Breaker<T> {
+    limit: usize,
+    streak: Mutex<Streak<T>>,
+}
+
+#[derive(Debug)]
+struct Streak<T> {
+    code: String,
+    /// The first input line of the streak.
+    since: u64,
+    held: Vec<T>,
+    tripped: bool,
+}
+
+/// What to do with a finished record, per the [`Breaker`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Step<T> {
+    /// Write these: the held failures of a streak that just ended, then the
+    /// record if it is not held in turn.
+    Write(Vec<T>),
+    /// The streak reached the limit with this record: stop the run; the
+    /// `count` records of the streak are dropped, unwritten.
+    Tripped { code: String, count: usize },
+    /// Dropped, unwritten: the breaker has tripped.
+    Dropped,
+}
+
+impl<T> Breaker<T> {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            streak: Mutex::new(Streak {
+                code: String::new(),
+                since: 0,
+                held: Vec::new(),
+                tripped: false,
+            }),
+        }
+    }
+
+    /// Takes a finished record from input line `line`: `failed` is its error
+    /// code, `None` if it is ok.
+    pub(crate) fn finished(&self, line: u64, failed: Option<&str>, record: T) -> Step<T> {
+        let mut s = self.streak.lock().unwrap_or_else(|p| p.into_inner());
+        let older = !s.held.is_empty() && line < s.since;
+        let Some(code) = failed else {
+            if older {
+                return Step::Write(vec![record]);
+            }
+            let mut out = std::mem::take(&mut s.held);
+            out.push(record);
+            return Step::Write(out);
+        };
+        if s.tripped {
+            return Step::Dropped;
+        }
+        if self.limit == 0 {
+            return Step::Write(vec![record]);
+        }
+        let mut out = Vec::new();
+        if !s.held.is_empty() && s.code != code {
+            if older {
+                return Step::Write(vec![record]);
+            }
+            out = std::mem::take(&mut s.held);
+        }
+        if s.held.is_empty() {
+            code.clone_into(&mut s.code);
+            s.since = line;
+        }
+        s.since = s.since.min(line);
+        s.held.push(record);
+        if s.held.len() >= self.limit {
+            s.tripped = true;
+            let count = s.held.len();
+            s.held.clear();
+            // `out` is empty: a new code starts a streak of one, which only a
+            // limit of 1 trips, and under that limit nothing is ever held.
+            return Step::Tripped {
+                code: code.to_owned(),
+                count,
+            };
+        }
+        Step::Write(out)
+    }
+
+    /// The held failures of the streak under way (at the end of the run: they
+    /// are written).
+    pub(crate) fn take(&self) -> Vec<T> {
+        let mut s = self.streak.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut s.held)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,5 +597,64 @@ mod tests {
         assert!(draws.iter().all(|d| (0.0..1.0).contains(d)));
         let mean = draws.iter().sum::<f64>() / draws.len() as f64;
         assert!((0.4..0.6).contains(&mean), "{mean}");
+    }
+
+    #[test]
+    fn the_breaker_trips_on_a_streak_of_one_code_and_holds_the_streak_back() {
+        let b = Breaker::new(4);
+        let w = |v: &[u64]| Step::Write(v.to_vec());
+        // Records are their input lines here.
+        let f = |b: &Breaker<u64>, line: u64, code: Option<&str>| b.finished(line, code, line);
+        assert_eq!(f(&b, 1, None), w(&[1]));
+        assert_eq!(f(&b, 2, Some("A")), w(&[]), "held");
+        assert_eq!(f(&b, 3, Some("A")), w(&[]), "held");
+        // An ok record ends the streak: the held failures are written first.
+        assert_eq!(f(&b, 4, None), w(&[2, 3, 4]));
+        assert_eq!(f(&b, 5, Some("A")), w(&[]));
+        assert_eq!(f(&b, 6, Some("A")), w(&[]));
+        // So does another code, which starts a streak of its own.
+        assert_eq!(f(&b, 8, Some("B")), w(&[5, 6]));
+        assert_eq!(f(&b, 10, Some("B")), w(&[]));
+        // Records from before the streak, finishing late, do not end it: an
+        // ok one, another code.
+        assert_eq!(f(&b, 7, None), w(&[7]));
+        assert_eq!(f(&b, 6, Some("C")), w(&[6]));
+        // The same code from before joins it: the streak now starts there.
+        assert_eq!(f(&b, 7, Some("B")), w(&[]));
+        assert_eq!(f(&b, 9, None), w(&[8, 10, 7, 9]), "a later ok ends it");
+        for line in [11, 13, 12] {
+            assert_eq!(f(&b, line, Some("B")), w(&[]));
+        }
+        let tripped = Step::Tripped {
+            code: "B".into(),
+            count: 4,
+        };
+        assert_eq!(f(&b, 14, Some("B")), tripped);
+        // Tripped: failures are dropped, ok records still written.
+        assert_eq!(f(&b, 15, Some("C")), Step::Dropped);
+        assert_eq!(f(&b, 16, None), w(&[16]));
+        assert_eq!(f(&b, 17, Some("B")), Step::Dropped);
+        assert!(b.take().is_empty());
+
+        // At the end, a streak short of the limit is written.
+        let b = Breaker::new(3);
+        assert_eq!(f(&b, 1, Some("A")), w(&[]));
+        assert_eq!(f(&b, 2, Some("A")), w(&[]));
+        assert_eq!(b.take(), [1, 2]);
+        assert_eq!(f(&b, 3, Some("A")), w(&[]), "a new streak");
+        assert_eq!(b.take(), [3]);
+
+        // 0: never; 1: the first failure.
+        let b = Breaker::new(0);
+        for i in 0..100 {
+            assert_eq!(f(&b, i, Some("A")), w(&[i]));
+        }
+        let b = Breaker::new(1);
+        assert_eq!(f(&b, 1, None), w(&[1]));
+        let tripped = Step::Tripped {
+            code: "A".into(),
+            count: 1,
+        };
+        assert_eq!(f(&b, 2, Some("A")), tripped);
     }
 }

@@ -290,6 +290,11 @@ fn finish(m: Map<String, Value>, code: Option<String>) -> Record {
 }
 
 impl Record {
+    /// The error code of a failed record; `None` if it is ok.
+    pub(crate) fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
     /// A bad input line (code `InvalidInput`).
     pub(crate) fn invalid(
         args: &Args,
