@@ -1151,6 +1151,110 @@ fn server_faults_for_a_while_then_recovery_fail_no_record() {
     });
 }
 
+/// A TCP relay on 127.0.0.1 to the local KMS that can go away (new
+/// connections refused, open ones cut) and come back on the same port.
+struct Relay {
+    addr: std::net::SocketAddr,
+    to: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn new(k: &Kms) -> Self {
+        let to = k.url.trim_start_matches("http://").parse().unwrap();
+        let listener = k
+            ._rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut relay = Relay {
+            addr,
+            to,
+            task: None,
+        };
+        relay.task = Some(k._rt.spawn(Self::serve(listener, to)));
+        relay
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Accepts and relays until aborted; aborting it cuts every connection.
+    async fn serve(listener: tokio::net::TcpListener, to: std::net::SocketAddr) {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            conns.spawn(async move {
+                if let Ok(mut out) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+            });
+            while conns.try_join_next().is_some() {}
+        }
+    }
+
+    fn down(&mut self, k: &Kms) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = k._rt.block_on(task);
+        }
+    }
+
+    fn up(&mut self, k: &Kms) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let listener = loop {
+            match k._rt.block_on(tokio::net::TcpListener::bind(self.addr)) {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("rebinding {}: {e}", self.addr);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("cannot rebind {}: {e}", self.addr),
+            }
+        };
+        self.task = Some(k._rt.spawn(Self::serve(listener, self.to)));
+    }
+}
+
+#[test]
+fn an_endpoint_that_goes_away_is_a_configuration_error_only_until_kms_answered() {
+    let mut k = kms();
+    let dir = Dir::new("outage");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 200;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut relay = Relay::new(&k);
+    k.url = relay.url();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--rate", "50"]);
+
+    // Unreachable from the start: a wrong endpoint, nothing written.
+    relay.down(&k);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(err.contains("AWS_ENDPOINT_URL_KMS"), "{err}");
+    assert_eq!(line_count(&output), 0);
+
+    // Gone for a while in the middle of a run: a blip, waited out.
+    relay.up(&k);
+    let mut child = k.cmd(&args).spawn().unwrap();
+    let lines = Lines::of(&mut child);
+    wait_for_lines(&mut child, &output, 41);
+    relay.down(&k);
+    let written = line_count(&output);
+    std::thread::sleep(Duration::from_secs(2));
+    relay.up(&k);
+    let status = exit_within(&mut child, 120);
+    let err = lines.all();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(written < n, "the outage came too late: {written} lines");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
 #[test]
 fn access_denied_in_the_middle_of_a_run_stops_it_and_the_next_run_finishes() {
     let mut k = kms();

@@ -64,9 +64,10 @@ the input line, `input_sha256` the hash of the record's ciphertext and context):
     wrote them) are done again; the later line of a record wins.
 
     Errors that say the configuration is wrong rather than the record (credentials,
-    signature, AccessDenied, an invalid grant token, an unreachable endpoint, a
-    missing or unusable destination key) stop the run without recording the
-    records they hit. Before anything is written, a ReEncrypt DryRun of the first
+    signature, AccessDenied, an invalid grant token, an endpoint that cannot be
+    reached before KMS first answered, a missing or unusable destination key)
+    stop the run without recording the records they hit; once KMS has answered,
+    a connection that cannot be made is a blip, tried again like throttling. Before anything is written, a ReEncrypt DryRun of the first
     record (the next ones if it fails on its own) checks the permissions
     (kms:ReEncryptFrom, kms:ReEncryptTo) and the destination key. So do records
     failing in a row with one error code: --max-same-failures of them (50) stop

@@ -62,17 +62,18 @@
 //! line. Throttling, server faults, timeouts and broken connections are never
 //! final: after the client's own attempts, the record waits out a backoff (full
 //! jitter, capped at 20 s) holding its place and concurrency permit, and is
-//! tried again until it succeeds or the run stops. Errors that indict the
-//! configuration (credentials, signatures, AccessDenied, an unreachable
-//! endpoint, the destination key) stop the run without writing a record for the
-//! records they hit, so fixing the configuration and running again finishes the
-//! job; before anything is written, a ReEncrypt `DryRun` of the first record
-//! (the preflight) catches most of them. And when `--max-same-failures` records
-//! (50) in a row fail with one error code, the run stops too, without writing
-//! those records ([`outcome::Breaker`]): a wrong source key or context fails
-//! every record, and is no fault of theirs. The client runs in the adaptive
-//! retry mode by default, so a throttling KMS slows the run down to the rate it
-//! allows.
+//! tried again until it succeeds or the run stops; so is a connection that
+//! cannot be made once KMS has answered in this run. Errors that indict the
+//! configuration (credentials, signatures, AccessDenied, an endpoint that
+//! cannot be reached before KMS first answered, the destination key) stop the
+//! run without writing a record for the records they hit, so fixing the
+//! configuration and running again finishes the job; before anything is
+//! written, a ReEncrypt `DryRun` of the first record (the preflight) catches
+//! most of them. And when `--max-same-failures` records (50) in a row fail with
+//! one error code, the run stops too, without writing those records
+//! ([`outcome::Breaker`]): a wrong source key or context fails every record,
+//! and is no fault of theirs. The client runs in the adaptive retry mode by
+//! default, so a throttling KMS slows the run down to the rate it allows.
 
 mod args;
 mod input;
@@ -257,7 +258,12 @@ async fn next_item(ahead: &mut VecDeque<Item>, jobs: &mut mpsc::Receiver<Item>) 
 /// as the destination's when it is given as an alias. Without
 /// `kms:DescribeKey`, or when KMS cannot answer now, the run goes on with what
 /// it knows (the name given, and the ARN of the first success).
-async fn resolve_destination(client: &KmsClient, args: &Args, destination: &Destination) {
+async fn resolve_destination(
+    client: &KmsClient,
+    args: &Args,
+    destination: &Destination,
+    control: &Control,
+) {
     let Ok(request) = DescribeKeyRequest::builder()
         .key_id(args.destination_key_id.clone())
         .set_grant_tokens(args.grant_tokens.clone())
@@ -265,9 +271,11 @@ async fn resolve_destination(client: &KmsClient, args: &Args, destination: &Dest
     else {
         return;
     };
-    if let Ok(out) = client.clone().oneshot(request).await
-        && let Some(meta) = out.key_metadata
-    {
+    let Ok(out) = client.clone().oneshot(request).await else {
+        return;
+    };
+    control.answered();
+    if let Some(meta) = out.key_metadata {
         destination.learn(Some(meta.arn.as_deref().unwrap_or(&meta.key_id)));
     }
 }
@@ -338,10 +346,13 @@ async fn preflight(
                 answer = client.clone().oneshot(request.clone()) => answer,
             };
             let e = match answer {
-                Ok(_) | Err(KmsError::DryRunOperation(_)) => return Preflight::Go,
+                Ok(_) | Err(KmsError::DryRunOperation(_)) => {
+                    control.answered();
+                    return Preflight::Go;
+                }
                 Err(e) => e,
             };
-            match outcome::classify(&e, destination) {
+            match control.classify(&e, destination) {
                 Verdict::Stop(msg) => {
                     return Preflight::Stop(format!(
                         "the dry run of the record on input line {line} says {msg}"
@@ -539,7 +550,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
             eprintln!("kms-reencrypt: interrupted before anything was written");
             return Ok(code);
         }
-        () = resolve_destination(&client, &args, &destination) => {}
+        () = resolve_destination(&client, &args, &destination, &control) => {}
     }
     let mut ahead = VecDeque::new();
     match preflight(
@@ -672,19 +683,21 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                 let (record, why) = loop {
                     let e = match client.clone().oneshot(request.clone()).await {
                         Ok(out) => {
+                            control.answered();
                             destination.learn(out.key_id.as_deref());
                             let record =
                                 answered(&args, id, line, &digest, destination_context, &out);
                             break (record, None);
                         }
                         Err(KmsError::DryRunOperation(_)) if args.dry_run => {
+                            control.answered();
                             let record =
                                 Record::ok(&args, id, line, &digest, destination_context, None);
                             break (record, None);
                         }
                         Err(e) => e,
                     };
-                    match outcome::classify(&e, &destination) {
+                    match control.classify(&e, &destination) {
                         Verdict::Final => {
                             let (code, message) = describe(&e);
                             let record = Record::failed(&args, id, line, &digest, code, message);

@@ -9,18 +9,21 @@
 //!   `KeyUnavailableException`, `DependencyTimeoutException`), a request
 //!   timeout (HTTP 408, `RequestTimeoutException`: the server gave up waiting
 //!   for the request body), an attempt or operation timeout, a broken
-//!   connection: nothing is written, the record is tried again after a
-//!   backoff, for as long as the run goes on;
+//!   connection, and once KMS has answered in this run, a connection that
+//!   cannot be made (a network blip, an endpoint restarting): nothing is
+//!   written, the record is tried again after a backoff, for as long as the run
+//!   goes on;
 //! - **stop**: the configuration or environment is wrong (credentials,
 //!   signatures, `AccessDeniedException`, an invalid grant token, an endpoint
-//!   that cannot be reached or whose certificate is rejected, a destination key
+//!   that cannot be reached before KMS first answered (a wrong endpoint or
+//!   region), one whose certificate is rejected, a destination key
 //!   that is missing, disabled or of the wrong usage, an error page that is not
 //!   a KMS answer, an error code outside the KMS model that is not about the
 //!   request's content, such as `UnknownOperationException`): the run stops
 //!   without writing the records it hit, and the next run does them.
 
 use std::hash::{BuildHasher as _, Hasher as _, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -87,8 +90,9 @@ fn chain(e: &KmsError) -> String {
     tower_kms::DisplayChain(e).to_string()
 }
 
-/// Classifies a KMS error for a record (see the [module docs](self)).
-pub(crate) fn classify(e: &KmsError, destination: &Destination) -> Verdict {
+/// Classifies a KMS error for a record (see the [module docs](self));
+/// `answered`: whether KMS has answered a call of this run yet.
+pub(crate) fn classify(e: &KmsError, destination: &Destination, answered: bool) -> Verdict {
     match e {
         KmsError::Credentials(_)
         | KmsError::Signing(_)
@@ -102,12 +106,17 @@ pub(crate) fn classify(e: &KmsError, destination: &Destination) -> Verdict {
              the destination key)",
             chain(e)
         )),
-        KmsError::Transport(t)
-            if t.kind() == TransportKind::Connect || t.is_certificate_error() =>
-        {
-            Verdict::Stop(chain(e))
+        KmsError::Transport(t) if t.is_certificate_error() => Verdict::Stop(chain(e)),
+        // No connection: before KMS first answered, a wrong endpoint or region
+        // (every record would get it); after, a blip, tried again below.
+        KmsError::Transport(t) if t.kind() == TransportKind::Connect && !answered => {
+            Verdict::Stop(unreachable(e))
         }
-        KmsError::Timeout(t) if t.kind() == TimeoutKind::Connect => Verdict::Stop(chain(e)),
+        KmsError::Timeout(t) if t.kind() == TimeoutKind::Connect && !answered => {
+            Verdict::Stop(unreachable(e))
+        }
+        KmsError::Transport(t) if t.kind() == TransportKind::Connect => Verdict::Retry,
+        KmsError::Timeout(t) if t.kind() == TimeoutKind::Connect => Verdict::Retry,
         KmsError::NotFound(s)
         | KmsError::Disabled(s)
         | KmsError::KmsInvalidState(s)
@@ -146,6 +155,13 @@ pub(crate) fn classify(e: &KmsError, destination: &Destination) -> Verdict {
         }
         _ => Verdict::Final,
     }
+}
+
+fn unreachable(e: &KmsError) -> String {
+    format!(
+        "{} (KMS has not answered this run yet: are AWS_REGION and AWS_ENDPOINT_URL_KMS right?)",
+        chain(e)
+    )
 }
 
 /// Error codes outside the KMS model that are about the content of one
@@ -208,7 +224,7 @@ pub(crate) fn redo_on_resume(code: &str) -> bool {
                 code,
                 http::StatusCode::BAD_REQUEST,
             ));
-            classify(&e, &Destination::new("")) != Verdict::Final
+            classify(&e, &Destination::new(""), false) != Verdict::Final
         }
     }
 }
@@ -257,6 +273,9 @@ pub(crate) struct Control {
     /// Records left unwritten because the run stopped (a configuration error
     /// they ran into, or a stop while they waited to be tried again).
     pub(crate) abandoned: AtomicU64,
+    /// Whether KMS has answered a call of this run (a success, the preflight's
+    /// dry run): from then on, a connection that cannot be made is transient.
+    answered: AtomicBool,
     pub(crate) jitter: Jitter,
 }
 
@@ -267,6 +286,7 @@ impl Default for Control {
             fatal: Mutex::default(),
             retrying: AtomicU64::new(0),
             abandoned: AtomicU64::new(0),
+            answered: AtomicBool::new(false),
             jitter: Jitter::default(),
         }
     }
@@ -285,6 +305,16 @@ impl Control {
         slot.get_or_insert(message);
         drop(slot);
         self.stop();
+    }
+
+    /// KMS answered a call: see [`classify`].
+    pub(crate) fn answered(&self) {
+        self.answered.store(true, Ordering::Relaxed);
+    }
+
+    /// What to do about a KMS error for a record.
+    pub(crate) fn classify(&self, e: &KmsError, destination: &Destination) -> Verdict {
+        classify(e, destination, self.answered.load(Ordering::Relaxed))
     }
 
     pub(crate) fn fatal_error(&self) -> Option<String> {
@@ -457,7 +487,7 @@ mod tests {
     #[test]
     fn verdicts() {
         let dest = Destination::new("alias/new");
-        let v = |e: &KmsError| classify(e, &dest);
+        let v = |e: &KmsError| classify(e, &dest, true);
         for retry in [
             service("ThrottlingException", 400, "slow down"),
             service("KMSInternalException", 500, ""),
@@ -487,8 +517,6 @@ mod tests {
             service("InvalidSignatureException", 400, ""),
             service("UnrecognizedClientException", 400, ""),
             service("InvalidGrantTokenException", 400, ""),
-            KmsError::Transport(TransportError::new(TransportKind::Connect, "refused")),
-            KmsError::Timeout(TimeoutError::new(TimeoutKind::Connect, None)),
             service(
                 "NotFoundException",
                 400,
@@ -510,6 +538,26 @@ mod tests {
             unreachable!()
         };
         assert!(m.contains("kms:ReEncryptTo"), "{m}");
+        // No connection: a wrong endpoint until KMS first answered, then a blip.
+        for connect in [
+            KmsError::Transport(TransportError::new(TransportKind::Connect, "refused")),
+            KmsError::Timeout(TimeoutError::new(TimeoutKind::Connect, None)),
+        ] {
+            let Verdict::Stop(m) = classify(&connect, &dest, false) else {
+                panic!("{connect:?}")
+            };
+            assert!(m.contains("AWS_ENDPOINT_URL_KMS"), "{m}");
+            assert_eq!(classify(&connect, &dest, true), Verdict::Retry);
+        }
+        // The run's control knows whether KMS answered.
+        let control = Control::default();
+        let refused = KmsError::Transport(TransportError::new(TransportKind::Connect, "no"));
+        assert!(matches!(
+            control.classify(&refused, &dest),
+            Verdict::Stop(_)
+        ));
+        control.answered();
+        assert_eq!(control.classify(&refused, &dest), Verdict::Retry);
         for last in [
             service("InvalidCiphertextException", 400, ""),
             service("IncorrectKeyException", 400, ""),
