@@ -84,7 +84,9 @@ Exit status:
 
 While stderr is a terminal a progress line shows records done, failed, rate, ETA,
 records waiting to be tried again, throttled attempts and the adaptive rate; a
-summary is printed on stderr at the end.";
+summary is printed on stderr at the end. Terminal or log, while a record has
+waited 30 s or more to be tried again (throttling, an outage), a warning line
+every 30 s says how many are waiting, for how long, and the last error.";
 
 /// How the destination encryption context is formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -339,6 +339,7 @@ async fn preflight(
         tried += 1;
         let request = request.into_builder().dry_run(true).build_unchecked();
         let mut tries = 0u32;
+        let mut waiting = control.waiting.record(line);
         loop {
             let answer = tokio::select! {
                 biased;
@@ -369,6 +370,7 @@ async fn preflight(
                     break;
                 }
                 Verdict::Retry => {
+                    waiting.failed(&describe(&e).0);
                     tries = tries.saturating_add(1);
                     let wait = outcome::backoff(tries, e.is_throttling(), control.jitter.next());
                     tokio::select! {
@@ -477,6 +479,15 @@ fn exit_now(code: u8) -> ! {
     std::process::exit(i32::from(code));
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Why the run stopped early.
 enum Stop {
     Signal(u8),
@@ -544,6 +555,30 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
 
     let control = Arc::new(Control::default());
     let destination = Arc::new(Destination::new(&args.destination_key_id));
+    // Says, whether stderr is a terminal or a log, that records are waiting
+    // to be tried again rather than the run hung.
+    let tty = std::io::stderr().is_terminal();
+    let watchdog = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(outcome::WAITING_WARNING);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let warning = control
+                    .waiting
+                    .warning(Instant::now(), outcome::WAITING_WARNING);
+                if let Some(w) = warning {
+                    eprintln!(
+                        "{}kms-reencrypt: warning: {w}",
+                        if tty { "\r\x1b[K" } else { "" }
+                    );
+                }
+            }
+        })
+    };
+    // Stops the watchdog however `run` ends.
+    let _watchdog = AbortOnDrop(watchdog);
     tokio::select! {
         biased;
         code = signals.recv() => {
@@ -627,7 +662,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     };
 
     // Progress line.
-    let progress = std::io::stderr().is_terminal().then(|| {
+    let progress = tty.then(|| {
         let (stats, client, attempts) = (stats.clone(), client.clone(), attempts.clone());
         let control = control.clone();
         tokio::spawn(async move {
@@ -679,6 +714,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                     ..
                 } = *job;
                 let mut tries = 0u32;
+                let mut waiting = control.waiting.record(line);
                 // The record's line, and for a KMS error, the error.
                 let (record, why) = loop {
                     let e = match client.clone().oneshot(request.clone()).await {
@@ -709,6 +745,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                             return Ok(());
                         }
                         Verdict::Retry => {
+                            waiting.failed(&describe(&e).0);
                             tries = tries.saturating_add(1);
                             let wait =
                                 outcome::backoff(tries, e.is_throttling(), control.jitter.next());
@@ -720,6 +757,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                         }
                     }
                 };
+                drop(waiting);
                 let code = record.code().map(str::to_owned);
                 let records = match breaker.finished(line, code.as_deref(), record) {
                     Step::Write(records) => records,

@@ -22,10 +22,11 @@
 //!   request's content, such as `UnknownOperationException`): the run stops
 //!   without writing the records it hit, and the next run does them.
 
+use std::collections::BTreeSet;
 use std::hash::{BuildHasher as _, Hasher as _, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tower_kms::retry::RetryConfig;
@@ -262,6 +263,104 @@ impl Jitter {
     }
 }
 
+/// How often the run says on stderr that records are waiting to be tried
+/// again after transient errors, while the longest has waited at least as long
+/// (whether stderr is a terminal or a log: a waiting run is not a hung one).
+pub(crate) const WAITING_WARNING: Duration = Duration::from_secs(30);
+
+/// The records that failed transiently and are not done yet (waiting out a
+/// backoff or trying again), by when they first failed, and the last
+/// transient error code: what the periodic warning says.
+#[derive(Debug, Default)]
+pub(crate) struct Waiting {
+    state: Mutex<WaitingState>,
+}
+
+#[derive(Debug, Default)]
+struct WaitingState {
+    /// When each record first failed transiently, and its input line.
+    since: BTreeSet<(Instant, u64)>,
+    last: String,
+}
+
+impl Waiting {
+    /// The record on input line `line`, failing transiently since `since`,
+    /// just failed with `code`.
+    pub(crate) fn failed(&self, since: Instant, line: u64, code: &str) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.since.insert((since, line));
+        code.clone_into(&mut s.last);
+    }
+
+    /// The record is done (or abandoned).
+    pub(crate) fn done(&self, since: Instant, line: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.since.remove(&(since, line));
+    }
+
+    /// Follows one record (on input `line`): on the list from its first
+    /// transient failure until the returned value is dropped.
+    pub(crate) fn record(&self, line: u64) -> WaitingRecord<'_> {
+        WaitingRecord {
+            waiting: self,
+            line,
+            since: None,
+        }
+    }
+
+    /// The warning to print at `now`, if a record has been waiting for at
+    /// least `after`.
+    pub(crate) fn warning(&self, now: Instant, after: Duration) -> Option<String> {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let longest = now.saturating_duration_since(s.since.first()?.0);
+        if longest < after {
+            return None;
+        }
+        let n = s.since.len();
+        Some(format!(
+            "still trying: {n} record{} waiting to be tried again after transient errors, the \
+             longest for {} (the last error: {}); the run goes on until KMS answers or it is \
+             stopped",
+            if n == 1 { "" } else { "s" },
+            minutes(longest),
+            s.last,
+        ))
+    }
+}
+
+/// One record's place on the [`Waiting`] list.
+#[derive(Debug)]
+pub(crate) struct WaitingRecord<'a> {
+    waiting: &'a Waiting,
+    line: u64,
+    since: Option<Instant>,
+}
+
+impl WaitingRecord<'_> {
+    /// The record failed transiently with `code`.
+    pub(crate) fn failed(&mut self, code: &str) {
+        let since = *self.since.get_or_insert_with(Instant::now);
+        self.waiting.failed(since, self.line, code);
+    }
+}
+
+impl Drop for WaitingRecord<'_> {
+    fn drop(&mut self) {
+        if let Some(since) = self.since {
+            self.waiting.done(since, self.line);
+        }
+    }
+}
+
+/// `45 s`, `2 min 05 s`.
+fn minutes(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs / 60 {
+        0 => format!("{secs} s"),
+        m => format!("{m} min {:02} s", secs % 60),
+    }
+}
+
 /// The run's stop switch, its first fatal error, and the records waiting to
 /// be tried again.
 #[derive(Debug)]
@@ -270,6 +369,8 @@ pub(crate) struct Control {
     fatal: Mutex<Option<String>>,
     /// Records waiting out a backoff.
     pub(crate) retrying: AtomicU64,
+    /// Records that failed transiently and are not done yet.
+    pub(crate) waiting: Waiting,
     /// Records left unwritten because the run stopped (a configuration error
     /// they ran into, or a stop while they waited to be tried again).
     pub(crate) abandoned: AtomicU64,
@@ -285,6 +386,7 @@ impl Default for Control {
             stop: watch::Sender::new(false),
             fatal: Mutex::default(),
             retrying: AtomicU64::new(0),
+            waiting: Waiting::default(),
             abandoned: AtomicU64::new(0),
             answered: AtomicBool::new(false),
             jitter: Jitter::default(),
@@ -704,5 +806,40 @@ mod tests {
             count: 1,
         };
         assert_eq!(f(&b, 2, Some("A")), tripped);
+    }
+
+    #[test]
+    fn the_waiting_warning_names_the_records_the_longest_wait_and_the_last_code() {
+        let w = Waiting::default();
+        let t0 = Instant::now();
+        let after = Duration::from_secs(30);
+        let at = |secs: u64| t0 + Duration::from_secs(secs);
+        assert_eq!(w.warning(at(100), after), None, "nobody waiting");
+        w.failed(at(0), 7, "ThrottlingException");
+        assert_eq!(w.warning(at(29), after), None, "not for long yet");
+        assert_eq!(
+            w.warning(at(30), after).unwrap(),
+            "still trying: 1 record waiting to be tried again after transient errors, the \
+             longest for 30 s (the last error: ThrottlingException); the run goes on until KMS \
+             answers or it is stopped"
+        );
+        w.failed(at(0), 7, "ThrottlingException");
+        w.failed(at(20), 9, "TransportError");
+        let m = w.warning(at(125), after).unwrap();
+        assert!(
+            m.starts_with("still trying: 2 records waiting") && m.contains("for 2 min 05 s"),
+            "{m}"
+        );
+        assert!(m.contains("(the last error: TransportError)"), "{m}");
+        // The longest wait is the oldest record's still waiting.
+        w.done(at(0), 7);
+        let m = w.warning(at(125), after).unwrap();
+        assert!(
+            m.contains("1 record waiting") && m.contains("for 1 min 45 s"),
+            "{m}"
+        );
+        assert_eq!(w.warning(at(49), after), None);
+        w.done(at(20), 9);
+        assert_eq!(w.warning(at(1000), after), None);
     }
 }
