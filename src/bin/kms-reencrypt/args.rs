@@ -19,10 +19,10 @@ const ABOUT: &str = "\
 kms-reencrypt: re-encrypt stored KMS ciphertexts under another key, in bulk.
 
 Reads JSON Lines (one record per line: an id, a base64 ciphertext and optionally
-its encryption context), calls KMS ReEncrypt for each record and appends one JSON
-line per input record to --output. Killed at any point and run again with the same
-arguments, it continues where it stopped: records already in the output are
-skipped, nothing is lost or written twice.";
+its encryption context), calls KMS ReEncrypt for each record and appends a JSON
+line to --output for each record finished. Killed at any point and run again
+with the same arguments, it continues where it stopped: records already in the
+output are skipped, nothing is lost or written twice.";
 
 /// Below the options.
 const AFTER_HELP: &str = "\

@@ -11,8 +11,10 @@
 //!
 //! Input and output are JSON Lines. Each input record has an id, a base64
 //! ciphertext and optionally its encryption context (field names configurable);
-//! each produces exactly one output line with its id and input line number: the
-//! new ciphertext, destination context and key ARN, or the error code and message.
+//! each record finished is an output line with its id and input line number: the
+//! new ciphertext, destination context and key ARN, or the error code and message
+//! (see [`output`]: a record the run stops on gets no line, and a record done
+//! again on resume gets another).
 //! Run `kms-reencrypt --help` for every option, the record shapes and the exit
 //! statuses.
 //!
