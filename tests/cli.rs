@@ -242,6 +242,8 @@ enum Act {
     Drop,
     /// Never answer (the client's attempt timeout must fire).
     Hang,
+    /// Hand it to the local KMS once the receiver says `true`.
+    PassWhen(tokio::sync::watch::Receiver<bool>),
 }
 
 type Rule = Arc<dyn Fn(&Seen) -> Act + Send + Sync>;
@@ -313,6 +315,11 @@ async fn front_answer(
             .body(Full::new(Bytes::from(body)))?),
         Act::Drop => Err("dropped by the test front".into()),
         Act::Hang => std::future::pending().await,
+        Act::PassWhen(mut go) => {
+            let _ = go.wait_for(|go| *go).await;
+            let req = http::Request::from_parts(parts, Full::new(bytes));
+            Ok(local.oneshot(req).await.unwrap_or_else(|e| match e {}))
+        }
     }
 }
 
@@ -394,6 +401,106 @@ fn wait_for_lines(child: &mut Child, path: &str, lines: usize) {
             panic!("fewer than {lines} lines after 120 s: {}", line_count(path));
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Polls `done` until it holds, against a deadline generous for a loaded
+/// machine; panics (killing the child) if the child ends first or time runs out.
+fn wait_until(child: &mut Child, what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !done() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("ended before {what}: {status}");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no {what} after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Waits for the child to exit, at most `secs` (then kills it and panics).
+fn exit_within(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("still running after {secs} s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Sends `signal` (`INT`, `TERM`) to the child.
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal}");
+}
+
+/// A child's stderr, line by line as it is written (read on a thread).
+struct Lines {
+    rx: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Lines {
+    fn of(child: &mut Child) -> Self {
+        let err = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Lines {
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for a line holding every one of `parts` (at most 120 s; then
+    /// kills the child and panics).
+    fn wait_for(&mut self, child: &mut Child, parts: &[&str]) -> String {
+        let holds = |l: &str| parts.iter().all(|p| l.contains(p));
+        if let Some(l) = self.seen.iter().find(|l| holds(l)) {
+            return l.clone();
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if holds(&line) {
+                        return line;
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!(
+                        "no line with {parts:?} ({e}); stderr:\n{}",
+                        self.seen.join("\n")
+                    )
+                }
+            }
+        }
+    }
+
+    /// Everything the child wrote (once it has ended).
+    fn all(mut self) -> String {
+        self.seen.extend(self.rx.iter());
+        self.seen.join("\n")
     }
 }
 
@@ -1008,7 +1115,8 @@ fn a_throttling_kms_slows_the_run_down_but_fails_no_record() {
 #[test]
 fn server_faults_for_a_while_then_recovery_fail_no_record() {
     // ReEncrypt requests 20..140 fail: dropped connections, 500s with a KMS
-    // code, 503s with a proxy's HTML page, and answers that never come.
+    // code, 503s with a proxy's HTML page, answers that never come, and 408s
+    // (the server gave up waiting for the request body, as kms-local does).
     let mut k = kms();
     let faults = Arc::new(AtomicUsize::new(0));
     {
@@ -1018,10 +1126,11 @@ fn server_faults_for_a_while_then_recovery_fail_no_record() {
                 return Act::Pass;
             }
             faults.fetch_add(1, Ordering::Relaxed);
-            match r.nth % 4 {
+            match r.nth % 5 {
                 0 => Act::Drop,
                 1 => Act::Respond(500, kms_error("KMSInternalException")),
                 2 => Act::Respond(503, "<html>Service Unavailable</html>".into()),
+                3 => Act::Respond(408, kms_error("RequestTimeoutException")),
                 _ => Act::Hang,
             }
         }));
@@ -1037,6 +1146,110 @@ fn server_faults_for_a_while_then_recovery_fail_no_record() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert_eq!(faults.load(Ordering::Relaxed), 120);
     assert!(err.contains(&format!("{n} ok, 0 failed;")), "{err}");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+/// A TCP relay on 127.0.0.1 to the local KMS that can go away (new
+/// connections refused, open ones cut) and come back on the same port.
+struct Relay {
+    addr: std::net::SocketAddr,
+    to: std::net::SocketAddr,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn new(k: &Kms) -> Self {
+        let to = k.url.trim_start_matches("http://").parse().unwrap();
+        let listener = k
+            ._rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut relay = Relay {
+            addr,
+            to,
+            task: None,
+        };
+        relay.task = Some(k._rt.spawn(Self::serve(listener, to)));
+        relay
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Accepts and relays until aborted; aborting it cuts every connection.
+    async fn serve(listener: tokio::net::TcpListener, to: std::net::SocketAddr) {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            conns.spawn(async move {
+                if let Ok(mut out) = tokio::net::TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
+                }
+            });
+            while conns.try_join_next().is_some() {}
+        }
+    }
+
+    fn down(&mut self, k: &Kms) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = k._rt.block_on(task);
+        }
+    }
+
+    fn up(&mut self, k: &Kms) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let listener = loop {
+            match k._rt.block_on(tokio::net::TcpListener::bind(self.addr)) {
+                Ok(l) => break l,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("rebinding {}: {e}", self.addr);
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("cannot rebind {}: {e}", self.addr),
+            }
+        };
+        self.task = Some(k._rt.spawn(Self::serve(listener, self.to)));
+    }
+}
+
+#[test]
+fn an_endpoint_that_goes_away_is_a_configuration_error_only_until_kms_answered() {
+    let mut k = kms();
+    let dir = Dir::new("outage");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 200;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut relay = Relay::new(&k);
+    k.url = relay.url();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--rate", "50"]);
+
+    // Unreachable from the start: a wrong endpoint, nothing written.
+    relay.down(&k);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(err.contains("AWS_ENDPOINT_URL_KMS"), "{err}");
+    assert_eq!(line_count(&output), 0);
+
+    // Gone for a while in the middle of a run: a blip, waited out.
+    relay.up(&k);
+    let mut child = k.cmd(&args).spawn().unwrap();
+    let lines = Lines::of(&mut child);
+    wait_for_lines(&mut child, &output, 41);
+    relay.down(&k);
+    let written = line_count(&output);
+    std::thread::sleep(Duration::from_secs(2));
+    relay.up(&k);
+    let status = exit_within(&mut child, 120);
+    let err = lines.all();
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(written < n, "the outage came too late: {written} lines");
     check_all(&k, &records(&output), n, |i| {
         source_ctx(i).unwrap_or_default()
     });
@@ -1080,6 +1293,268 @@ fn access_denied_in_the_middle_of_a_run_stops_it_and_the_next_run_finishes() {
     check_all(&k, &records(&output), n, |i| {
         source_ctx(i).unwrap_or_default()
     });
+}
+
+#[test]
+fn records_failing_the_same_way_in_a_row_stop_the_run_and_are_done_again() {
+    // From record 40 on, every record fails with one code (as after a wrong
+    // --source-key-id); before that, one in ten fails on its own. Records in
+    // flight finish in any order: the streak is counted in input order.
+    let mut k = kms();
+    let dir = Dir::new("same-failures");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 300;
+    let text = k.records(n);
+    std::fs::write(&input, &text).unwrap();
+    let index: BTreeMap<String, usize> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["ciphertext"].as_str().unwrap().to_string(), i)
+        })
+        .collect();
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let broken = broken.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            let i = r.body["CiphertextBlob"].as_str().and_then(|c| index.get(c));
+            match i {
+                Some(&i) if r.operation == "ReEncrypt" && r.body.get("DryRun").is_none() => {
+                    if i < 40 && i % 10 == 5 {
+                        Act::Respond(400, kms_error("InvalidCiphertextException"))
+                    } else if i >= 40 && broken.load(Ordering::Relaxed) {
+                        Act::Respond(400, kms_error("IncorrectKeyException"))
+                    } else {
+                        Act::Pass
+                    }
+                }
+                _ => Act::Pass,
+            }
+        }));
+    }
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--concurrency", "8"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("50 records in a row failed with IncorrectKeyException"),
+        "{err}"
+    );
+    assert!(err.contains("this run: 36 ok, 4 failed"), "{err}");
+    // The records before the streak are written, those of the streak are not.
+    let out = records(&output);
+    assert_eq!(out.len(), 40, "{err}");
+    for r in &out {
+        let i: usize = r["id"].as_str().unwrap()[1..].parse().unwrap();
+        assert!(i < 40, "{r}");
+        let code = if i % 10 == 5 {
+            Some("InvalidCiphertextException")
+        } else {
+            None
+        };
+        assert_eq!(r["code"].as_str(), code, "{r}");
+    }
+
+    // Fixed: the next run does the rest; the records' own failures stay.
+    broken.store(false, Ordering::Relaxed);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("300 records in") && err.contains(": 296 ok, 4 failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("this run: 260 ok, 0 failed, 40 skipped"),
+        "{err}"
+    );
+    let out = records(&output);
+    let ids: HashSet<&str> = out.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!((out.len(), ids.len()), (n, n), "each record once");
+
+    // 0: a run that fails every record goes on to the end.
+    std::fs::remove_file(&output).unwrap();
+    broken.store(true, Ordering::Relaxed);
+    args.extend(["--max-same-failures", "0"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("(IncorrectKeyException 260, InvalidCiphertextException 4)"),
+        "{err}"
+    );
+    assert_eq!(records(&output).len(), n);
+}
+
+#[test]
+fn a_configuration_error_after_the_whole_input_is_read_stops_the_run() {
+    // Fewer records than --concurrency: the reader is done before any record
+    // is answered, so the run spends its whole life draining.
+    let mut k = kms();
+    let deny = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    {
+        let deny = deny.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            let real = r.operation == "ReEncrypt" && r.body.get("DryRun").is_none();
+            if real && deny.load(Ordering::Relaxed) {
+                Act::Respond(400, kms_error("AccessDeniedException"))
+            } else {
+                Act::Pass
+            }
+        }));
+    }
+    let dir = Dir::new("late-deny");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 5;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped: "), "{err}");
+    assert!(err.contains("AccessDeniedException"), "{err}");
+    assert!(err.contains("were not recorded"), "{err}");
+    assert!(records(&output).is_empty(), "nothing recorded");
+
+    deny.store(false, Ordering::Relaxed);
+    let o = k.run(&plain(&k, &input, &output));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn signals_stop_the_run_after_the_whole_input_is_read() {
+    // Every record is held by the front, in a KMS call, with the input fully
+    // read: the run is draining when the signals come.
+    let n = 5;
+    let held = |k: &mut Kms, go: tokio::sync::watch::Receiver<bool>| {
+        let seen = Arc::new(AtomicUsize::new(0));
+        let s = seen.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation == "ReEncrypt" && r.body.get("DryRun").is_none() {
+                s.fetch_add(1, Ordering::Relaxed);
+                Act::PassWhen(go.clone())
+            } else {
+                Act::Pass
+            }
+        }));
+        seen
+    };
+
+    // The first signal: the calls in flight finish and are written; 130.
+    let mut k = kms();
+    let (go, rx) = tokio::sync::watch::channel(false);
+    let seen = held(&mut k, rx);
+    let dir = Dir::new("drain-signals");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut child = k.cmd(&plain(&k, &input, &output)).spawn().unwrap();
+    let mut lines = Lines::of(&mut child);
+    wait_until(&mut child, "every record in flight", || {
+        seen.load(Ordering::Relaxed) == n
+    });
+    signal(&child, "INT");
+    lines.wait_for(&mut child, &["interrupted; finishing 5 records in flight"]);
+    go.send_replace(true);
+    let status = exit_within(&mut child, 120);
+    let err = lines.all();
+    assert_eq!(status.code(), Some(130), "{err}");
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+
+    // A second signal exits at once, with the calls still held.
+    let mut k = kms();
+    let (go, rx) = tokio::sync::watch::channel(false);
+    let seen = held(&mut k, rx);
+    std::fs::write(&input, k.records(n)).unwrap();
+    std::fs::remove_file(&output).unwrap();
+    let mut child = k.cmd(&plain(&k, &input, &output)).spawn().unwrap();
+    let mut lines = Lines::of(&mut child);
+    wait_until(&mut child, "every record in flight", || {
+        seen.load(Ordering::Relaxed) == n
+    });
+    signal(&child, "TERM");
+    lines.wait_for(&mut child, &["interrupted; finishing"]);
+    signal(&child, "TERM");
+    let status = exit_within(&mut child, 120);
+    let err = lines.all();
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("exiting now"), "{err}");
+    assert!(
+        records(&output).is_empty(),
+        "the held records were not written"
+    );
+    go.send_replace(true);
+    let o = k.run(&plain(&k, &input, &output));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+}
+
+#[test]
+fn error_pages_and_codes_that_are_not_kms_answers_stop_the_run() {
+    // 0: pass; 1: a proxy's 403 page from the 50th record on; 2: an endpoint
+    // that does not know ReEncrypt (only the dry run passes).
+    let mut k = kms();
+    let mode = Arc::new(AtomicUsize::new(1));
+    {
+        let mode = mode.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation != "ReEncrypt" || r.body.get("DryRun").is_some() {
+                return Act::Pass;
+            }
+            match mode.load(Ordering::Relaxed) {
+                1 if r.nth >= 50 => Act::Respond(403, "<html>Forbidden by the proxy</html>".into()),
+                2 => Act::Respond(400, kms_error("UnknownOperationException")),
+                _ => Act::Pass,
+            }
+        }));
+    }
+    let dir = Dir::new("not-kms");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 200;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let mut args = plain(&k, &input, &output);
+    args.extend(["--concurrency", "8"]);
+    let o = k.run(&args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("stopped: unexpected response from KMS (HTTP 403)"),
+        "{err}"
+    );
+    assert!(err.contains("not a KMS answer"), "{err}");
+    let out = records(&output);
+    assert!(
+        out.iter().all(|r| r["status"] == "ok"),
+        "nothing recorded as failed"
+    );
+    assert!((40..=49).contains(&out.len()), "{}", out.len());
+    mode.store(0, Ordering::Relaxed);
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    check_all(&k, &records(&output), n, |i| {
+        source_ctx(i).unwrap_or_default()
+    });
+
+    // Fewer records than the breaker needs: the code alone stops the run.
+    mode.store(2, Ordering::Relaxed);
+    let output = dir.file("out2.jsonl");
+    let input = dir.file("in2.jsonl");
+    std::fs::write(&input, k.records(30)).unwrap();
+    let o = k.run(&plain(&k, &input, &output));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("stopped: KMS returned UnknownOperationException"),
+        "{err}"
+    );
+    assert!(records(&output).is_empty());
 }
 
 #[test]
@@ -1491,7 +1966,11 @@ fn preflight_stops_on_access_denied_or_an_unusable_destination_writing_nothing()
     assert!(err.contains("the destination key"), "{err}");
     assert!(err.contains("DisabledException"), "{err}");
     assert_eq!(line_count(&output), 0);
-    assert_eq!(k.local.stats().served, 1, "one dry run, no record");
+    assert_eq!(
+        k.local.stats().operation("ReEncrypt").served,
+        1,
+        "one dry run, no record"
+    );
 
     let signing = k
         .local
@@ -1503,6 +1982,72 @@ fn preflight_stops_on_access_denied_or_an_unusable_destination_writing_nothing()
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("InvalidKeyUsageException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+}
+
+#[test]
+fn an_unusable_destination_given_as_an_alias_stops_the_run() {
+    // KMS names the key at fault by its ARN, never by the alias.
+    let k = kms();
+    let dir = Dir::new("alias-dest");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    let n = 20;
+    std::fs::write(&input, k.records(n)).unwrap();
+    let with_destination = |alias: &'static str| {
+        let a = ["--input", &input, "--output", &output];
+        [&a[..], &["--destination-key-id", alias]].concat()
+    };
+    // Disabled.
+    k.local.create_alias("alias/new", &k.dst).unwrap();
+    k.local.disable_key(&k.dst).unwrap();
+    let o = k.run(&with_destination("alias/new"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(
+        err.contains("the destination key \"alias/new\" cannot be used"),
+        "{err}"
+    );
+    assert!(err.contains("DisabledException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+    assert_eq!(k.local.stats().operation("ReEncrypt").served, 1, "{err}");
+    // For signing.
+    let signing = k
+        .local
+        .create_key(KeySpec::EccNistP256, KeyUsageType::SignVerify)
+        .unwrap();
+    k.local.create_alias("alias/signing", &signing).unwrap();
+    let o = k.run(&with_destination("alias/signing"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("the destination key \"alias/signing\" cannot be used"),
+        "{err}"
+    );
+    assert!(err.contains("InvalidKeyUsageException"), "{err}");
+    assert_eq!(line_count(&output), 0);
+
+    // Pending deletion, and DescribeKey denied: the ARN stays unknown, but
+    // every record the preflight tries fails the same way.
+    let mut k = kms();
+    k.front(Arc::new(|r: &Seen| {
+        if r.operation == "DescribeKey" {
+            Act::Respond(400, kms_error("AccessDeniedException"))
+        } else {
+            Act::Pass
+        }
+    }));
+    std::fs::write(&input, k.records(n)).unwrap();
+    k.local.create_alias("alias/new", &k.dst).unwrap();
+    k.local.schedule_key_deletion(&k.dst, 7).unwrap();
+    let o = k.run(&with_destination("alias/new"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("stopped before writing anything"), "{err}");
+    assert!(
+        err.contains("each of the 8 records tried failed with KMSInvalidStateException"),
+        "{err}"
+    );
     assert_eq!(line_count(&output), 0);
 }
 
@@ -1611,6 +2156,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "--max-attempts <N>",
         "--attempt-timeout-ms <MS>",
         "--operation-timeout-ms <MS>",
+        "--max-same-failures <N>",
     ] {
         assert!(
             help.contains(&format!("  {flag} ")),
@@ -1624,6 +2170,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "[env: KMS_REENCRYPT_CONCURRENCY] [default: 64]",
         "[env: KMS_REENCRYPT_THREADS] [default: 1]",
         "[env: KMS_REENCRYPT_RATE]",
+        "(0 = never) [default: 50]",
         "(default: AWS_RETRY_MODE, else\n",
         "AWS_MAX_ATTEMPTS or 3",
         "AWS_REGION, AWS_ENDPOINT_URL_KMS",

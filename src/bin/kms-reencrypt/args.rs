@@ -19,10 +19,10 @@ const ABOUT: &str = "\
 kms-reencrypt: re-encrypt stored KMS ciphertexts under another key, in bulk.
 
 Reads JSON Lines (one record per line: an id, a base64 ciphertext and optionally
-its encryption context), calls KMS ReEncrypt for each record and appends one JSON
-line per input record to --output. Killed at any point and run again with the same
-arguments, it continues where it stopped: records already in the output are
-skipped, nothing is lost or written twice.";
+its encryption context), calls KMS ReEncrypt for each record and appends a JSON
+line to --output for each record finished. Killed at any point and run again
+with the same arguments, it continues where it stopped: records already in the
+output are skipped, nothing is lost or written twice.";
 
 /// Below the options.
 const AFTER_HELP: &str = "\
@@ -64,11 +64,15 @@ the input line, `input_sha256` the hash of the record's ciphertext and context):
     wrote them) are done again; the later line of a record wins.
 
     Errors that say the configuration is wrong rather than the record (credentials,
-    signature, AccessDenied, an invalid grant token, an unreachable endpoint, a
-    missing or unusable destination key) stop the run without recording the
-    records they hit. Before anything is written, a ReEncrypt DryRun of the first
+    signature, AccessDenied, an invalid grant token, an endpoint that cannot be
+    reached before KMS first answered, a missing or unusable destination key)
+    stop the run without recording the records they hit; once KMS has answered,
+    a connection that cannot be made is a blip, tried again like throttling. Before anything is written, a ReEncrypt DryRun of the first
     record (the next ones if it fails on its own) checks the permissions
-    (kms:ReEncryptFrom, kms:ReEncryptTo) and the destination key.
+    (kms:ReEncryptFrom, kms:ReEncryptTo) and the destination key. So do records
+    failing in a row with one error code: --max-same-failures of them (50) stop
+    the run, and are not written (a wrong --source-key-id or context fails
+    every record; run again once it is fixed).
 
 Exit status:
     0    every record succeeded (this run and earlier runs on the same output)
@@ -80,7 +84,9 @@ Exit status:
 
 While stderr is a terminal a progress line shows records done, failed, rate, ETA,
 records waiting to be tried again, throttled attempts and the adaptive rate; a
-summary is printed on stderr at the end.";
+summary is printed on stderr at the end. Terminal or log, while a record has
+waited 30 s or more to be tried again (throttling, an outage), a warning line
+every 30 s says how many are waiting, for how long, and the last error.";
 
 /// How the destination encryption context is formed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,6 +143,8 @@ pub(crate) struct Args {
     pub(crate) attempt_timeout: Option<Option<Duration>>,
     pub(crate) operation_timeout: Option<Option<Duration>>,
     pub(crate) sync_interval: Duration,
+    /// `--max-same-failures` (0: never).
+    pub(crate) max_same_failures: usize,
 }
 
 /// The configurable field names.
@@ -379,6 +387,21 @@ struct Cli {
                 30000; 0 = none)"
     )]
     operation_timeout_ms: Option<u64>,
+
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = crate::outcome::SAME_FAILURES,
+        value_parser = whole::<usize, 0, 100_000>,
+        allow_negative_numbers = true,
+        help_heading = THROUGHPUT,
+        help = "stop the run (exit 2) when N records in a row\n\
+                fail with one error code: the configuration\n\
+                (source key, context) is wrong, not the records;\n\
+                those N are not written, the next run does them\n\
+                (0 = never)"
+    )]
+    max_same_failures: usize,
 }
 
 /// A whole number from `MIN` to `MAX`.
@@ -484,6 +507,7 @@ impl Cli {
             attempt_timeout: millis(self.attempt_timeout_ms),
             operation_timeout: millis(self.operation_timeout_ms),
             sync_interval: Duration::from_millis(self.sync_interval_ms),
+            max_same_failures: self.max_same_failures,
         })
     }
 }
@@ -592,6 +616,7 @@ mod tests {
         );
         assert!(!a.dry_run);
         assert_eq!(a.retry_mode, None);
+        assert_eq!(a.max_same_failures, 50);
 
         let a = args(&with(&[
             "--retry-mode",
@@ -609,8 +634,11 @@ mod tests {
             "--threads",
             "2",
             "--dry-run",
+            "--max-same-failures",
+            "0",
         ]))
         .unwrap();
+        assert_eq!(a.max_same_failures, 0, "0 = never");
         assert_eq!(a.input, None, "`-` is standard input");
         assert_eq!(a.attempt_timeout, Some(None), "0 = no deadline");
         assert_eq!(a.operation_timeout, Some(Some(Duration::from_millis(2500))));
@@ -703,6 +731,8 @@ mod tests {
             ("--threads", "257"),
             ("--rate", "x"),
             ("--max-attempts", "101"),
+            ("--max-same-failures", "-1"),
+            ("--max-same-failures", "100001"),
             ("--attempt-timeout-ms", "86400001"),
             ("--sync-interval-ms", "0"),
             ("--id-field", "line"),

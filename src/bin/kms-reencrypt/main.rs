@@ -11,8 +11,10 @@
 //!
 //! Input and output are JSON Lines. Each input record has an id, a base64
 //! ciphertext and optionally its encryption context (field names configurable);
-//! each produces exactly one output line with its id and input line number: the
-//! new ciphertext, destination context and key ARN, or the error code and message.
+//! each record finished is an output line with its id and input line number: the
+//! new ciphertext, destination context and key ARN, or the error code and message
+//! (see [`output`]: a record the run stops on gets no line, and a record done
+//! again on resume gets another).
 //! Run `kms-reencrypt --help` for every option, the record shapes and the exit
 //! statuses.
 //!
@@ -62,13 +64,18 @@
 //! line. Throttling, server faults, timeouts and broken connections are never
 //! final: after the client's own attempts, the record waits out a backoff (full
 //! jitter, capped at 20 s) holding its place and concurrency permit, and is
-//! tried again until it succeeds or the run stops. Errors that indict the
-//! configuration (credentials, signatures, AccessDenied, an unreachable
-//! endpoint, the destination key) stop the run without writing a record for the
-//! records they hit, so fixing the configuration and running again finishes the
-//! job; before anything is written, a ReEncrypt `DryRun` of the first record
-//! (the preflight) catches most of them. The client runs in the adaptive retry mode by default, so a throttling
-//! KMS slows the run down to the rate it allows.
+//! tried again until it succeeds or the run stops; so is a connection that
+//! cannot be made once KMS has answered in this run. Errors that indict the
+//! configuration (credentials, signatures, AccessDenied, an endpoint that
+//! cannot be reached before KMS first answered, the destination key) stop the
+//! run without writing a record for the records they hit, so fixing the
+//! configuration and running again finishes the job; before anything is
+//! written, a ReEncrypt `DryRun` of the first record (the preflight) catches
+//! most of them. And when `--max-same-failures` records (50) in a row fail with
+//! one error code, the run stops too, without writing those records
+//! ([`outcome::Breaker`]): a wrong source key or context fails every record,
+//! and is no fault of theirs. The client runs in the adaptive retry mode by
+//! default, so a throttling KMS slows the run down to the rate it allows.
 
 mod args;
 mod input;
@@ -93,12 +100,12 @@ use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_kms::client::BoxConnector;
 use tower_kms::connector::HyperConnector;
 use tower_kms::retry::RetryConfig;
-use tower_kms::{KmsClient, KmsError, ReEncryptResponse};
+use tower_kms::{DescribeKeyRequest, KmsClient, KmsError, ReEncryptResponse};
 
 use crate::args::{Args, RetryMode};
 use crate::input::{Item, Job, Reader};
 use crate::meter::{Attempts, Metered};
-use crate::outcome::{Control, Destination, Verdict};
+use crate::outcome::{Breaker, Control, Destination, Step, Verdict};
 use crate::output::{IdHasher, Record, Start};
 
 /// Counters shared by the reader, the writer and the progress line.
@@ -248,6 +255,33 @@ async fn next_item(ahead: &mut VecDeque<Item>, jobs: &mut mpsc::Receiver<Item>) 
     }
 }
 
+/// Best effort, before the preflight: the destination key's ARN from
+/// `DescribeKey`, so that the errors KMS names it in (by ARN) are recognised
+/// as the destination's when it is given as an alias. Without
+/// `kms:DescribeKey`, or when KMS cannot answer now, the run goes on with what
+/// it knows (the name given, and the ARN of the first success).
+async fn resolve_destination(
+    client: &KmsClient,
+    args: &Args,
+    destination: &Destination,
+    control: &Control,
+) {
+    let Ok(request) = DescribeKeyRequest::builder()
+        .key_id(args.destination_key_id.clone())
+        .set_grant_tokens(args.grant_tokens.clone())
+        .build()
+    else {
+        return;
+    };
+    let Ok(out) = client.clone().oneshot(request).await else {
+        return;
+    };
+    control.answered();
+    if let Some(meta) = out.key_metadata {
+        destination.learn(Some(meta.arn.as_deref().unwrap_or(&meta.key_id)));
+    }
+}
+
 /// Before anything is written: a ReEncrypt `DryRun` of the first record, so a
 /// missing `kms:ReEncryptFrom` / `kms:ReEncryptTo` permission or a missing,
 /// disabled or unusable destination key stops the run at once. KMS answers a
@@ -255,7 +289,11 @@ async fn next_item(ahead: &mut VecDeque<Item>, jobs: &mut mpsc::Receiver<Item>) 
 /// `DryRun` answers 200 with a ciphertext (discarded): both mean go on. The dry
 /// run is retried on transient errors like any call; when it fails for the
 /// record's own sake (a bad ciphertext), the next record is tried, up to
-/// [`PREFLIGHT_RECORDS`]. Items read meanwhile are kept in `ahead`.
+/// [`PREFLIGHT_RECORDS`]. When every record tried (at least two) failed with
+/// the same error code, the run stops too: that is the configuration's doing
+/// (a destination key the errors name by an ARN it could not learn, a wrong
+/// `--source-key-id`, context or field), not each record's. Items read
+/// meanwhile are kept in `ahead`.
 async fn preflight(
     client: &KmsClient,
     destination: &Destination,
@@ -266,6 +304,8 @@ async fn preflight(
 ) -> Preflight {
     let (mut next, mut tried) = (0usize, 0usize);
     let mut last_failure = String::new();
+    // The error code all the records tried failed with, if it is one.
+    let mut same_code: Option<Option<String>> = None;
     while tried < PREFLIGHT_RECORDS {
         // The next record, reading ahead as needed.
         let request = loop {
@@ -274,12 +314,12 @@ async fn preflight(
                 .enumerate()
                 .skip(next)
                 .find_map(|(i, item)| match item {
-                    Item::Job(job) => Some((i, job.request.clone())),
+                    Item::Job(job) => Some((i, job.request.clone(), job.line)),
                     _ => None,
                 });
-            if let Some((i, request)) = found {
+            if let Some((i, request, line)) = found {
                 next = i + 1;
-                break Some(request);
+                break Some((request, line));
             }
             next = ahead.len();
             if ahead.len() >= PREFLIGHT_LOOKAHEAD || matches!(ahead.back(), Some(Item::Error(_))) {
@@ -295,10 +335,13 @@ async fn preflight(
                 None => break None,
             }
         };
-        let Some(request) = request else { break };
+        let Some((request, line)) = request else {
+            break;
+        };
         tried += 1;
         let request = request.into_builder().dry_run(true).build_unchecked();
         let mut tries = 0u32;
+        let mut waiting = control.waiting.record(line);
         loop {
             let answer = tokio::select! {
                 biased;
@@ -306,16 +349,30 @@ async fn preflight(
                 answer = client.clone().oneshot(request.clone()) => answer,
             };
             let e = match answer {
-                Ok(_) | Err(KmsError::DryRunOperation(_)) => return Preflight::Go,
+                Ok(_) | Err(KmsError::DryRunOperation(_)) => {
+                    control.answered();
+                    return Preflight::Go;
+                }
                 Err(e) => e,
             };
-            match outcome::classify(&e, destination) {
-                Verdict::Stop(msg) => return Preflight::Stop(msg),
+            match control.classify(&e, destination) {
+                Verdict::Stop(msg) => {
+                    return Preflight::Stop(format!(
+                        "the dry run of the record on input line {line} says {msg}"
+                    ));
+                }
                 Verdict::Final => {
+                    let (code, _) = describe(&e);
+                    same_code = match same_code {
+                        None => Some(Some(code)),
+                        Some(Some(c)) if c == code => Some(Some(c)),
+                        Some(_) => Some(None),
+                    };
                     last_failure = chain(&e);
                     break;
                 }
                 Verdict::Retry => {
+                    waiting.failed(&describe(&e).0);
                     tries = tries.saturating_add(1);
                     let wait = outcome::backoff(tries, e.is_throttling(), control.jitter.next());
                     tokio::select! {
@@ -326,6 +383,15 @@ async fn preflight(
                 }
             }
         }
+    }
+    if tried >= 2
+        && let Some(Some(code)) = same_code
+    {
+        return Preflight::Stop(format!(
+            "the dry run of each of the {tried} records tried failed with {code} (the last: \
+             {last_failure}); every record failing the same way points at the configuration \
+             (the destination or source key, the encryption context, the input's fields)"
+        ));
     }
     if tried > 0 {
         eprintln!(
@@ -363,6 +429,19 @@ fn answered(
     }
 }
 
+/// Why the run stops when `count` records in a row failed with `code`
+/// (`--max-same-failures`); `last`: the last one's error.
+fn same_failures(code: &str, count: usize, last: Option<&str>) -> String {
+    format!(
+        "{count} records in a row failed with {code}{}: the same failure for every record \
+         points at the configuration (--source-key-id, --context-mode, the encryption context, \
+         the input's fields) rather than at the records, so they were not written as failed \
+         (--max-same-failures is {count}; 0 turns this off)",
+        last.map(|l| format!(" (the last: {l})"))
+            .unwrap_or_default()
+    )
+}
+
 /// SIGINT and SIGTERM.
 struct Signals {
     int: Signal,
@@ -387,7 +466,31 @@ impl Signals {
     }
 }
 
-/// Why intake stopped early.
+/// Says that a signal stopped the run, and what happens now.
+fn interrupted_now(in_flight: usize) {
+    eprintln!(
+        "\r\x1b[Kkms-reencrypt: interrupted; finishing {in_flight} records in flight (signal \
+         again to exit now)"
+    );
+}
+
+/// The second signal: exits at once with its status (still safe: a line
+/// the writer had not finished is cut off on resume).
+fn exit_now(code: u8) -> ! {
+    eprintln!("kms-reencrypt: exiting now; run again to continue");
+    std::process::exit(i32::from(code));
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why the run stopped early.
 enum Stop {
     Signal(u8),
     Fatal(String),
@@ -454,6 +557,38 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
 
     let control = Arc::new(Control::default());
     let destination = Arc::new(Destination::new(&args.destination_key_id));
+    // Says, whether stderr is a terminal or a log, that records are waiting
+    // to be tried again rather than the run hung.
+    let tty = std::io::stderr().is_terminal();
+    let watchdog = {
+        let control = control.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(outcome::WAITING_WARNING);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let warning = control
+                    .waiting
+                    .warning(Instant::now(), outcome::WAITING_WARNING);
+                if let Some(w) = warning {
+                    eprintln!(
+                        "{}kms-reencrypt: warning: {w}",
+                        if tty { "\r\x1b[K" } else { "" }
+                    );
+                }
+            }
+        })
+    };
+    // Stops the watchdog however `run` ends.
+    let _watchdog = AbortOnDrop(watchdog);
+    tokio::select! {
+        biased;
+        code = signals.recv() => {
+            eprintln!("kms-reencrypt: interrupted before anything was written");
+            return Ok(code);
+        }
+        () = resolve_destination(&client, &args, &destination, &control) => {}
+    }
     let mut ahead = VecDeque::new();
     match preflight(
         &client,
@@ -467,9 +602,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     {
         Preflight::Go => {}
         Preflight::Stop(msg) => {
-            return Err(format!(
-                "stopped before writing anything: the dry run of the first record says {msg}"
-            ));
+            return Err(format!("stopped before writing anything: {msg}"));
         }
         Preflight::Signal(code) => {
             eprintln!("kms-reencrypt: interrupted before anything was written");
@@ -513,7 +646,8 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     if prior.redo > 0 {
         eprintln!(
             "kms-reencrypt: {} records of {shown} failed with a transient error (throttling, a \
-             server fault, a timeout, a broken connection) or AccessDenied: doing them again",
+             server fault, a timeout, a broken connection) or a configuration error \
+             (AccessDenied, ...): doing them again",
             prior.redo,
         );
     }
@@ -530,7 +664,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     };
 
     // Progress line.
-    let progress = std::io::stderr().is_terminal().then(|| {
+    let progress = tty.then(|| {
         let (stats, client, attempts) = (stats.clone(), client.clone(), attempts.clone());
         let control = control.clone();
         tokio::spawn(async move {
@@ -553,21 +687,24 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     // keeps its place and its concurrency permit while it waits to be tried
     // again: the records in flight stay bounded, and a struggling KMS slows
     // intake instead of growing a queue of records to retry.
+    let breaker = Arc::new(Breaker::new(args.max_same_failures));
     let work = {
-        let (client, tx, args, control, destination) = (
+        let (client, tx, args, control, destination, breaker) = (
             client.clone(),
             out_tx.clone(),
             args.clone(),
             control.clone(),
             destination.clone(),
+            breaker.clone(),
         );
         tower::service_fn(move |job: Box<Job>| {
-            let (client, tx, args, control, destination) = (
+            let (client, tx, args, control, destination, breaker) = (
                 client.clone(),
                 tx.clone(),
                 args.clone(),
                 control.clone(),
                 destination.clone(),
+                breaker.clone(),
             );
             async move {
                 let Job {
@@ -579,40 +716,70 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
                     ..
                 } = *job;
                 let mut tries = 0u32;
-                let record = loop {
+                let mut waiting = control.waiting.record(line);
+                // The record's line, and for a KMS error, the error.
+                let (record, why) = loop {
                     let e = match client.clone().oneshot(request.clone()).await {
                         Ok(out) => {
+                            control.answered();
                             destination.learn(out.key_id.as_deref());
-                            break answered(&args, id, line, &digest, destination_context, &out);
+                            let record =
+                                answered(&args, id, line, &digest, destination_context, &out);
+                            break (record, None);
                         }
                         Err(KmsError::DryRunOperation(_)) if args.dry_run => {
-                            break Record::ok(&args, id, line, &digest, destination_context, None);
+                            control.answered();
+                            let record =
+                                Record::ok(&args, id, line, &digest, destination_context, None);
+                            break (record, None);
                         }
                         Err(e) => e,
                     };
-                    match outcome::classify(&e, &destination) {
+                    match control.classify(&e, &destination) {
                         Verdict::Final => {
                             let (code, message) = describe(&e);
-                            break Record::failed(&args, id, line, &digest, code, message);
+                            let record = Record::failed(&args, id, line, &digest, code, message);
+                            break (record, Some(chain(&e)));
                         }
                         Verdict::Stop(msg) => {
                             control.fatal(msg);
+                            control.abandoned.fetch_add(1, Ordering::Relaxed);
                             return Ok(());
                         }
                         Verdict::Retry => {
+                            waiting.failed(&describe(&e).0);
                             tries = tries.saturating_add(1);
                             let wait =
                                 outcome::backoff(tries, e.is_throttling(), control.jitter.next());
                             if !control.pause(wait).await {
                                 // Stopped: abandoned, unwritten; the next run does it.
+                                control.abandoned.fetch_add(1, Ordering::Relaxed);
                                 return Ok(());
                             }
                         }
                     }
                 };
+                drop(waiting);
+                let code = record.code().map(str::to_owned);
+                let records = match breaker.finished(line, code.as_deref(), record) {
+                    Step::Write(records) => records,
+                    Step::Tripped { code, count } => {
+                        control.fatal(same_failures(&code, count, why.as_deref()));
+                        control.abandoned.fetch_add(count as u64, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Step::Dropped => {
+                        control.abandoned.fetch_add(1, Ordering::Relaxed);
+                        return Ok(());
+                    }
+                };
                 // Fails only when the writer has stopped (an I/O error, reported
-                // below); the record is then simply not done.
-                let _ = tx.send(record).await;
+                // below); the records are then simply not done.
+                for record in records {
+                    if tx.send(record).await.is_err() {
+                        break;
+                    }
+                }
                 Ok::<(), Infallible>(())
             }
         })
@@ -677,22 +844,46 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         control.stop();
     }
 
-    // Drain: no new records; in-flight ones finish and are written.
+    // Drain: no new records; in-flight ones finish and are written. Signals
+    // still stop the run here (the whole run, for an input no larger than
+    // --concurrency), and so does a configuration error a record runs into.
     drop(ahead);
     drop(jobs);
     drop(svc);
-    if let Some(Stop::Signal(_)) = stop {
-        eprintln!(
-            "\r\x1b[Kkms-reencrypt: interrupted; finishing {} records in flight (signal again to exit now)",
-            inflight.len()
-        );
-        tokio::spawn(async move {
-            let code = signals.recv().await;
-            eprintln!("kms-reencrypt: exiting now; run again to continue");
-            std::process::exit(i32::from(code));
-        });
+    let mut interrupted = matches!(stop, Some(Stop::Signal(_)));
+    if interrupted {
+        interrupted_now(inflight.len());
     }
-    while inflight.join_next().await.is_some() {}
+    loop {
+        let code = tokio::select! {
+            biased;
+            code = signals.recv() => code,
+            joined = inflight.join_next() => match joined {
+                Some(_) => continue,
+                None => break,
+            },
+        };
+        if interrupted {
+            exit_now(code);
+        }
+        interrupted = true;
+        stop.get_or_insert(Stop::Signal(code));
+        control.stop();
+        interrupted_now(inflight.len());
+    }
+    if stop.is_none()
+        && let Some(fatal) = control.fatal_error()
+    {
+        stop = Some(Stop::Fatal(fatal));
+    }
+    // The failures of a streak short of --max-same-failures are theirs.
+    for record in breaker.take() {
+        if out_tx.send(record).await.is_err() {
+            break;
+        }
+    }
+    // Only the writer's last lines are left: a signal now exits at once.
+    tokio::spawn(async move { exit_now(signals.recv().await) });
     drop(out_tx);
     let written = writer
         .await
@@ -749,15 +940,23 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
         (ok + failed) as f64 / secs.max(1e-9),
         pacing(&client, &attempts, Wording::Summary),
     );
+    let abandoned = control.abandoned.load(Ordering::Relaxed);
     Ok(match stop {
         Some(Stop::Signal(code)) => {
-            eprintln!("kms-reencrypt: interrupted; run again with the same arguments to continue");
+            if let Some(e) = control.fatal_error() {
+                eprintln!("kms-reencrypt: stopped meanwhile: {e}");
+            }
+            eprintln!(
+                "kms-reencrypt: interrupted ({abandoned} records waiting to be tried again were \
+                 left for the next run); run again with the same arguments to continue"
+            );
             code
         }
         Some(Stop::Fatal(e)) => {
             eprintln!(
-                "kms-reencrypt: stopped: {e}\nkms-reencrypt: the records it hit were not \
-                 recorded; fix the configuration and run again with the same arguments"
+                "kms-reencrypt: stopped: {e}\nkms-reencrypt: the {abandoned} records it hit or \
+                 that were waiting to be tried again were not recorded; fix the configuration \
+                 and run again with the same arguments"
             );
             2
         }

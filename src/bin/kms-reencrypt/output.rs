@@ -2,25 +2,85 @@
 //!
 //! # Format
 //!
-//! The first line is a header that says which rotation the file belongs to
-//! (a JSON object with the single member `kms_reencrypt`, which no record can
-//! be): the destination key, source key, context mode and pairs, dry run, the
-//! field names, and the format version ([`FORMAT`]):
+//! JSON Lines, each a JSON object on one `\n`-terminated line, members in
+//! alphabetical order.
+//!
+//! **The header**, the first line, says which run the file belongs to. It is an
+//! object with the single member `kms_reencrypt` (which no record can be),
+//! holding the arguments that decide what is written (from [`header_line`]):
+//!
+//! - `destination_key_id`: `--destination-key-id` as given (an id, ARN or alias);
+//! - `source_key_id`: `--source-key-id` as given, or `null`;
+//! - `context_mode`: `"keep"`, `"replace"` or `"map"`;
+//! - `destination_context`: the `--destination-context` pairs, an object (`{}`
+//!   for none);
+//! - `dry_run`: `--dry-run`, a boolean;
+//! - `fields`: the `id`, `ciphertext` and `context` field names;
+//! - `format`: [`FORMAT`] (2); `tool_version`: the version that wrote it;
+//! - `adopted_lines`: how many record lines of an adopted older output (below)
+//!   follow the header without `input_sha256`; 0 otherwise.
 //!
 //! ```text
-//! {"kms_reencrypt":{"context_mode":"keep","destination_context":{},"destination_key_id":"alias/new","dry_run":false,"fields":{"ciphertext":"ciphertext","context":"context","id":"id"},"format":2,"source_key_id":null,"tool_version":"0.1.0"}}
+//! {"kms_reencrypt":{"adopted_lines":0,"context_mode":"map","destination_context":{"rotated":"2026"},"destination_key_id":"alias/new","dry_run":false,"fields":{"ciphertext":"ciphertext","context":"context","id":"id"},"format":2,"source_key_id":"alias/old","tool_version":"0.1.0"}}
 //! ```
 //!
-//! Then one line per record, each with `input_sha256`: the SHA-256 of the
-//! record's input, canonical (see [`crate::input::record_digest`]), so a resumed
-//! run can tell that the input it reads is the one the output was made from.
-//! A run refuses (exit 2, file untouched) an output whose header differs from
-//! its arguments, or whose record for an id differs from the input's.
+//! A run refuses (exit 2, the file untouched) an output whose header differs
+//! from its arguments in any of these but `format`, `tool_version` and
+//! `adopted_lines`, naming the difference; one written by a newer format; and
+//! one whose first line is neither a header nor a record. How hard a run
+//! pushes (`--concurrency`, `--rate`, retries, timeouts, `--max-same-failures`)
+//! is not recorded: a resumed run may change it.
+//!
+//! **Record lines** follow, in the order the records finished (not input
+//! order), one per finished record:
+//!
+//! - the id under the `--id-field` name (`null` for a bad line without a
+//!   usable id), `line` (the input line, from 1) and `status`, `"ok"` or
+//!   `"failed"`;
+//! - `input_sha256`: 64 hex digits, the SHA-256 of the record's input, canonical
+//!   ([`crate::input::record_digest`]: the decoded ciphertext and the source
+//!   context), or of the line's bytes for a line that is not a valid record;
+//! - `dry_run: true` in a `--dry-run` run's lines;
+//! - ok: the new ciphertext in base64 under the `--ciphertext-field` name, the
+//!   destination context under the `--context-field` name (absent when empty),
+//!   and the `key_id` and `source_key_id` ARNs KMS answered; a dry run writes
+//!   the context only;
+//! - failed: `code` and `message`: a KMS error code about the record itself
+//!   (`InvalidCiphertextException`, `IncorrectKeyException`, ...), or the
+//!   tool's own `InvalidInput` (a bad line; a duplicate id also has
+//!   `duplicate_of_line`, the line of its first occurrence) or
+//!   `UnexpectedResponse` (a success without a ciphertext).
+//!
+//! ```text
+//! {"ciphertext":"omZmZmZ3...","context":{"rotated":"2026","tenant":"acme"},"id":"user-41","input_sha256":"0ff8de6e...","key_id":"arn:aws:kms:us-east-1:111122223333:key/66666666-...","line":1,"source_key_id":"arn:aws:kms:us-east-1:111122223333:key/11111111-...","status":"ok"}
+//! {"code":"InvalidInput","id":"user-44","input_sha256":"f994026f...","line":4,"message":"field \"ciphertext\" is not valid base64: Invalid padding","status":"failed"}
+//! ```
+//!
+//! Only final outcomes are written. A record that failed transiently is tried
+//! again rather than written; one that a configuration error stopped the run
+//! on, that was waiting to be tried again when the run stopped, or that was
+//! part of a streak of `--max-same-failures` failures with one code, is not
+//! written at all. So a file holds at most one line per record, except after a
+//! resume that did a record again (below): the later line of a record wins.
+//!
+//! **Resuming.** The records the file holds (by id; bad lines without a usable
+//! id or with a duplicate id, by input line) are skipped by the reader, ok or
+//! failed, once their input is checked against `input_sha256` (a record whose
+//! input changed makes the run refuse). Done again, with a new line appended:
+//!
+//! - every record the file does not hold (see above, and the lines cut off on
+//!   start, under Crash safety);
+//! - records whose last line is `failed` with a code this version would retry
+//!   or stop on rather than write ([`crate::outcome::redo_on_resume`]:
+//!   throttling, server faults, timeouts, transport errors; AccessDenied,
+//!   credentials, signatures, codes that are not KMS answers), as older
+//!   versions wrote them.
 //!
 //! An output without a header, as versions before format 2 wrote it, is
 //! adopted: its arguments and inputs were not recorded, so they cannot be
 //! checked; after the preflight the file is rewritten (a copy, then an atomic
-//! rename) with this run's header first, and resumed like any other.
+//! rename) with this run's header first (`adopted_lines` counting its lines),
+//! and resumed like any other.
 //!
 //! # Crash safety
 //!
@@ -34,8 +94,8 @@
 //!    are done again.
 //! 3. The ids (and, for records without a usable id, the input line numbers) of the
 //!    complete lines are the records already done, the later line of an id
-//!    winning; the reader skips them, except those whose last line holds a
-//!    transient error ([`crate::outcome::redo_on_resume`]).
+//!    winning; the reader skips them, except those whose last line holds an
+//!    error a run now retries or stops on ([`crate::outcome::redo_on_resume`]).
 //!
 //! A record whose KMS call finished but whose line was not yet written when the
 //! process died is simply done again on the next run: the unused new ciphertext
@@ -290,6 +350,11 @@ fn finish(m: Map<String, Value>, code: Option<String>) -> Record {
 }
 
 impl Record {
+    /// The error code of a failed record; `None` if it is ok.
+    pub(crate) fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
     /// A bad input line (code `InvalidInput`).
     pub(crate) fn invalid(
         args: &Args,
