@@ -353,9 +353,10 @@ async fn the_sdk_configs_initial_backoff_applies_to_throttling_errors_too() {
         ));
         let (_, send) = handle.next_request().await.unwrap();
         let waited = throttled_at.elapsed();
-        // Jitter draws from [0, 10 ms); with the 1 s default throttling base, five
-        // waits under 10 ms would take a 1-in-10^10 draw.
-        assert!(waited < Duration::from_millis(10), "{waited:?}");
+        // Jitter draws from [0, 10 ms), and tokio's timer rounds a sleep up to
+        // the next millisecond; with the 1 s default throttling base, five
+        // waits of 10 ms or less would take a 1-in-10^10 draw.
+        assert!(waited <= Duration::from_millis(10), "{waited:?}");
         send.send_response(json_response(200, "{}"));
     }
     calls.await.unwrap();
