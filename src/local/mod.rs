@@ -79,10 +79,12 @@
 //! * Tags follow AWS's rules (1 to 128 character keys, 0 to 256 character
 //!   values, letters, digits, white space and `_ . : / = + - @`, no `aws:`
 //!   key prefix: `TagException`; at most 50 per key:
-//!   `LimitExceededException`). `UpdateAlias` moves an alias to another key
-//!   of the same account, kind (symmetric encryption, asymmetric or HMAC) and
-//!   key usage (`ValidationException` otherwise) and updates its
-//!   `LastUpdatedDate`.
+//!   `LimitExceededException`). An alias and its key are in the same
+//!   account: `CreateAlias` for a key of another account is
+//!   `NotFoundException`, whoever calls (the set-up methods too).
+//!   `UpdateAlias` moves an alias to another key of the same account, kind
+//!   (symmetric encryption, asymmetric or HMAC) and key usage
+//!   (`ValidationException` otherwise) and updates its `LastUpdatedDate`.
 //!
 //! # What it does not model
 //!
@@ -1282,7 +1284,9 @@ impl LocalKms {
     ///
     /// # Errors
     /// As `CreateAlias`: `AlreadyExistsException`, `InvalidAliasNameException`,
-    /// `NotFoundException`.
+    /// `NotFoundException` (also for a key ARN of another account: the alias
+    /// is created in the default account, and an alias names a key of its
+    /// own account).
     pub fn create_alias(&self, alias_name: &str, target_key_id: &str) -> Result<(), LocalKmsError> {
         self.invoke(
             "CreateAlias",

@@ -572,6 +572,16 @@ impl Ops<'_> {
         }
         let mut store = self.store();
         let key = store.resolve(&self.scope, &target, false)?;
+        if key.account() != self.scope.account {
+            // The alias and its key are in the same account (CreateAlias is
+            // not a cross-account operation), whoever calls: the set-up
+            // methods too, so no state holds an alias of one account for a
+            // key of another.
+            return Err(LocalKmsError::not_found(format!(
+                "Key '{}' does not exist",
+                key.arn
+            )));
+        }
         // The alias (identity policies only), then the key (key policy).
         let alias_arn = self.scope.alias_arn(&name);
         self.authorize_identity(

@@ -697,6 +697,53 @@ fn a_state_file_that_cannot_be_trusted_is_refused_whole() {
     );
 }
 
+/// `CreateAlias` is not a cross-account operation: an alias of one account
+/// for a key of another is `NotFoundException` for every caller, the
+/// set-up methods included, so no state file can hold one (the loader
+/// refuses such a file).
+#[test]
+fn an_alias_for_another_accounts_key_is_refused_and_the_file_still_opens() {
+    let dir = TempDir::new("foreign-alias");
+    let path = dir.join("kms.state");
+    let clock = TestClock::new();
+    let kms = open(&clock, &path);
+    let foreign = kms
+        .create_key_in(B, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let e = kms.create_alias("alias/foreign", &foreign).unwrap_err();
+    assert_eq!(e.code(), "NotFoundException", "{e}");
+    assert_eq!(e.message(), format!("Key '{foreign}' does not exist"));
+    let root = principal("arn:aws:iam::111122223333:root");
+    let e = kms
+        .invoke_as(
+            &root,
+            "CreateAlias",
+            json!({ "AliasName": "alias/foreign", "TargetKeyId": foreign }),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "NotFoundException", "{e}");
+    // The key's own account may name it.
+    kms.invoke_as(
+        &principal(&format!("arn:aws:iam::{B}:root")),
+        "CreateAlias",
+        json!({ "AliasName": "alias/foreign", "TargetKeyId": foreign }),
+    )
+    .unwrap();
+    let listed = kms.invoke("ListAliases", json!({})).unwrap();
+    assert_eq!(listed["Aliases"], json!([]), "{listed}");
+    drop(kms);
+
+    let kms = open(&clock, &path);
+    assert_eq!(kms.opened(), Opened::Loaded);
+    assert_eq!(
+        kms.describe_key(&format!("arn:aws:kms:us-east-1:{B}:alias/foreign"))
+            .unwrap()
+            .arn
+            .as_deref(),
+        Some(foreign.as_str())
+    );
+}
+
 /// Every key spec and key usage the local KMS makes (#13).
 const KINDS: [(&str, &str); 18] = [
     ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
