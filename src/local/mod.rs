@@ -1363,6 +1363,7 @@ impl LocalKms {
             credentials: &self.inner.credentials,
             region: &self.inner.scope.region,
             service: "kms",
+            must_sign: &["x-amz-target"],
             now,
         };
         let verified = std::panic::catch_unwind(AssertUnwindSafe(|| {
