@@ -301,6 +301,29 @@ impl PrincipalEntry {
     }
 }
 
+impl Principals {
+    /// Whether the list names every identity IAM sees in a request of
+    /// `caller`: its own ARN, the role of a role session, and its account
+    /// (the root user is its account alone). `NotPrincipal` leaves a caller
+    /// out only then, as IAM evaluates it: a `NotPrincipal` naming a user but
+    /// not the user's account still applies to the user through its account
+    /// (which is why IAM's documentation says to list the account too).
+    fn lists_every_identity_of(&self, caller: &Principal) -> bool {
+        let lists_arn = |arn: &str| {
+            self.entries.iter().any(|e| {
+                matches!(e, PrincipalEntry::Any) || matches!(e, PrincipalEntry::Arn(a) if a == arn)
+            })
+        };
+        let lists_account = self.entries.iter().any(|e| {
+            matches!(e, PrincipalEntry::Any)
+                || matches!(e, PrincipalEntry::Account(a) if a == caller.account())
+        });
+        lists_account
+            && (caller.is_root() || lists_arn(caller.arn()))
+            && caller.role_arn().is_none_or(lists_arn)
+    }
+}
+
 impl Statement {
     /// How this statement's principals name `caller` (always `Direct` in an
     /// identity policy, which applies to its own principal).
@@ -308,21 +331,18 @@ impl Statement {
         let Some(p) = &self.principals else {
             return PrincipalMatch::Direct;
         };
-        let best = p
-            .entries
+        if p.negated {
+            return if p.lists_every_identity_of(caller) {
+                PrincipalMatch::None
+            } else {
+                PrincipalMatch::Direct
+            };
+        }
+        p.entries
             .iter()
             .map(|e| e.matches(caller))
             .max()
-            .unwrap_or(PrincipalMatch::None);
-        if p.negated {
-            if best == PrincipalMatch::None {
-                PrincipalMatch::Direct
-            } else {
-                PrincipalMatch::None
-            }
-        } else {
-            best
-        }
+            .unwrap_or(PrincipalMatch::None)
     }
 
     /// Action (case-insensitive, wildcards), resource (wildcards) and
@@ -933,13 +953,68 @@ mod tests {
             r#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/admin"},"Action":"kms:*","Resource":"*"}"#,
         )
         .unwrap();
+        // IAM sees the user and its account; only the user is listed, so the
+        // statement still applies to the user through its account.
         assert_eq!(
             not.statements[0].principal_match(&p("arn:aws:iam::111122223333:user/admin")),
-            PrincipalMatch::None
+            PrincipalMatch::Direct
         );
         assert_eq!(
             not.statements[0].principal_match(&p("arn:aws:iam::111122223333:user/other")),
             PrincipalMatch::Direct
+        );
+        // Listing the user and its account leaves the user out, and only it.
+        let not = key_policy(
+            r#"{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111122223333:user/admin","arn:aws:iam::111122223333:root"]},"Action":"kms:*","Resource":"*"}"#,
+        )
+        .unwrap();
+        let s = &not.statements[0];
+        assert_eq!(
+            s.principal_match(&p("arn:aws:iam::111122223333:user/admin")),
+            PrincipalMatch::None
+        );
+        assert_eq!(
+            s.principal_match(&p("arn:aws:iam::111122223333:user/other")),
+            PrincipalMatch::Direct
+        );
+        // The account's root user is its account: listed.
+        assert_eq!(
+            s.principal_match(&p("arn:aws:iam::111122223333:root")),
+            PrincipalMatch::None
+        );
+        // A session needs its own ARN, its role and its account.
+        let session = "arn:aws:sts::111122223333:assumed-role/app/s1";
+        let role = "arn:aws:iam::111122223333:role/app";
+        for (listed, left_out) in [
+            (vec![session, "111122223333"], false),
+            (vec![role, "111122223333"], false),
+            (vec![session, role], false),
+            (vec![session, role, "111122223333"], true),
+        ] {
+            let doc = key_policy(
+                &serde_json::json!({"Effect":"Deny","NotPrincipal":{"AWS":listed},"Action":"kms:*","Resource":"*"})
+                    .to_string(),
+            )
+            .unwrap();
+            let want = if left_out {
+                PrincipalMatch::None
+            } else {
+                PrincipalMatch::Direct
+            };
+            assert_eq!(
+                doc.statements[0].principal_match(&p(session)),
+                want,
+                "{listed:?}"
+            );
+        }
+        // "*" lists everyone.
+        let all = key_policy(
+            r#"{"Effect":"Deny","NotPrincipal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            all.statements[0].principal_match(&p(session)),
+            PrincipalMatch::None
         );
         let service = key_policy(
             r#"{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},"Action":"kms:*","Resource":"*"}"#,

@@ -187,6 +187,46 @@ async fn explicit_deny_wins() {
 }
 
 #[tokio::test]
+async fn not_principal_must_name_the_account_too() {
+    let w = world().await;
+    let everyone = allow(json!({ "AWS": "*" }), json!("kms:*"));
+    let deny_all_but = |listed: Value| json!({ "Effect": "Deny", "NotPrincipal": { "AWS": listed }, "Action": "kms:Encrypt", "Resource": "*" });
+    // Only bob's ARN: bob is still denied, through his account (IAM's rule).
+    let k = w.key_with_policy(&policy(&[everyone.clone(), deny_all_but(json!(BOB))]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "explicit-resource"));
+    // Bob and his account: bob is left out; carol is not.
+    let k = w.key_with_policy(&policy(&[everyone.clone(), deny_all_but(json!([BOB, A]))]));
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    let r = w.encrypt("carol", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(CAROL, "kms:Encrypt", &k, "explicit-resource"));
+    // A role session: its ARN, its role and its account.
+    let k = w.key_with_policy(&policy(&[
+        everyone.clone(),
+        deny_all_but(json!([SESSION, A])),
+    ]));
+    let r = w.encrypt("session", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(SESSION, "kms:Encrypt", &k, "explicit-resource"));
+    let k = w.key_with_policy(&policy(&[
+        everyone,
+        deny_all_but(json!([SESSION, ROLE, ROOT_A])),
+    ]));
+    w.encrypt("session", &k, json!({}), &[]).await.ok();
+    // Allow with NotPrincipal follows the same rule: naming bob alone does not
+    // leave him out, so he is allowed through his account.
+    let k = w.key_with_policy(&policy(&[
+        json!({ "Effect": "Allow", "NotPrincipal": { "AWS": BOB }, "Action": "kms:Encrypt", "Resource": "*" }),
+    ]));
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    let k = w.key_with_policy(&policy(&[
+        json!({ "Effect": "Allow", "NotPrincipal": { "AWS": [BOB, A] }, "Action": "kms:Encrypt", "Resource": "*" }),
+    ]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+    w.encrypt("session", &k, json!({}), &[]).await.ok();
+}
+
+#[tokio::test]
 async fn not_action_and_wildcards() {
     let w = world().await;
     let k = w.key_with_policy(&policy(&[
