@@ -28,6 +28,18 @@
 //! before: the default key policy delegates to the account, and the account's
 //! principals may do everything. The account root is never limited by
 //! identity policies.
+//!
+//! # Condition keys
+//!
+//! A condition key is either evaluated (its values come from the caller, the
+//! key or the request: [`policy::EVALUATED_KEYS`] and
+//! `kms:EncryptionContext:<k>`) or truthfully absent from every request to
+//! this emulator (`kms:ViaService`, `aws:SourceVpc`, `aws:SourceVpce`,
+//! `aws:CalledVia`, ...). A policy naming any other key is refused when it is
+//! given (`PutKeyPolicy`, `CreateKey`, [`IdentityPolicy`](super::IdentityPolicy),
+//! seed and state files) with `UnsupportedOperationException`, as a policy
+//! with an operator the local KMS does not evaluate is: taken as absent, the
+//! key would make a `Deny` silently not apply.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -167,6 +179,10 @@ impl<'a> Access<'a> {
     }
 
     pub(crate) fn condition(mut self, key: &'static str, values: Vec<String>) -> Self {
+        debug_assert!(
+            policy::is_evaluated_condition_key(key),
+            "{key} missing from policy::EVALUATED_KEYS"
+        );
         self.conditions.push((key, values));
         self
     }

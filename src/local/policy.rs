@@ -44,7 +44,9 @@ impl IdentityPolicy {
     /// (not JSON, no statements, a `Principal`, a statement without `Effect`,
     /// `Action` or `Resource`, an unknown condition operator, ...);
     /// `UnsupportedOperationException` for a condition operator this local
-    /// KMS does not evaluate (`Numeric*`, `Date*`, `IpAddress`, ...).
+    /// KMS does not evaluate (`Numeric*`, `Date*`, `IpAddress`, ...) or a
+    /// condition key it does not know (`aws:ResourceTag/<k>`, ...; see
+    /// [`LocalKms`](crate::local::LocalKms)).
     pub fn from_json(text: &str) -> Result<Self, LocalKmsError> {
         let doc = parse(text, PolicyKind::Identity)?;
         Ok(Self {
@@ -215,6 +217,114 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "NotIpAddress",
     "BinaryEquals",
 ];
+
+/// Condition keys (lower-cased) the local KMS evaluates: each has its
+/// values in [`Ops::condition_values`](super::authz), from the caller, the
+/// key or the request, and is absent only where KMS leaves it absent (an
+/// operation-specific key in another operation, `kms:EncryptionAlgorithm`
+/// without an algorithm, ...).
+pub(crate) const EVALUATED_KEYS: &[&str] = &[
+    "aws:principalaccount",
+    "aws:principalarn",
+    "kms:bypasspolicylockoutsafetycheck",
+    "kms:calleraccount",
+    "kms:datakeypairspec",
+    "kms:encryptionalgorithm",
+    "kms:encryptioncontextkeys",
+    "kms:grantconstrainttype",
+    "kms:granteeprincipal",
+    "kms:grantisforawsresource",
+    "kms:grantoperations",
+    "kms:keyagreementalgorithm",
+    "kms:keyorigin",
+    "kms:keyspec",
+    "kms:keyusage",
+    "kms:macalgorithm",
+    "kms:messagetype",
+    "kms:multiregion",
+    "kms:policyname",
+    "kms:reencryptonsamekey",
+    "kms:retiringprincipal",
+    "kms:signingalgorithm",
+];
+
+/// Prefixes of evaluated condition keys that end in a name of the request's.
+const EVALUATED_PREFIXES: &[&str] = &["kms:encryptioncontext:"];
+
+/// Condition keys that are truthfully absent from every request to this local
+/// KMS: no call comes through another AWS service, a VPC endpoint, an
+/// organization or a Nitro enclave, no key is multi-Region or has imported
+/// material. A condition on one of them is evaluated as on an absent key.
+const ABSENT_KEYS: &[&str] = &[
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalservicename",
+    "aws:principalservicenameslist",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:vpcsourceip",
+    "kms:expirationmodel",
+    "kms:multiregionkeytype",
+    "kms:primaryregion",
+    "kms:replicaregion",
+    "kms:validto",
+    "kms:viaservice",
+    "kms:wrappingalgorithm",
+    "kms:wrappingkeyspec",
+];
+
+/// Prefixes of truthfully absent condition keys.
+const ABSENT_PREFIXES: &[&str] = &["kms:recipientattestation:"];
+
+/// Whether the local KMS knows condition key `key` (lower-cased): it
+/// evaluates it, or it is truthfully absent here.
+pub(crate) fn is_known_condition_key(key: &str) -> bool {
+    is_evaluated_condition_key(key)
+        || ABSENT_KEYS.contains(&key)
+        || ABSENT_PREFIXES
+            .iter()
+            .any(|p| key.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+}
+
+/// Whether the local KMS gives condition key `key` (lower-cased) values.
+pub(crate) fn is_evaluated_condition_key(key: &str) -> bool {
+    EVALUATED_KEYS.contains(&key)
+        || EVALUATED_PREFIXES
+            .iter()
+            .any(|p| key.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+}
+
+/// Refuses a condition key the local KMS does not know, as it refuses an
+/// operator it does not evaluate: treating the key as absent would make a
+/// `Deny` on it silently not apply.
+fn check_condition_key(key: &str, label: &str) -> Result<(), LocalKmsError> {
+    if is_known_condition_key(key) {
+        return Ok(());
+    }
+    if !key
+        .split_once(':')
+        .is_some_and(|(vendor, name)| !vendor.is_empty() && !name.is_empty())
+    {
+        return Err(malformed(format!(
+            "{label}: Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc. Got {key:?}."
+        )));
+    }
+    Err(LocalKmsError::new(
+        "UnsupportedOperationException",
+        format!(
+            "{label} uses the condition key {key:?}, which the local KMS does not evaluate. It evaluates the keys of the caller (aws:PrincipalArn, aws:PrincipalAccount, kms:CallerAccount), of the key (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion) and of the request (kms:EncryptionContext:*, kms:EncryptionContextKeys, kms:EncryptionAlgorithm, the grant keys, ...)."
+        ),
+    ))
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SetQualifier {
@@ -537,6 +647,9 @@ fn parse_statement(index: usize, v: &Value, kind: PolicyKind) -> Result<Statemen
             )));
         }
     };
+    for c in &conditions {
+        check_condition_key(&c.key, &label)?;
+    }
     Ok(Statement {
         effect,
         principals,

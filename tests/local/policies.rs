@@ -990,6 +990,98 @@ async fn malformed_policies_are_refused_and_not_stored() {
 }
 
 #[tokio::test]
+async fn unknown_condition_keys_are_refused_not_ignored() {
+    let w = world().await;
+    let k = w.key();
+    let before = w.kms.key_policy(&k).unwrap();
+    let with_deny = |condition: Value| {
+        policy(&[
+            allow(json!({ "AWS": ADMIN }), json!("kms:*")),
+            json!({ "Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*", "Condition": condition }),
+        ])
+    };
+    // Keys the local KMS has no value for: treated as absent, each of these
+    // Denies would silently not apply. Refused as unsupported instead, like
+    // an operator it does not evaluate, wherever a policy is given.
+    for (condition, key) in [
+        (
+            json!({ "Bool": { "aws:SecureTransport": "false" } }),
+            "aws:securetransport",
+        ),
+        (
+            json!({ "StringEquals": { "aws:ResourceTag/Team": "payments" } }),
+            "aws:resourcetag/team",
+        ),
+        (
+            json!({ "StringLike": { "kms:NoSuchKey": "*" } }),
+            "kms:nosuchkey",
+        ),
+    ] {
+        let doc = with_deny(condition);
+        let r = w
+            .call(
+                "admin",
+                "PutKeyPolicy",
+                json!({ "KeyId": k, "Policy": doc }),
+            )
+            .await;
+        let e = r.err(400, "UnsupportedOperationException");
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!(
+                "uses the condition key \"{key}\", which the local KMS does not evaluate"
+            )),
+            "{message}"
+        );
+        w.call("admin", "CreateKey", json!({ "Policy": doc }))
+            .await
+            .err(400, "UnsupportedOperationException");
+        let statement = json!({ "Effect": "Deny", "Action": "kms:*", "Resource": "*", "Condition": { "Null": { key: "true" } } });
+        let e = tower_kms::local::IdentityPolicy::from_json(&identity(&[statement])).unwrap_err();
+        assert_eq!(e.code(), "UnsupportedOperationException");
+    }
+    // A key without a vendor prefix is malformed, as IAM says.
+    let r = w
+        .call(
+            "admin",
+            "PutKeyPolicy",
+            json!({ "KeyId": k, "Policy": with_deny(json!({ "StringEquals": { "team": "x" } })) }),
+        )
+        .await;
+    let e = r.err(400, "MalformedPolicyDocumentException");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be prefaced by a vendor"),
+        "{e}"
+    );
+    assert_eq!(w.kms.key_policy(&k).unwrap(), before);
+
+    // Keys that are truthfully absent here are accepted and absent: a Deny
+    // unless the call came through an AWS service denies every direct call.
+    let doc = with_deny(json!({ "Null": { "kms:ViaService": "true" } }));
+    w.call(
+        "admin",
+        "PutKeyPolicy",
+        json!({ "KeyId": k, "Policy": doc }),
+    )
+    .await
+    .ok();
+    let r = w.encrypt("admin", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(ADMIN, "kms:Encrypt", &k, "explicit-resource"));
+    let doc = with_deny(json!({ "StringEquals": { "aws:SourceVpce": "vpce-1" } }));
+    w.call(
+        "admin",
+        "PutKeyPolicy",
+        json!({ "KeyId": k, "Policy": doc }),
+    )
+    .await
+    .ok();
+    w.encrypt("admin", &k, json!({}), &[]).await.ok();
+}
+
+#[tokio::test]
 async fn lockout_safety_check() {
     let w = Setup::new()
         .principal("bob", BOB)
