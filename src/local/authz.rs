@@ -152,6 +152,8 @@ pub(crate) struct Access<'a> {
     pub(crate) algorithm: Option<&'static str>,
     /// Other condition keys (lower-cased names) and their values.
     pub(crate) conditions: Vec<(&'static str, Vec<String>)>,
+    /// The tags the request sets (`aws:RequestTag/<k>`, `aws:TagKeys`).
+    pub(crate) request_tags: Option<&'a [(String, String)]>,
     /// The grant a `CreateGrant` would make (a grant allowing CreateGrant
     /// only allows narrower grants).
     pub(crate) child: Option<&'a ChildGrant>,
@@ -164,8 +166,14 @@ impl<'a> Access<'a> {
             context: None,
             algorithm: None,
             conditions: Vec::new(),
+            request_tags: None,
             child: None,
         }
+    }
+
+    pub(crate) fn request_tags(mut self, tags: &'a [(String, String)]) -> Self {
+        self.request_tags = Some(tags);
+        self
     }
 
     pub(crate) fn context(mut self, context: &'a BTreeMap<String, String>) -> Self {
@@ -349,6 +357,16 @@ pub(crate) fn evaluate_key_policy(
     }
 }
 
+/// The value of tag `k` (lower-cased): a tag key after `aws:ResourceTag/` or
+/// `aws:RequestTag/` matches case-insensitively, as the condition key it is
+/// part of.
+fn tag_value<'t>(tags: impl IntoIterator<Item = (&'t String, &'t String)>, k: &str) -> Vec<String> {
+    tags.into_iter()
+        .find(|(tk, _)| tk.to_lowercase() == k)
+        .map(|(_, v)| vec![v.clone()])
+        .unwrap_or_default()
+}
+
 impl Ops<'_> {
     /// The caller's identity policies.
     pub(crate) fn identity_of<'p>(&'p self, p: &Principal) -> Identity<'p> {
@@ -365,19 +383,54 @@ impl Ops<'_> {
         Identity::Policies(own.into_iter().chain(role).flatten().collect())
     }
 
-    /// The values of condition key `name` (lower-cased) for this request.
+    /// The values of condition key `name` (lower-cased) for this request;
+    /// `store` gives a key's aliases (`kms:ResourceAliases`).
     pub(crate) fn condition_values(
         &self,
         p: &Principal,
         key: Option<&Key>,
+        store: Option<&Store>,
         access: &Access<'_>,
         name: &str,
     ) -> Vec<String> {
+        // The keys KMS still evaluates under their former names.
+        let name = match name {
+            "kms:customermasterkeyspec" => "kms:keyspec",
+            "kms:customermasterkeyusage" => "kms:keyusage",
+            other => other,
+        };
         if let Some((_, v)) = access.conditions.iter().find(|(k, _)| *k == name) {
             return v.clone();
         }
         let ctx = access.context;
+        if let Some(k) = name.strip_prefix("aws:resourcetag/") {
+            return key.map(|key| tag_value(&key.tags, k)).unwrap_or_default();
+        }
+        if let Some(k) = name.strip_prefix("aws:requesttag/") {
+            return access
+                .request_tags
+                .map(|t| tag_value(t.iter().map(|(k, v)| (k, v)), k))
+                .unwrap_or_default();
+        }
         match name {
+            "aws:requestedregion" => vec![self.scope.region.clone()],
+            "aws:viaawsservice" | "aws:principalisawsservice" => vec!["false".to_string()],
+            "aws:resourceaccount" => key
+                .map(|k| vec![k.account().to_string()])
+                .unwrap_or_default(),
+            "aws:tagkeys" => access
+                .request_tags
+                .map(|t| t.iter().map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default(),
+            "kms:resourcealiases" => match (key, store) {
+                (Some(key), Some(store)) => store
+                    .aliases
+                    .iter()
+                    .filter(|(_, a)| a.key_id == key.id)
+                    .map(|((_, name), _)| name.clone())
+                    .collect(),
+                _ => Vec::new(),
+            },
             "aws:principalarn" => vec![p.condition_arn().to_string()],
             "aws:principalaccount" => vec![p.account().to_string()],
             "kms:calleraccount" => vec![p.account().to_string()],
@@ -441,7 +494,7 @@ impl Ops<'_> {
             }
         };
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, Some(key), access, name);
+        let values = |name: &str| self.condition_values(p, Some(key), Some(store), access, name);
         let denial = match evaluate_key_policy(
             p,
             &identity,
@@ -487,7 +540,7 @@ impl Ops<'_> {
             return Ok(());
         };
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, None, &access, name);
+        let values = |name: &str| self.condition_values(p, None, None, &access, name);
         let denial = if identity.denies(action, resource, &values) {
             Denial::ExplicitIdentity
         } else if identity.allows(action, resource, &values) {
@@ -515,6 +568,7 @@ impl Ops<'_> {
         bypass: Option<bool>,
         spec: KeySpec,
         usage: KeyUsage,
+        tags: Option<&[(String, String)]>,
     ) -> Result<KeyPolicy, LocalKmsError> {
         let mut access = Access::new("kms:CreateKey")
             .condition("kms:keyspec", vec![spec.as_str().to_string()])
@@ -523,6 +577,9 @@ impl Ops<'_> {
             .condition("kms:multiregion", vec!["false".to_string()]);
         if let Some(b) = bypass {
             access = access.condition("kms:bypasspolicylockoutsafetycheck", vec![b.to_string()]);
+        }
+        if let Some(tags) = tags {
+            access = access.request_tags(tags);
         }
         self.authorize_identity("kms:CreateKey", "*", access)?;
         let account = self.scope.account.clone();
@@ -553,7 +610,7 @@ impl Ops<'_> {
         let access = Access::new("kms:PutKeyPolicy")
             .condition("kms:policyname", vec!["default".to_string()]);
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, None, &access, name);
+        let values = |name: &str| self.condition_values(p, None, None, &access, name);
         evaluate_key_policy(
             p,
             &identity,

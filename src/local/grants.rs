@@ -779,7 +779,7 @@ impl Ops<'_> {
         let action = "kms:RetireGrant";
         let access = Access::new(action);
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, None, &access, name);
+        let values = |name: &str| self.condition_values(p, None, None, &access, name);
         let denied = |d| Err(access_denied(p, action, &grant.key_arn, d));
         if identity.denies(action, &grant.key_arn, &values) {
             return denied(Denial::ExplicitIdentity);

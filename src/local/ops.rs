@@ -354,12 +354,22 @@ impl Ops<'_> {
             Some(tags) => super::tags::check_tags(tags)?,
             None => Vec::new(),
         };
-        let policy =
-            self.plan_key_policy(r.policy, r.bypass_policy_lockout_safety_check, spec, usage)?;
-        if r.tags.is_some() {
+        let request_tags = r.tags.is_some().then_some(tags.as_slice());
+        let policy = self.plan_key_policy(
+            r.policy,
+            r.bypass_policy_lockout_safety_check,
+            spec,
+            usage,
+            request_tags,
+        )?;
+        if let Some(request_tags) = request_tags {
             // Tagging at creation also needs kms:TagResource (identity
             // policies only: the key does not exist yet).
-            self.authorize_identity("kms:TagResource", "*", Access::new("kms:TagResource"))?;
+            self.authorize_identity(
+                "kms:TagResource",
+                "*",
+                Access::new("kms:TagResource").request_tags(request_tags),
+            )?;
         }
         let tags = super::tags::merge(&BTreeMap::new(), tags)?;
         let (raw_id, id) = uuid_v4()?;

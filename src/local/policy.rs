@@ -226,8 +226,15 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
 pub(crate) const EVALUATED_KEYS: &[&str] = &[
     "aws:principalaccount",
     "aws:principalarn",
+    "aws:principalisawsservice",
+    "aws:requestedregion",
+    "aws:resourceaccount",
+    "aws:tagkeys",
+    "aws:viaawsservice",
     "kms:bypasspolicylockoutsafetycheck",
     "kms:calleraccount",
+    "kms:customermasterkeyspec",
+    "kms:customermasterkeyusage",
     "kms:datakeypairspec",
     "kms:encryptionalgorithm",
     "kms:encryptioncontextkeys",
@@ -244,12 +251,17 @@ pub(crate) const EVALUATED_KEYS: &[&str] = &[
     "kms:multiregion",
     "kms:policyname",
     "kms:reencryptonsamekey",
+    "kms:resourcealiases",
     "kms:retiringprincipal",
     "kms:signingalgorithm",
 ];
 
 /// Prefixes of evaluated condition keys that end in a name of the request's.
-const EVALUATED_PREFIXES: &[&str] = &["kms:encryptioncontext:"];
+const EVALUATED_PREFIXES: &[&str] = &[
+    "aws:requesttag/",
+    "aws:resourcetag/",
+    "kms:encryptioncontext:",
+];
 
 /// Condition keys that are truthfully absent from every request to this local
 /// KMS: no call comes through another AWS service, a VPC endpoint, an
@@ -321,7 +333,7 @@ fn check_condition_key(key: &str, label: &str) -> Result<(), LocalKmsError> {
     Err(LocalKmsError::new(
         "UnsupportedOperationException",
         format!(
-            "{label} uses the condition key {key:?}, which the local KMS does not evaluate. It evaluates the keys of the caller (aws:PrincipalArn, aws:PrincipalAccount, kms:CallerAccount), of the key (kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion) and of the request (kms:EncryptionContext:*, kms:EncryptionContextKeys, kms:EncryptionAlgorithm, the grant keys, ...)."
+            "{label} uses the condition key {key:?}, which the local KMS does not evaluate. It evaluates the keys of the caller (aws:PrincipalArn, aws:PrincipalAccount, kms:CallerAccount), of the key (aws:ResourceTag/*, aws:ResourceAccount, kms:ResourceAliases, kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion) and of the request (aws:RequestTag/*, aws:TagKeys, aws:RequestedRegion, kms:EncryptionContext:*, kms:EncryptionContextKeys, kms:EncryptionAlgorithm, the grant keys, ...)."
         ),
     ))
 }

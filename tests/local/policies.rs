@@ -487,6 +487,147 @@ async fn condition_keys_of_the_caller_and_the_request() {
 }
 
 #[tokio::test]
+async fn tag_alias_and_request_condition_keys() {
+    let w = Setup::new()
+        .principal("bob", BOB)
+        .identity(
+            BOB,
+            &identity(&[
+                json!({ "Effect": "Allow", "Action": "kms:*", "Resource": "*" }),
+                // New keys must be tagged with an owner.
+                json!({ "Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*", "Condition": { "Null": { "aws:RequestTag/Owner": "true" } } }),
+            ]),
+        )
+        .build()
+        .await;
+    // aws:ResourceTag/<k>: the key's tags, the tag key case-insensitively.
+    let k = w.key_with_policy(&policy(&[
+        allow(json!({ "AWS": ADMIN }), json!("kms:*")),
+        allow_if(
+            json!({ "AWS": BOB }),
+            json!("kms:Encrypt"),
+            json!({ "StringEquals": { "aws:ResourceTag/team": "payments" } }),
+        ),
+        // aws:RequestTag/<k>: only Stage=dev may be set.
+        json!({ "Effect": "Deny", "Principal": "*", "Action": "kms:TagResource", "Resource": "*",
+                "Condition": { "StringNotEquals": { "aws:RequestTag/Stage": "dev" }, "Null": { "aws:RequestTag/Stage": "false" } } }),
+        // aws:TagKeys: the Team tag cannot be removed.
+        json!({ "Effect": "Deny", "Principal": "*", "Action": ["kms:UntagResource", "kms:TagResource"], "Resource": "*",
+                "Condition": { "ForAnyValue:StringEquals": { "aws:TagKeys": "Locked" } } }),
+    ]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+    let tag = |tags: Value| json!({ "KeyId": k, "Tags": tags });
+    w.call(
+        "admin",
+        "TagResource",
+        tag(json!([{ "TagKey": "Team", "TagValue": "payments" }])),
+    )
+    .await
+    .ok();
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    let r = w
+        .call(
+            "admin",
+            "TagResource",
+            tag(json!([{ "TagKey": "Stage", "TagValue": "prod" }])),
+        )
+        .await;
+    assert_denied(
+        &r,
+        &denied(ADMIN, "kms:TagResource", &k, "explicit-resource"),
+    );
+    w.call(
+        "admin",
+        "TagResource",
+        tag(json!([{ "TagKey": "Stage", "TagValue": "dev" }])),
+    )
+    .await
+    .ok();
+    let r = w
+        .call(
+            "admin",
+            "TagResource",
+            tag(json!([{ "TagKey": "Locked", "TagValue": "x" }])),
+        )
+        .await;
+    assert_denied(
+        &r,
+        &denied(ADMIN, "kms:TagResource", &k, "explicit-resource"),
+    );
+    let r = w
+        .call(
+            "admin",
+            "UntagResource",
+            json!({ "KeyId": k, "TagKeys": ["Stage", "Locked"] }),
+        )
+        .await;
+    assert_denied(
+        &r,
+        &denied(ADMIN, "kms:UntagResource", &k, "explicit-resource"),
+    );
+    w.call(
+        "admin",
+        "UntagResource",
+        json!({ "KeyId": k, "TagKeys": ["Team"] }),
+    )
+    .await
+    .ok();
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+
+    // kms:ResourceAliases: the aliases of the key.
+    let k = w.key_with_policy(&policy(&[
+        allow(json!({ "AWS": ADMIN }), json!("kms:*")),
+        allow_if(
+            json!({ "AWS": BOB }),
+            json!("kms:Encrypt"),
+            json!({ "ForAnyValue:StringLike": { "kms:ResourceAliases": "alias/payments-*" } }),
+        ),
+    ]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+    w.call(
+        "admin",
+        "CreateAlias",
+        json!({ "AliasName": "alias/payments-1", "TargetKeyId": k }),
+    )
+    .await
+    .ok();
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+
+    // aws:RequestTag/<k> in CreateKey (identity policies).
+    let r = w.call("bob", "CreateKey", json!({})).await;
+    assert_denied(&r, &denied(BOB, "kms:CreateKey", "*", "explicit-identity"));
+    let r = w
+        .call(
+            "bob",
+            "CreateKey",
+            json!({ "Tags": [{ "TagKey": "Team", "TagValue": "x" }] }),
+        )
+        .await;
+    assert_denied(&r, &denied(BOB, "kms:CreateKey", "*", "explicit-identity"));
+    w.call(
+        "bob",
+        "CreateKey",
+        json!({ "Tags": [{ "TagKey": "owner", "TagValue": "bob" }] }),
+    )
+    .await
+    .ok();
+
+    // The request's Region and the key's account; never via a service.
+    let k = w.key_with_policy(&policy(&[allow_if(
+        json!({ "AWS": BOB }),
+        json!("kms:Encrypt"),
+        json!({
+            "StringEquals": { "aws:RequestedRegion": "us-east-1", "aws:ResourceAccount": A },
+            "Bool": { "aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false" },
+        }),
+    )]));
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+}
+
+#[tokio::test]
 async fn grant_condition_keys() {
     let w = world().await;
     const APP: &str = "arn:aws:iam::111122223333:role/app";
@@ -1009,8 +1150,8 @@ async fn unknown_condition_keys_are_refused_not_ignored() {
             "aws:securetransport",
         ),
         (
-            json!({ "StringEquals": { "aws:ResourceTag/Team": "payments" } }),
-            "aws:resourcetag/team",
+            json!({ "StringEquals": { "aws:PrincipalTag/Team": "payments" } }),
+            "aws:principaltag/team",
         ),
         (
             json!({ "StringLike": { "kms:NoSuchKey": "*" } }),
