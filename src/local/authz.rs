@@ -116,12 +116,20 @@ impl KeyPolicy {
     }
 
     /// KMS's default key policy for a key in `account`, in KMS's own format.
-    pub(crate) fn default_for(account: &str) -> Self {
+    ///
+    /// # Errors
+    /// An internal error for an account that is not 12 digits (which would
+    /// make a policy that names nobody): the builder, the seed and the set-up
+    /// methods refuse such accounts first.
+    pub(crate) fn default_for(account: &str) -> Result<Self, LocalKmsError> {
         let text = default_key_policy(account);
-        let doc = policy::parse(&text, PolicyKind::Key).unwrap_or(PolicyDocument {
-            statements: Vec::new(),
-        });
-        Self { text, doc }
+        let doc = policy::parse(&text, PolicyKind::Key).map_err(|e| {
+            LocalKmsError::internal(format!(
+                "The default key policy for account {account:?} is invalid: {}",
+                e.message()
+            ))
+        })?;
+        Ok(Self { text, doc })
     }
 }
 
@@ -489,7 +497,7 @@ impl Ops<'_> {
         let key_policy = match store.authz.policies.get(&key.id) {
             Some(kp) => &kp.doc,
             None => {
-                default_policy = KeyPolicy::default_for(key.account());
+                default_policy = KeyPolicy::default_for(key.account())?;
                 &default_policy.doc
             }
         };
@@ -584,7 +592,7 @@ impl Ops<'_> {
         self.authorize_identity("kms:CreateKey", "*", access)?;
         let account = self.scope.account.clone();
         let Some(text) = policy else {
-            return Ok(KeyPolicy::default_for(&account));
+            return KeyPolicy::default_for(&account);
         };
         check_policy_text(&text)?;
         let doc = policy::parse(&text, PolicyKind::Key)?;
@@ -817,14 +825,18 @@ mod tests {
         assert!(text.contains("\"Id\" : \"key-default-1\""));
         assert!(text.contains("\"Statement\" : [ {\n"));
         assert!(text.ends_with("  } ]\n}"));
-        let kp = KeyPolicy::default_for("111122223333");
+        let kp = KeyPolicy::default_for("111122223333").unwrap();
         assert_eq!(kp.doc.statements.len(), 1);
+        // Never a policy that silently names nobody.
+        let e = KeyPolicy::default_for("1234").unwrap_err();
+        assert_eq!(e.code, "KMSInternalException");
+        assert!(e.message.contains("\"1234\""), "{}", e.message);
     }
 
     #[test]
     fn decision_table() {
         let none = |_: &str| Vec::new();
-        let default = KeyPolicy::default_for("111122223333").doc;
+        let default = KeyPolicy::default_for("111122223333").unwrap().doc;
         let user = p("arn:aws:iam::111122223333:user/u");
         let root = p("arn:aws:iam::111122223333:root");
         let foreign = p("arn:aws:iam::444455556666:user/f");

@@ -465,6 +465,19 @@ impl LocalKmsBuilder {
     /// [`credentials`](Self::credentials) belong, and where the set-up
     /// methods ([`LocalKms::create_key`], [`LocalKms::invoke`], ...) act.
     /// Other accounts exist as principals name them.
+    ///
+    /// An account id is 12 digits. Another value is refused when the local
+    /// KMS is made: [`open`](Self::open) returns a [`StateError`] of kind
+    /// [`StateErrorKind::Config`] naming it, and [`build`](Self::build),
+    /// which has no error to return, panics with that message.
+    ///
+    /// ```
+    /// use tower_kms::local::{LocalKms, StateErrorKind, Storage};
+    ///
+    /// let e = LocalKms::builder().account_id("1234").open(Storage::memory()).unwrap_err();
+    /// assert_eq!(e.kind(), StateErrorKind::Config);
+    /// assert_eq!(e.to_string(), "invalid local KMS account id \"1234\": an account id is 12 digits");
+    /// ```
     pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
         self.account_id = account_id.into();
         self
@@ -668,9 +681,28 @@ impl LocalKmsBuilder {
     }
 
     /// Builds the local KMS, in memory and with no keys: `open(Storage::memory())`,
-    /// which cannot fail.
+    /// which fails only for an invalid setting.
+    ///
+    /// # Panics
+    /// For an invalid setting (an [account id](Self::account_id) that is not
+    /// 12 digits), with the message [`open`](Self::open) would return as a
+    /// [`StateError`].
     pub fn build(self) -> LocalKms {
+        if let Err(e) = self.check() {
+            panic!("{e}");
+        }
         self.assemble(Store::default(), new_grant_secret(), None, Opened::Memory)
+    }
+
+    /// Refuses invalid settings.
+    fn check(&self) -> Result<(), StateError> {
+        if !principal::is_account_id(&self.account_id) {
+            return Err(StateError::config(format!(
+                "invalid local KMS account id {:?}: an account id is 12 digits",
+                self.account_id
+            )));
+        }
+        Ok(())
     }
 
     /// Builds the local KMS with its state in `storage`: in memory or in a
@@ -715,8 +747,10 @@ impl LocalKmsBuilder {
     /// # Errors
     /// [`StateError`]: the state file cannot be read, created or locked, or
     /// is refused (see above); the seed's credentials clash with the
-    /// builder's ([`StateErrorKind::Seed`]).
+    /// builder's ([`StateErrorKind::Seed`]); a setting is invalid
+    /// ([`StateErrorKind::Config`]).
     pub fn open(self, storage: Storage) -> Result<LocalKms, StateError> {
+        self.check()?;
         let builder = match &storage.seed {
             Some(seed) => seed.configure(self)?,
             None => self,

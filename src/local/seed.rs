@@ -575,10 +575,11 @@ impl Seed {
                     .unwrap_or(now);
                 (at, k.window_days)
             });
-            let policy = k
-                .policy
-                .clone()
-                .unwrap_or_else(|| KeyPolicy::default_for(&account));
+            let policy = match &k.policy {
+                Some(p) => p.clone(),
+                None => KeyPolicy::default_for(&account)
+                    .map_err(|e| fail(format!("keys[{i}]"), &e.message()))?,
+            };
             store.authz.policies.insert(k.id.clone(), policy);
             let key = store.insert(Key {
                 id: k.id.clone(),

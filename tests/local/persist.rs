@@ -1338,3 +1338,42 @@ fn a_state_file_with_a_key_that_does_not_check_is_refused() {
         .unwrap();
     assert_eq!(last["KeyLastUsage"]["Operation"], "GenerateMac");
 }
+
+#[test]
+fn an_invalid_account_id_is_refused_when_the_kms_is_made() {
+    let dir = TempDir::new("bad-account");
+    let path = dir.join("kms.state");
+    for bad in ["1234", "44445555666a", "4444555566667", ""] {
+        // In memory or with a state file: an error naming the value, and no
+        // file is made.
+        for storage in [Storage::memory(), Storage::file(&path)] {
+            let e = LocalKms::builder()
+                .account_id(bad)
+                .open(storage)
+                .unwrap_err();
+            assert_eq!(e.kind(), StateErrorKind::Config, "{bad:?}: {e}");
+            assert_eq!(
+                e.to_string(),
+                format!("invalid local KMS account id {bad:?}: an account id is 12 digits")
+            );
+            assert_eq!(e.path(), None);
+        }
+        assert!(!path.exists());
+        // build() has no error to return: it panics with the same message.
+        let panicked =
+            std::panic::catch_unwind(|| LocalKms::builder().account_id(bad).build()).unwrap_err();
+        let message = panicked
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            message,
+            format!("invalid local KMS account id {bad:?}: an account id is 12 digits")
+        );
+    }
+    let kms = LocalKms::builder()
+        .account_id(B)
+        .open(Storage::memory())
+        .unwrap();
+    assert_eq!(kms.account_id(), B);
+}

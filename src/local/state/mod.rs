@@ -238,6 +238,10 @@ pub enum StateErrorKind {
     ///
     /// [`source`]: std::error::Error::source
     Seed,
+    /// A setting of the [builder](crate::local::LocalKmsBuilder) is invalid,
+    /// such as an [account id](crate::local::LocalKmsBuilder::account_id)
+    /// that is not 12 digits.
+    Config,
 }
 
 impl StateError {
@@ -246,6 +250,16 @@ impl StateError {
             kind,
             path: Some(path.to_path_buf()),
             what: format!("state file {} {what}", path.display()),
+            source: None,
+        }
+    }
+
+    /// An invalid builder setting; `what` says which and why.
+    pub(crate) fn config(what: String) -> Self {
+        Self {
+            kind: StateErrorKind::Config,
+            path: None,
+            what,
             source: None,
         }
     }
