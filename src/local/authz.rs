@@ -370,7 +370,7 @@ pub(crate) fn evaluate_key_policy(
 /// part of.
 fn tag_value<'t>(tags: impl IntoIterator<Item = (&'t String, &'t String)>, k: &str) -> Vec<String> {
     tags.into_iter()
-        .find(|(tk, _)| tk.to_lowercase() == k)
+        .find(|(tk, _)| policy::fold_condition_key(tk) == k)
         .map(|(_, v)| vec![v.clone()])
         .unwrap_or_default()
 }
@@ -461,7 +461,7 @@ impl Ops<'_> {
                 // The context key after the prefix matches case-insensitively.
                 (Some(k), Some(c)) => c
                     .iter()
-                    .find(|(ck, _)| ck.to_lowercase() == k)
+                    .find(|(ck, _)| policy::fold_condition_key(ck) == k)
                     .map(|(_, v)| vec![v.clone()])
                     .unwrap_or_default(),
                 _ => Vec::new(),

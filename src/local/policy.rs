@@ -350,9 +350,18 @@ struct Condition {
     operator: Operator,
     set: SetQualifier,
     if_exists: bool,
-    /// Lower-cased: condition key names are case-insensitive.
+    /// Folded with [`fold_condition_key`]: condition key names are
+    /// case-insensitive.
     key: String,
     values: Vec<String>,
+}
+
+/// A condition key name, or the request's name that ends one (an encryption
+/// context key, a tag key), in the case-insensitive form both sides are
+/// compared in: Unicode lower case, so `kms:EncryptionContext:RÉGION` and a
+/// context key `région` meet whichever side has which case.
+pub(crate) fn fold_condition_key(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// The request's values of a condition key (lower-cased name); empty when
@@ -811,7 +820,7 @@ fn parse_conditions(
                     "{label}: the values of {key:?} under {name:?} must be strings, booleans or numbers."
                 ))
             })?;
-            let key = key.to_ascii_lowercase();
+            let key = fold_condition_key(key);
             if key.is_empty() {
                 return Err(malformed(format!(
                     "{label} has an empty condition key under {name:?}."

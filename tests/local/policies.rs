@@ -307,6 +307,29 @@ async fn condition_operators_on_the_encryption_context() {
         ],
     )
     .await;
+    // Case-insensitive for any letter, not only ASCII ones, whichever side
+    // has which case.
+    encrypt_under(
+        &w,
+        json!({ "StringEquals": { "kms:EncryptionContext:RÉGION": "eu" } }),
+        &[
+            (json!({ "RÉGION": "eu" }), true),
+            (json!({ "région": "eu" }), true),
+            (json!({ "RéGION": "eu" }), true),
+            (json!({ "région": "EU" }), false),
+            (json!({ "region": "eu" }), false),
+        ],
+    )
+    .await;
+    encrypt_under(
+        &w,
+        json!({ "StringEquals": { "kms:EncryptionContext:région": "eu" } }),
+        &[
+            (json!({ "RÉGION": "eu" }), true),
+            (json!({ "RÉGION": "us" }), false),
+        ],
+    )
+    .await;
     encrypt_under(
         &w,
         json!({ "StringNotEquals": { "kms:EncryptionContext:tenant": ["a", "c"] } }),
