@@ -488,7 +488,16 @@ impl Ops<'_> {
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }
-        let at = self.now + Duration::from_secs(days.unsigned_abs() * 86_400);
+        // An injected clock may stand anywhere: near its end there is no
+        // deletion date, an error rather than an overflow.
+        let at = self
+            .now
+            .checked_add(Duration::from_secs(days.unsigned_abs() * 86_400))
+            .ok_or_else(|| {
+                LocalKmsError::internal(
+                    "The clock is too close to its maximum for a deletion date.",
+                )
+            })?;
         let k = store.key_mut(&key.id)?;
         k.state = KeyState::PendingDeletion;
         k.deletion = Some((at, days as u32));

@@ -421,17 +421,22 @@ impl Verifier<'_> {
         }
 
         // Signing time within five minutes of the server clock.
-        if signed_at + MAX_SKEW < self.now {
+        // (Checked: an injected clock may stand at either end of time.)
+        if let Some(earliest) = self.now.checked_sub(MAX_SKEW)
+            && signed_at < earliest
+        {
             return Err(LocalKmsError::invalid_signature(format!(
                 "Signature expired: {amz_date} is now earlier than {} ({} - 5 min.)",
-                format_amz_date(self.now - MAX_SKEW),
+                format_amz_date(earliest),
                 format_amz_date(self.now)
             )));
         }
-        if signed_at > self.now + MAX_SKEW {
+        if let Some(latest) = self.now.checked_add(MAX_SKEW)
+            && signed_at > latest
+        {
             return Err(LocalKmsError::invalid_signature(format!(
                 "Signature not yet current: {amz_date} is still later than {} ({} + 5 min.)",
-                format_amz_date(self.now + MAX_SKEW),
+                format_amz_date(latest),
                 format_amz_date(self.now)
             )));
         }

@@ -1312,6 +1312,16 @@ fn a_state_file_with_a_key_that_does_not_check_is_refused() {
             }),
             "its state is not readable: missing field `LastUpdatedDate`".to_string(),
         ),
+        // A next sequence number at its maximum leaves no number for a new
+        // key or grant: refused at load, not an overflow at the next create.
+        (
+            Box::new(|b| b["NextKeySequence"] = json!(u64::MAX)),
+            "NextKeySequence: is at its maximum".to_string(),
+        ),
+        (
+            Box::new(|b| b["NextGrantSequence"] = json!(u64::MAX)),
+            "NextGrantSequence: is at its maximum".to_string(),
+        ),
     ];
     let shown = path.display().to_string();
     for (edit, message) in cases {

@@ -32,7 +32,8 @@
 //! secrets. It is created readable and writable by its owner only (mode
 //! 0600 on Unix), and a state file that others may read or write is
 //! refused at start, as is a symbolic link (the file is replaced on every
-//! write, so it must be given by its own path).
+//! write, so it must be given by its own path) and a file replaced between
+//! its examination and its opening.
 //!
 //! # Format
 //!
