@@ -1387,3 +1387,46 @@ fn an_invalid_account_id_is_refused_when_the_kms_is_made() {
         .unwrap();
     assert_eq!(kms.account_id(), B);
 }
+
+/// A grant with encryption-context constraints on a key that takes no
+/// encryption context (which CreateGrant and seeds now refuse, but an older
+/// state file may hold) allows nothing: constraints fail closed.
+#[test]
+fn context_constraints_on_an_asymmetric_key_grant_fail_closed() {
+    let dir = TempDir::new("rsa-constraints");
+    let path = dir.join("kms.state");
+    let clock = TestClock::new();
+    let kms = open(&clock, &path);
+    let rsa = kms
+        .create_key(KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let blob = kms
+        .invoke(
+            "Encrypt",
+            json!({ "KeyId": rsa, "Plaintext": b64(b"hi"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256" }),
+        )
+        .unwrap()["CiphertextBlob"]
+        .clone();
+    let grant = kms
+        .invoke(
+            "CreateGrant",
+            json!({ "KeyId": rsa, "GranteePrincipal": APP_ROLE, "Operations": ["Decrypt"] }),
+        )
+        .unwrap();
+    let app = principal(APP_SESSION);
+    let decrypt = json!({
+        "KeyId": rsa, "CiphertextBlob": blob, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+        "GrantTokens": [grant["GrantToken"]],
+    });
+    kms.invoke_as(&app, "Decrypt", decrypt.clone()).unwrap();
+    drop(kms);
+
+    let good = std::fs::read(&path).unwrap();
+    let newline = good.iter().position(|b| *b == b'\n').unwrap();
+    let mut body: Value = serde_json::from_slice(&good[newline + 1..]).unwrap();
+    body["Grants"][0]["EncryptionContextSubset"] = json!({ "a": "b" });
+    write_private(&path, &state_file(body.to_string().as_bytes()));
+    let kms = open(&clock, &path);
+    let e = kms.invoke_as(&app, "Decrypt", decrypt).unwrap_err();
+    assert_eq!(e.code(), "AccessDeniedException", "{e:?}");
+}
