@@ -1351,7 +1351,9 @@ impl LocalKms {
         request_id: &str,
     ) -> (Result<Value, LocalKmsError>, u64) {
         let ops = Ops::new(&self.inner, now, caller, &body).with_request_id(request_id);
-        let plan = match ops::parse(body).and_then(|r| ops.plan_create_key(r)) {
+        // Each synchronous step catches panics as `run_at` does, so a bug
+        // answers this request only, whatever lock it held.
+        let plan = match self.guarded(|| ops::parse(body).and_then(|r| ops.plan_create_key(r))) {
             Ok(plan) => plan,
             Err(e) => return (Err(e), ops.observed()),
         };
@@ -1359,10 +1361,23 @@ impl LocalKms {
         let material = if spec.is_rsa() {
             run_blocking(move || KeyMaterial::generate(spec, usage, &key_id)).await
         } else {
-            KeyMaterial::generate(spec, usage, &key_id)
+            self.guarded(|| KeyMaterial::generate(spec, usage, &key_id))
         };
-        let result = material.and_then(|m| ops.finish_create_key(plan, m));
+        let result = material.and_then(|m| self.guarded(|| ops.finish_create_key(plan, m)));
         (result, ops.observed())
+    }
+
+    /// Runs `f`, turning a panic into `KMSInternalException` and clearing
+    /// the poison it left on the store's lock (every user of the lock
+    /// recovers a poisoned one anyway; cleared, the lock reports no panic
+    /// that was already answered).
+    fn guarded<T>(&self, f: impl FnOnce() -> Result<T, LocalKmsError>) -> Result<T, LocalKmsError> {
+        std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            self.inner.store.clear_poison();
+            Err(LocalKmsError::internal(
+                "The operation failed unexpectedly.",
+            ))
+        })
     }
 
     /// Everything after the request id: body, authentication, dispatch.
@@ -1518,12 +1533,7 @@ impl LocalKms {
         if let Some(id) = request_id {
             ops = ops.with_request_id(id);
         }
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, value)))
-            .unwrap_or_else(|_| {
-                Err(LocalKmsError::internal(
-                    "The operation failed unexpectedly.",
-                ))
-            });
+        let result = self.guarded(|| ops.dispatch(operation, value));
         (result, ops.observed())
     }
 
@@ -1604,5 +1614,85 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Runs `f` on another thread and waits for it at most `secs` seconds:
+    /// a commit that waits for ever fails the test instead of hanging it.
+    fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(secs))
+            .expect("finished in time (not waiting for ever)")
+    }
+
+    fn state_dir(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tower-kms-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_panicking_state_write_breaks_persistence_for_good() {
+        let dir = state_dir("panicking-write");
+        let kms = LocalKms::builder()
+            .open(Storage::file(dir.join("kms.state")))
+            .unwrap();
+        let sym = |kms: &LocalKms| {
+            kms.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        };
+        sym(&kms).unwrap();
+        let persister = kms.inner.persist.as_ref().unwrap();
+        persister
+            .panic_next_write
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let wanted = format!(
+            "state file {} is no longer written: a write of it panicked",
+            dir.join("kms.state").display()
+        );
+        // The request whose write panicked, and every later change, fail
+        // with the reason; none waits for ever.
+        for _ in 0..2 {
+            let k = kms.clone();
+            let e = within(30, move || sym(&k)).unwrap_err();
+            assert_eq!(e.code(), "KMSInternalException");
+            assert!(e.message().contains(&wanted), "{}", e.message());
+        }
+        let k = kms.clone();
+        let e = within(30, move || k.flush()).unwrap_err();
+        assert_eq!(e.kind(), StateErrorKind::Panicked);
+        assert!(e.to_string().starts_with(&wanted), "{e}");
+        drop(kms);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_create_key_answers_that_request_only() {
+        let kms = LocalKms::new();
+        let caller = Caller::System {
+            account: kms.account_id().to_string(),
+        };
+        ops::Ops::panic_in_create_key();
+        let (result, _) = kms
+            .create_key_async(SystemTime::now(), &caller, serde_json::json!({}), "r1")
+            .await;
+        let e = result.unwrap_err();
+        assert_eq!(e.code(), "KMSInternalException");
+        assert_eq!(e.message(), "The operation failed unexpectedly.");
+        // The lock it held is usable, and not left poisoned.
+        assert!(!kms.inner.store.is_poisoned());
+        let (result, _) = kms
+            .create_key_async(SystemTime::now(), &caller, serde_json::json!({}), "r2")
+            .await;
+        result.unwrap();
     }
 }

@@ -384,6 +384,13 @@ impl Ops<'_> {
         })
     }
 
+    /// Test hook: the next `finish_create_key` on this thread panics while
+    /// it holds the store's lock.
+    #[cfg(test)]
+    pub(crate) fn panic_in_create_key() {
+        PANIC_IN_CREATE_KEY.with(|p| p.set(true));
+    }
+
     pub(crate) fn finish_create_key(
         &self,
         plan: CreateKeyPlan,
@@ -408,6 +415,10 @@ impl Ops<'_> {
         let key = {
             let mut store = self.store();
             store.authz.policies.insert(key.id.clone(), plan.policy);
+            #[cfg(test)]
+            if PANIC_IN_CREATE_KEY.with(|p| p.replace(false)) {
+                panic!("injected panic in CreateKey, store locked");
+            }
             store.insert(key)
         };
         Ok(json!({ "KeyMetadata": self.key_metadata(&key) }))
@@ -1342,4 +1353,9 @@ pub(crate) fn reject_recipient(present: bool) -> Result<(), LocalKmsError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    static PANIC_IN_CREATE_KEY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
