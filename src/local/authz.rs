@@ -28,6 +28,18 @@
 //! before: the default key policy delegates to the account, and the account's
 //! principals may do everything. The account root is never limited by
 //! identity policies.
+//!
+//! # Condition keys
+//!
+//! A condition key is either evaluated (its values come from the caller, the
+//! key or the request: [`policy::EVALUATED_KEYS`] and
+//! `kms:EncryptionContext:<k>`) or truthfully absent from every request to
+//! this emulator (`kms:ViaService`, `aws:SourceVpc`, `aws:SourceVpce`,
+//! `aws:CalledVia`, ...). A policy naming any other key is refused when it is
+//! given (`PutKeyPolicy`, `CreateKey`, [`IdentityPolicy`](super::IdentityPolicy),
+//! seed and state files) with `UnsupportedOperationException`, as a policy
+//! with an operator the local KMS does not evaluate is: taken as absent, the
+//! key would make a `Deny` silently not apply.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -104,12 +116,20 @@ impl KeyPolicy {
     }
 
     /// KMS's default key policy for a key in `account`, in KMS's own format.
-    pub(crate) fn default_for(account: &str) -> Self {
+    ///
+    /// # Errors
+    /// An internal error for an account that is not 12 digits (which would
+    /// make a policy that names nobody): the builder, the seed and the set-up
+    /// methods refuse such accounts first.
+    pub(crate) fn default_for(account: &str) -> Result<Self, LocalKmsError> {
         let text = default_key_policy(account);
-        let doc = policy::parse(&text, PolicyKind::Key).unwrap_or(PolicyDocument {
-            statements: Vec::new(),
-        });
-        Self { text, doc }
+        let doc = policy::parse(&text, PolicyKind::Key).map_err(|e| {
+            LocalKmsError::internal(format!(
+                "The default key policy for account {account:?} is invalid: {}",
+                e.message()
+            ))
+        })?;
+        Ok(Self { text, doc })
     }
 }
 
@@ -140,6 +160,8 @@ pub(crate) struct Access<'a> {
     pub(crate) algorithm: Option<&'static str>,
     /// Other condition keys (lower-cased names) and their values.
     pub(crate) conditions: Vec<(&'static str, Vec<String>)>,
+    /// The tags the request sets (`aws:RequestTag/<k>`, `aws:TagKeys`).
+    pub(crate) request_tags: Option<&'a [(String, String)]>,
     /// The grant a `CreateGrant` would make (a grant allowing CreateGrant
     /// only allows narrower grants).
     pub(crate) child: Option<&'a ChildGrant>,
@@ -152,8 +174,14 @@ impl<'a> Access<'a> {
             context: None,
             algorithm: None,
             conditions: Vec::new(),
+            request_tags: None,
             child: None,
         }
+    }
+
+    pub(crate) fn request_tags(mut self, tags: &'a [(String, String)]) -> Self {
+        self.request_tags = Some(tags);
+        self
     }
 
     pub(crate) fn context(mut self, context: &'a BTreeMap<String, String>) -> Self {
@@ -167,6 +195,10 @@ impl<'a> Access<'a> {
     }
 
     pub(crate) fn condition(mut self, key: &'static str, values: Vec<String>) -> Self {
+        debug_assert!(
+            policy::is_evaluated_condition_key(key),
+            "{key} missing from policy::EVALUATED_KEYS"
+        );
         self.conditions.push((key, values));
         self
     }
@@ -333,6 +365,16 @@ pub(crate) fn evaluate_key_policy(
     }
 }
 
+/// The value of tag `k` (lower-cased): a tag key after `aws:ResourceTag/` or
+/// `aws:RequestTag/` matches case-insensitively, as the condition key it is
+/// part of.
+fn tag_value<'t>(tags: impl IntoIterator<Item = (&'t String, &'t String)>, k: &str) -> Vec<String> {
+    tags.into_iter()
+        .find(|(tk, _)| policy::fold_condition_key(tk) == k)
+        .map(|(_, v)| vec![v.clone()])
+        .unwrap_or_default()
+}
+
 impl Ops<'_> {
     /// The caller's identity policies.
     pub(crate) fn identity_of<'p>(&'p self, p: &Principal) -> Identity<'p> {
@@ -349,19 +391,54 @@ impl Ops<'_> {
         Identity::Policies(own.into_iter().chain(role).flatten().collect())
     }
 
-    /// The values of condition key `name` (lower-cased) for this request.
+    /// The values of condition key `name` (lower-cased) for this request;
+    /// `store` gives a key's aliases (`kms:ResourceAliases`).
     pub(crate) fn condition_values(
         &self,
         p: &Principal,
         key: Option<&Key>,
+        store: Option<&Store>,
         access: &Access<'_>,
         name: &str,
     ) -> Vec<String> {
+        // The keys KMS still evaluates under their former names.
+        let name = match name {
+            "kms:customermasterkeyspec" => "kms:keyspec",
+            "kms:customermasterkeyusage" => "kms:keyusage",
+            other => other,
+        };
         if let Some((_, v)) = access.conditions.iter().find(|(k, _)| *k == name) {
             return v.clone();
         }
         let ctx = access.context;
+        if let Some(k) = name.strip_prefix("aws:resourcetag/") {
+            return key.map(|key| tag_value(&key.tags, k)).unwrap_or_default();
+        }
+        if let Some(k) = name.strip_prefix("aws:requesttag/") {
+            return access
+                .request_tags
+                .map(|t| tag_value(t.iter().map(|(k, v)| (k, v)), k))
+                .unwrap_or_default();
+        }
         match name {
+            "aws:requestedregion" => vec![self.scope.region.clone()],
+            "aws:viaawsservice" | "aws:principalisawsservice" => vec!["false".to_string()],
+            "aws:resourceaccount" => key
+                .map(|k| vec![k.account().to_string()])
+                .unwrap_or_default(),
+            "aws:tagkeys" => access
+                .request_tags
+                .map(|t| t.iter().map(|(k, _)| k.clone()).collect())
+                .unwrap_or_default(),
+            "kms:resourcealiases" => match (key, store) {
+                (Some(key), Some(store)) => store
+                    .aliases
+                    .iter()
+                    .filter(|(_, a)| a.key_id == key.id)
+                    .map(|((_, name), _)| name.clone())
+                    .collect(),
+                _ => Vec::new(),
+            },
             "aws:principalarn" => vec![p.condition_arn().to_string()],
             "aws:principalaccount" => vec![p.account().to_string()],
             "kms:calleraccount" => vec![p.account().to_string()],
@@ -384,7 +461,7 @@ impl Ops<'_> {
                 // The context key after the prefix matches case-insensitively.
                 (Some(k), Some(c)) => c
                     .iter()
-                    .find(|(ck, _)| ck.to_lowercase() == k)
+                    .find(|(ck, _)| policy::fold_condition_key(ck) == k)
                     .map(|(_, v)| vec![v.clone()])
                     .unwrap_or_default(),
                 _ => Vec::new(),
@@ -420,12 +497,12 @@ impl Ops<'_> {
         let key_policy = match store.authz.policies.get(&key.id) {
             Some(kp) => &kp.doc,
             None => {
-                default_policy = KeyPolicy::default_for(key.account());
+                default_policy = KeyPolicy::default_for(key.account())?;
                 &default_policy.doc
             }
         };
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, Some(key), access, name);
+        let values = |name: &str| self.condition_values(p, Some(key), Some(store), access, name);
         let denial = match evaluate_key_policy(
             p,
             &identity,
@@ -471,7 +548,7 @@ impl Ops<'_> {
             return Ok(());
         };
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, None, &access, name);
+        let values = |name: &str| self.condition_values(p, None, None, &access, name);
         let denial = if identity.denies(action, resource, &values) {
             Denial::ExplicitIdentity
         } else if identity.allows(action, resource, &values) {
@@ -499,6 +576,7 @@ impl Ops<'_> {
         bypass: Option<bool>,
         spec: KeySpec,
         usage: KeyUsage,
+        tags: Option<&[(String, String)]>,
     ) -> Result<KeyPolicy, LocalKmsError> {
         let mut access = Access::new("kms:CreateKey")
             .condition("kms:keyspec", vec![spec.as_str().to_string()])
@@ -508,10 +586,13 @@ impl Ops<'_> {
         if let Some(b) = bypass {
             access = access.condition("kms:bypasspolicylockoutsafetycheck", vec![b.to_string()]);
         }
+        if let Some(tags) = tags {
+            access = access.request_tags(tags);
+        }
         self.authorize_identity("kms:CreateKey", "*", access)?;
         let account = self.scope.account.clone();
         let Some(text) = policy else {
-            return Ok(KeyPolicy::default_for(&account));
+            return KeyPolicy::default_for(&account);
         };
         check_policy_text(&text)?;
         let doc = policy::parse(&text, PolicyKind::Key)?;
@@ -537,7 +618,7 @@ impl Ops<'_> {
         let access = Access::new("kms:PutKeyPolicy")
             .condition("kms:policyname", vec!["default".to_string()]);
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, None, &access, name);
+        let values = |name: &str| self.condition_values(p, None, None, &access, name);
         evaluate_key_policy(
             p,
             &identity,
@@ -744,14 +825,18 @@ mod tests {
         assert!(text.contains("\"Id\" : \"key-default-1\""));
         assert!(text.contains("\"Statement\" : [ {\n"));
         assert!(text.ends_with("  } ]\n}"));
-        let kp = KeyPolicy::default_for("111122223333");
+        let kp = KeyPolicy::default_for("111122223333").unwrap();
         assert_eq!(kp.doc.statements.len(), 1);
+        // Never a policy that silently names nobody.
+        let e = KeyPolicy::default_for("1234").unwrap_err();
+        assert_eq!(e.code, "KMSInternalException");
+        assert!(e.message.contains("\"1234\""), "{}", e.message);
     }
 
     #[test]
     fn decision_table() {
         let none = |_: &str| Vec::new();
-        let default = KeyPolicy::default_for("111122223333").doc;
+        let default = KeyPolicy::default_for("111122223333").unwrap().doc;
         let user = p("arn:aws:iam::111122223333:user/u");
         let root = p("arn:aws:iam::111122223333:root");
         let foreign = p("arn:aws:iam::444455556666:user/f");

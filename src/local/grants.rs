@@ -63,7 +63,7 @@ pub(crate) const GRANT_OPERATIONS: &[&str] = &[
 ];
 
 /// Operations that take an encryption context, to which encryption-context
-/// constraints apply (on symmetric keys).
+/// constraints apply (constraints exist on symmetric encryption keys only).
 const CONTEXT_OPERATIONS: &[&str] = &[
     "Decrypt",
     "Encrypt",
@@ -104,7 +104,20 @@ fn has_pairs(ctx: &Context, pairs: &Context) -> bool {
     })
 }
 
+/// KMS's refusal of encryption-context constraints on a key that is not a
+/// symmetric encryption key (which takes no encryption context).
+pub(crate) fn context_constraint_on(spec: &str) -> String {
+    format!(
+        "Grant constraints EncryptionContextEquals and EncryptionContextSubset are supported only for symmetric encryption KMS keys (KeySpec SYMMETRIC_DEFAULT), not {spec}."
+    )
+}
+
 impl Constraints {
+    /// Whether it has an encryption-context constraint.
+    pub(crate) fn has_context(&self) -> bool {
+        self.subset.is_some() || self.equals.is_some()
+    }
+
     fn is_empty(&self) -> bool {
         self.subset.is_none() && self.equals.is_none() && self.source_arn.is_none()
     }
@@ -310,14 +323,23 @@ impl Grants {
     ) -> bool {
         let empty = Context::new();
         let ctx = access.context.unwrap_or(&empty);
-        let context_applies = key.spec.is_symmetric() && CONTEXT_OPERATIONS.contains(&op);
+        let context_applies = CONTEXT_OPERATIONS.contains(&op);
+        // Encryption-context constraints exist for symmetric encryption keys
+        // only (CreateGrant and seeds refuse others); a grant that has them
+        // on another key (an older state file) allows nothing.
+        let constraints_hold = |c: &Constraints| {
+            if !c.has_context() {
+                return true;
+            }
+            key.spec.is_symmetric() && (!context_applies || c.allow_context(ctx))
+        };
         self.by_id.values().any(|g| {
             g.key_id == key.id
                 && g.effective(now, delay, presented.contains(&g.id))
                 && names(&g.grantee, caller, identity_allows)
                 && g.operations.iter().any(|o| o == op)
                 && g.constraints.source_arn.is_none()
-                && (!context_applies || g.constraints.allow_context(ctx))
+                && constraints_hold(&g.constraints)
                 && access.child.is_none_or(|child| {
                     child.operations.iter().all(|o| g.operations.contains(o))
                         && g.constraints.narrower(&child.constraints)
@@ -627,6 +649,11 @@ impl Ops<'_> {
                 key.usage.as_str()
             )));
         }
+        if constraints.has_context() && !key.spec.is_symmetric() {
+            return Err(LocalKmsError::validation(context_constraint_on(
+                key.spec.as_str(),
+            )));
+        }
         if r.dry_run == Some(true) {
             return Err(LocalKmsError::dry_run());
         }
@@ -779,7 +806,7 @@ impl Ops<'_> {
         let action = "kms:RetireGrant";
         let access = Access::new(action);
         let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, None, &access, name);
+        let values = |name: &str| self.condition_values(p, None, None, &access, name);
         let denied = |d| Err(access_denied(p, action, &grant.key_arn, d));
         if identity.denies(action, &grant.key_arn, &values) {
             return denied(Denial::ExplicitIdentity);

@@ -79,10 +79,12 @@
 //! * Tags follow AWS's rules (1 to 128 character keys, 0 to 256 character
 //!   values, letters, digits, white space and `_ . : / = + - @`, no `aws:`
 //!   key prefix: `TagException`; at most 50 per key:
-//!   `LimitExceededException`). `UpdateAlias` moves an alias to another key
-//!   of the same account, kind (symmetric encryption, asymmetric or HMAC) and
-//!   key usage (`ValidationException` otherwise) and updates its
-//!   `LastUpdatedDate`.
+//!   `LimitExceededException`). An alias and its key are in the same
+//!   account: `CreateAlias` for a key of another account is
+//!   `NotFoundException`, whoever calls (the set-up methods too).
+//!   `UpdateAlias` moves an alias to another key of the same account, kind
+//!   (symmetric encryption, asymmetric or HMAC) and key usage
+//!   (`ValidationException` otherwise) and updates its `LastUpdatedDate`.
 //!
 //! # What it does not model
 //!
@@ -463,6 +465,19 @@ impl LocalKmsBuilder {
     /// [`credentials`](Self::credentials) belong, and where the set-up
     /// methods ([`LocalKms::create_key`], [`LocalKms::invoke`], ...) act.
     /// Other accounts exist as principals name them.
+    ///
+    /// An account id is 12 digits. Another value is refused when the local
+    /// KMS is made: [`open`](Self::open) returns a [`StateError`] of kind
+    /// [`StateErrorKind::Config`] naming it, and [`build`](Self::build),
+    /// which has no error to return, panics with that message.
+    ///
+    /// ```
+    /// use tower_kms::local::{LocalKms, StateErrorKind, Storage};
+    ///
+    /// let e = LocalKms::builder().account_id("1234").open(Storage::memory()).unwrap_err();
+    /// assert_eq!(e.kind(), StateErrorKind::Config);
+    /// assert_eq!(e.to_string(), "invalid local KMS account id \"1234\": an account id is 12 digits");
+    /// ```
     pub fn account_id(mut self, account_id: impl Into<String>) -> Self {
         self.account_id = account_id.into();
         self
@@ -666,9 +681,28 @@ impl LocalKmsBuilder {
     }
 
     /// Builds the local KMS, in memory and with no keys: `open(Storage::memory())`,
-    /// which cannot fail.
+    /// which fails only for an invalid setting.
+    ///
+    /// # Panics
+    /// For an invalid setting (an [account id](Self::account_id) that is not
+    /// 12 digits), with the message [`open`](Self::open) would return as a
+    /// [`StateError`].
     pub fn build(self) -> LocalKms {
+        if let Err(e) = self.check() {
+            panic!("{e}");
+        }
         self.assemble(Store::default(), new_grant_secret(), None, Opened::Memory)
+    }
+
+    /// Refuses invalid settings.
+    fn check(&self) -> Result<(), StateError> {
+        if !principal::is_account_id(&self.account_id) {
+            return Err(StateError::config(format!(
+                "invalid local KMS account id {:?}: an account id is 12 digits",
+                self.account_id
+            )));
+        }
+        Ok(())
     }
 
     /// Builds the local KMS with its state in `storage`: in memory or in a
@@ -713,8 +747,10 @@ impl LocalKmsBuilder {
     /// # Errors
     /// [`StateError`]: the state file cannot be read, created or locked, or
     /// is refused (see above); the seed's credentials clash with the
-    /// builder's ([`StateErrorKind::Seed`]).
+    /// builder's ([`StateErrorKind::Seed`]); a setting is invalid
+    /// ([`StateErrorKind::Config`]).
     pub fn open(self, storage: Storage) -> Result<LocalKms, StateError> {
+        self.check()?;
         let builder = match &storage.seed {
             Some(seed) => seed.configure(self)?,
             None => self,
@@ -1282,7 +1318,9 @@ impl LocalKms {
     ///
     /// # Errors
     /// As `CreateAlias`: `AlreadyExistsException`, `InvalidAliasNameException`,
-    /// `NotFoundException`.
+    /// `NotFoundException` (also for a key ARN of another account: the alias
+    /// is created in the default account, and an alias names a key of its
+    /// own account).
     pub fn create_alias(&self, alias_name: &str, target_key_id: &str) -> Result<(), LocalKmsError> {
         self.invoke(
             "CreateAlias",
@@ -1313,7 +1351,9 @@ impl LocalKms {
         request_id: &str,
     ) -> (Result<Value, LocalKmsError>, u64) {
         let ops = Ops::new(&self.inner, now, caller, &body).with_request_id(request_id);
-        let plan = match ops::parse(body).and_then(|r| ops.plan_create_key(r)) {
+        // Each synchronous step catches panics as `run_at` does, so a bug
+        // answers this request only, whatever lock it held.
+        let plan = match self.guarded(|| ops::parse(body).and_then(|r| ops.plan_create_key(r))) {
             Ok(plan) => plan,
             Err(e) => return (Err(e), ops.observed()),
         };
@@ -1321,10 +1361,23 @@ impl LocalKms {
         let material = if spec.is_rsa() {
             run_blocking(move || KeyMaterial::generate(spec, usage, &key_id)).await
         } else {
-            KeyMaterial::generate(spec, usage, &key_id)
+            self.guarded(|| KeyMaterial::generate(spec, usage, &key_id))
         };
-        let result = material.and_then(|m| ops.finish_create_key(plan, m));
+        let result = material.and_then(|m| self.guarded(|| ops.finish_create_key(plan, m)));
         (result, ops.observed())
+    }
+
+    /// Runs `f`, turning a panic into `KMSInternalException` and clearing
+    /// the poison it left on the store's lock (every user of the lock
+    /// recovers a poisoned one anyway; cleared, the lock reports no panic
+    /// that was already answered).
+    fn guarded<T>(&self, f: impl FnOnce() -> Result<T, LocalKmsError>) -> Result<T, LocalKmsError> {
+        std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+            self.inner.store.clear_poison();
+            Err(LocalKmsError::internal(
+                "The operation failed unexpectedly.",
+            ))
+        })
     }
 
     /// Everything after the request id: body, authentication, dispatch.
@@ -1359,6 +1412,7 @@ impl LocalKms {
             credentials: &self.inner.credentials,
             region: &self.inner.scope.region,
             service: "kms",
+            must_sign: &["x-amz-target"],
             now,
         };
         let verified = std::panic::catch_unwind(AssertUnwindSafe(|| {
@@ -1479,12 +1533,7 @@ impl LocalKms {
         if let Some(id) = request_id {
             ops = ops.with_request_id(id);
         }
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ops.dispatch(operation, value)))
-            .unwrap_or_else(|_| {
-                Err(LocalKmsError::internal(
-                    "The operation failed unexpectedly.",
-                ))
-            });
+        let result = self.guarded(|| ops.dispatch(operation, value));
         (result, ops.observed())
     }
 
@@ -1565,5 +1614,85 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let this = self.clone();
         Box::pin(async move { Ok(this.handle(req).await) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Runs `f` on another thread and waits for it at most `secs` seconds:
+    /// a commit that waits for ever fails the test instead of hanging it.
+    fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(secs))
+            .expect("finished in time (not waiting for ever)")
+    }
+
+    fn state_dir(name: &str) -> std::path::PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("tower-kms-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn a_panicking_state_write_breaks_persistence_for_good() {
+        let dir = state_dir("panicking-write");
+        let kms = LocalKms::builder()
+            .open(Storage::file(dir.join("kms.state")))
+            .unwrap();
+        let sym = |kms: &LocalKms| {
+            kms.create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        };
+        sym(&kms).unwrap();
+        let persister = kms.inner.persist.as_ref().unwrap();
+        persister
+            .panic_next_write
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let wanted = format!(
+            "state file {} is no longer written: a write of it panicked",
+            dir.join("kms.state").display()
+        );
+        // The request whose write panicked, and every later change, fail
+        // with the reason; none waits for ever.
+        for _ in 0..2 {
+            let k = kms.clone();
+            let e = within(30, move || sym(&k)).unwrap_err();
+            assert_eq!(e.code(), "KMSInternalException");
+            assert!(e.message().contains(&wanted), "{}", e.message());
+        }
+        let k = kms.clone();
+        let e = within(30, move || k.flush()).unwrap_err();
+        assert_eq!(e.kind(), StateErrorKind::Panicked);
+        assert!(e.to_string().starts_with(&wanted), "{e}");
+        drop(kms);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_create_key_answers_that_request_only() {
+        let kms = LocalKms::new();
+        let caller = Caller::System {
+            account: kms.account_id().to_string(),
+        };
+        ops::Ops::panic_in_create_key();
+        let (result, _) = kms
+            .create_key_async(SystemTime::now(), &caller, serde_json::json!({}), "r1")
+            .await;
+        let e = result.unwrap_err();
+        assert_eq!(e.code(), "KMSInternalException");
+        assert_eq!(e.message(), "The operation failed unexpectedly.");
+        // The lock it held is usable, and not left poisoned.
+        assert!(!kms.inner.store.is_poisoned());
+        let (result, _) = kms
+            .create_key_async(SystemTime::now(), &caller, serde_json::json!({}), "r2")
+            .await;
+        result.unwrap();
     }
 }

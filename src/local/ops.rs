@@ -354,12 +354,22 @@ impl Ops<'_> {
             Some(tags) => super::tags::check_tags(tags)?,
             None => Vec::new(),
         };
-        let policy =
-            self.plan_key_policy(r.policy, r.bypass_policy_lockout_safety_check, spec, usage)?;
-        if r.tags.is_some() {
+        let request_tags = r.tags.is_some().then_some(tags.as_slice());
+        let policy = self.plan_key_policy(
+            r.policy,
+            r.bypass_policy_lockout_safety_check,
+            spec,
+            usage,
+            request_tags,
+        )?;
+        if let Some(request_tags) = request_tags {
             // Tagging at creation also needs kms:TagResource (identity
             // policies only: the key does not exist yet).
-            self.authorize_identity("kms:TagResource", "*", Access::new("kms:TagResource"))?;
+            self.authorize_identity(
+                "kms:TagResource",
+                "*",
+                Access::new("kms:TagResource").request_tags(request_tags),
+            )?;
         }
         let tags = super::tags::merge(&BTreeMap::new(), tags)?;
         let (raw_id, id) = uuid_v4()?;
@@ -372,6 +382,13 @@ impl Ops<'_> {
             policy,
             tags,
         })
+    }
+
+    /// Test hook: the next `finish_create_key` on this thread panics while
+    /// it holds the store's lock.
+    #[cfg(test)]
+    pub(crate) fn panic_in_create_key() {
+        PANIC_IN_CREATE_KEY.with(|p| p.set(true));
     }
 
     pub(crate) fn finish_create_key(
@@ -398,6 +415,10 @@ impl Ops<'_> {
         let key = {
             let mut store = self.store();
             store.authz.policies.insert(key.id.clone(), plan.policy);
+            #[cfg(test)]
+            if PANIC_IN_CREATE_KEY.with(|p| p.replace(false)) {
+                panic!("injected panic in CreateKey, store locked");
+            }
             store.insert(key)
         };
         Ok(json!({ "KeyMetadata": self.key_metadata(&key) }))
@@ -478,7 +499,16 @@ impl Ops<'_> {
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }
-        let at = self.now + Duration::from_secs(days.unsigned_abs() * 86_400);
+        // An injected clock may stand anywhere: near its end there is no
+        // deletion date, an error rather than an overflow.
+        let at = self
+            .now
+            .checked_add(Duration::from_secs(days.unsigned_abs() * 86_400))
+            .ok_or_else(|| {
+                LocalKmsError::internal(
+                    "The clock is too close to its maximum for a deletion date.",
+                )
+            })?;
         let k = store.key_mut(&key.id)?;
         k.state = KeyState::PendingDeletion;
         k.deletion = Some((at, days as u32));
@@ -572,6 +602,16 @@ impl Ops<'_> {
         }
         let mut store = self.store();
         let key = store.resolve(&self.scope, &target, false)?;
+        if key.account() != self.scope.account {
+            // The alias and its key are in the same account (CreateAlias is
+            // not a cross-account operation), whoever calls: the set-up
+            // methods too, so no state holds an alias of one account for a
+            // key of another.
+            return Err(LocalKmsError::not_found(format!(
+                "Key '{}' does not exist",
+                key.arn
+            )));
+        }
         // The alias (identity policies only), then the key (key policy).
         let alias_arn = self.scope.alias_arn(&name);
         self.authorize_identity(
@@ -1313,4 +1353,9 @@ pub(crate) fn reject_recipient(present: bool) -> Result<(), LocalKmsError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    static PANIC_IN_CREATE_KEY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }

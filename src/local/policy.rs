@@ -44,7 +44,9 @@ impl IdentityPolicy {
     /// (not JSON, no statements, a `Principal`, a statement without `Effect`,
     /// `Action` or `Resource`, an unknown condition operator, ...);
     /// `UnsupportedOperationException` for a condition operator this local
-    /// KMS does not evaluate (`Numeric*`, `Date*`, `IpAddress`, ...).
+    /// KMS does not evaluate (`Numeric*`, `Date*`, `IpAddress`, ...) or a
+    /// condition key it does not know (`aws:ResourceTag/<k>`, ...; see
+    /// [`LocalKms`](crate::local::LocalKms)).
     pub fn from_json(text: &str) -> Result<Self, LocalKmsError> {
         let doc = parse(text, PolicyKind::Identity)?;
         Ok(Self {
@@ -216,6 +218,126 @@ const UNSUPPORTED_OPERATORS: &[&str] = &[
     "BinaryEquals",
 ];
 
+/// Condition keys (lower-cased) the local KMS evaluates: each has its
+/// values in [`Ops::condition_values`](super::authz), from the caller, the
+/// key or the request, and is absent only where KMS leaves it absent (an
+/// operation-specific key in another operation, `kms:EncryptionAlgorithm`
+/// without an algorithm, ...).
+pub(crate) const EVALUATED_KEYS: &[&str] = &[
+    "aws:principalaccount",
+    "aws:principalarn",
+    "aws:principalisawsservice",
+    "aws:requestedregion",
+    "aws:resourceaccount",
+    "aws:tagkeys",
+    "aws:viaawsservice",
+    "kms:bypasspolicylockoutsafetycheck",
+    "kms:calleraccount",
+    "kms:customermasterkeyspec",
+    "kms:customermasterkeyusage",
+    "kms:datakeypairspec",
+    "kms:encryptionalgorithm",
+    "kms:encryptioncontextkeys",
+    "kms:grantconstrainttype",
+    "kms:granteeprincipal",
+    "kms:grantisforawsresource",
+    "kms:grantoperations",
+    "kms:keyagreementalgorithm",
+    "kms:keyorigin",
+    "kms:keyspec",
+    "kms:keyusage",
+    "kms:macalgorithm",
+    "kms:messagetype",
+    "kms:multiregion",
+    "kms:policyname",
+    "kms:reencryptonsamekey",
+    "kms:resourcealiases",
+    "kms:retiringprincipal",
+    "kms:signingalgorithm",
+];
+
+/// Prefixes of evaluated condition keys that end in a name of the request's.
+const EVALUATED_PREFIXES: &[&str] = &[
+    "aws:requesttag/",
+    "aws:resourcetag/",
+    "kms:encryptioncontext:",
+];
+
+/// Condition keys that are truthfully absent from every request to this local
+/// KMS: no call comes through another AWS service, a VPC endpoint, an
+/// organization or a Nitro enclave, no key is multi-Region or has imported
+/// material. A condition on one of them is evaluated as on an absent key.
+const ABSENT_KEYS: &[&str] = &[
+    "aws:calledvia",
+    "aws:calledviafirst",
+    "aws:calledvialast",
+    "aws:principalorgid",
+    "aws:principalorgpaths",
+    "aws:principalservicename",
+    "aws:principalservicenameslist",
+    "aws:resourceorgid",
+    "aws:resourceorgpaths",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+    "aws:sourcevpc",
+    "aws:sourcevpce",
+    "aws:vpcsourceip",
+    "kms:expirationmodel",
+    "kms:multiregionkeytype",
+    "kms:primaryregion",
+    "kms:replicaregion",
+    "kms:validto",
+    "kms:viaservice",
+    "kms:wrappingalgorithm",
+    "kms:wrappingkeyspec",
+];
+
+/// Prefixes of truthfully absent condition keys.
+const ABSENT_PREFIXES: &[&str] = &["kms:recipientattestation:"];
+
+/// Whether the local KMS knows condition key `key` (lower-cased): it
+/// evaluates it, or it is truthfully absent here.
+pub(crate) fn is_known_condition_key(key: &str) -> bool {
+    is_evaluated_condition_key(key)
+        || ABSENT_KEYS.contains(&key)
+        || ABSENT_PREFIXES
+            .iter()
+            .any(|p| key.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+}
+
+/// Whether the local KMS gives condition key `key` (lower-cased) values.
+pub(crate) fn is_evaluated_condition_key(key: &str) -> bool {
+    EVALUATED_KEYS.contains(&key)
+        || EVALUATED_PREFIXES
+            .iter()
+            .any(|p| key.strip_prefix(p).is_some_and(|rest| !rest.is_empty()))
+}
+
+/// Refuses a condition key the local KMS does not know, as it refuses an
+/// operator it does not evaluate: treating the key as absent would make a
+/// `Deny` on it silently not apply.
+fn check_condition_key(key: &str, label: &str) -> Result<(), LocalKmsError> {
+    if is_known_condition_key(key) {
+        return Ok(());
+    }
+    if !key
+        .split_once(':')
+        .is_some_and(|(vendor, name)| !vendor.is_empty() && !name.is_empty())
+    {
+        return Err(malformed(format!(
+            "{label}: Actions/Conditions must be prefaced by a vendor, e.g., iam, sdb, ec2, etc. Got {key:?}."
+        )));
+    }
+    Err(LocalKmsError::new(
+        "UnsupportedOperationException",
+        format!(
+            "{label} uses the condition key {key:?}, which the local KMS does not evaluate. It evaluates the keys of the caller (aws:PrincipalArn, aws:PrincipalAccount, kms:CallerAccount), of the key (aws:ResourceTag/*, aws:ResourceAccount, kms:ResourceAliases, kms:KeySpec, kms:KeyUsage, kms:KeyOrigin, kms:MultiRegion) and of the request (aws:RequestTag/*, aws:TagKeys, aws:RequestedRegion, kms:EncryptionContext:*, kms:EncryptionContextKeys, kms:EncryptionAlgorithm, the grant keys, ...)."
+        ),
+    ))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SetQualifier {
     None,
@@ -228,9 +350,18 @@ struct Condition {
     operator: Operator,
     set: SetQualifier,
     if_exists: bool,
-    /// Lower-cased: condition key names are case-insensitive.
+    /// Folded with [`fold_condition_key`]: condition key names are
+    /// case-insensitive.
     key: String,
     values: Vec<String>,
+}
+
+/// A condition key name, or the request's name that ends one (an encryption
+/// context key, a tag key), in the case-insensitive form both sides are
+/// compared in: Unicode lower case, so `kms:EncryptionContext:RÉGION` and a
+/// context key `région` meet whichever side has which case.
+pub(crate) fn fold_condition_key(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// The request's values of a condition key (lower-cased name); empty when
@@ -301,6 +432,29 @@ impl PrincipalEntry {
     }
 }
 
+impl Principals {
+    /// Whether the list names every identity IAM sees in a request of
+    /// `caller`: its own ARN, the role of a role session, and its account
+    /// (the root user is its account alone). `NotPrincipal` leaves a caller
+    /// out only then, as IAM evaluates it: a `NotPrincipal` naming a user but
+    /// not the user's account still applies to the user through its account
+    /// (which is why IAM's documentation says to list the account too).
+    fn lists_every_identity_of(&self, caller: &Principal) -> bool {
+        let lists_arn = |arn: &str| {
+            self.entries.iter().any(|e| {
+                matches!(e, PrincipalEntry::Any) || matches!(e, PrincipalEntry::Arn(a) if a == arn)
+            })
+        };
+        let lists_account = self.entries.iter().any(|e| {
+            matches!(e, PrincipalEntry::Any)
+                || matches!(e, PrincipalEntry::Account(a) if a == caller.account())
+        });
+        lists_account
+            && (caller.is_root() || lists_arn(caller.arn()))
+            && caller.role_arn().is_none_or(lists_arn)
+    }
+}
+
 impl Statement {
     /// How this statement's principals name `caller` (always `Direct` in an
     /// identity policy, which applies to its own principal).
@@ -308,21 +462,18 @@ impl Statement {
         let Some(p) = &self.principals else {
             return PrincipalMatch::Direct;
         };
-        let best = p
-            .entries
+        if p.negated {
+            return if p.lists_every_identity_of(caller) {
+                PrincipalMatch::None
+            } else {
+                PrincipalMatch::Direct
+            };
+        }
+        p.entries
             .iter()
             .map(|e| e.matches(caller))
             .max()
-            .unwrap_or(PrincipalMatch::None);
-        if p.negated {
-            if best == PrincipalMatch::None {
-                PrincipalMatch::Direct
-            } else {
-                PrincipalMatch::None
-            }
-        } else {
-            best
-        }
+            .unwrap_or(PrincipalMatch::None)
     }
 
     /// Action (case-insensitive, wildcards), resource (wildcards) and
@@ -517,6 +668,9 @@ fn parse_statement(index: usize, v: &Value, kind: PolicyKind) -> Result<Statemen
             )));
         }
     };
+    for c in &conditions {
+        check_condition_key(&c.key, &label)?;
+    }
     Ok(Statement {
         effect,
         principals,
@@ -666,7 +820,7 @@ fn parse_conditions(
                     "{label}: the values of {key:?} under {name:?} must be strings, booleans or numbers."
                 ))
             })?;
-            let key = key.to_ascii_lowercase();
+            let key = fold_condition_key(key);
             if key.is_empty() {
                 return Err(malformed(format!(
                     "{label} has an empty condition key under {name:?}."
@@ -933,13 +1087,68 @@ mod tests {
             r#"{"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/admin"},"Action":"kms:*","Resource":"*"}"#,
         )
         .unwrap();
+        // IAM sees the user and its account; only the user is listed, so the
+        // statement still applies to the user through its account.
         assert_eq!(
             not.statements[0].principal_match(&p("arn:aws:iam::111122223333:user/admin")),
-            PrincipalMatch::None
+            PrincipalMatch::Direct
         );
         assert_eq!(
             not.statements[0].principal_match(&p("arn:aws:iam::111122223333:user/other")),
             PrincipalMatch::Direct
+        );
+        // Listing the user and its account leaves the user out, and only it.
+        let not = key_policy(
+            r#"{"Effect":"Deny","NotPrincipal":{"AWS":["arn:aws:iam::111122223333:user/admin","arn:aws:iam::111122223333:root"]},"Action":"kms:*","Resource":"*"}"#,
+        )
+        .unwrap();
+        let s = &not.statements[0];
+        assert_eq!(
+            s.principal_match(&p("arn:aws:iam::111122223333:user/admin")),
+            PrincipalMatch::None
+        );
+        assert_eq!(
+            s.principal_match(&p("arn:aws:iam::111122223333:user/other")),
+            PrincipalMatch::Direct
+        );
+        // The account's root user is its account: listed.
+        assert_eq!(
+            s.principal_match(&p("arn:aws:iam::111122223333:root")),
+            PrincipalMatch::None
+        );
+        // A session needs its own ARN, its role and its account.
+        let session = "arn:aws:sts::111122223333:assumed-role/app/s1";
+        let role = "arn:aws:iam::111122223333:role/app";
+        for (listed, left_out) in [
+            (vec![session, "111122223333"], false),
+            (vec![role, "111122223333"], false),
+            (vec![session, role], false),
+            (vec![session, role, "111122223333"], true),
+        ] {
+            let doc = key_policy(
+                &serde_json::json!({"Effect":"Deny","NotPrincipal":{"AWS":listed},"Action":"kms:*","Resource":"*"})
+                    .to_string(),
+            )
+            .unwrap();
+            let want = if left_out {
+                PrincipalMatch::None
+            } else {
+                PrincipalMatch::Direct
+            };
+            assert_eq!(
+                doc.statements[0].principal_match(&p(session)),
+                want,
+                "{listed:?}"
+            );
+        }
+        // "*" lists everyone.
+        let all = key_policy(
+            r#"{"Effect":"Deny","NotPrincipal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            all.statements[0].principal_match(&p(session)),
+            PrincipalMatch::None
         );
         let service = key_policy(
             r#"{"Effect":"Allow","Principal":{"Service":"logs.amazonaws.com"},"Action":"kms:*","Resource":"*"}"#,

@@ -86,7 +86,8 @@
 //!   * `Operations` (required): grant operations (`Encrypt`, `Decrypt`,
 //!     `ReEncryptFrom`, ...) that the key supports;
 //!   * `Constraints`: `EncryptionContextSubset` or `EncryptionContextEquals`,
-//!     an object of up to 8 string pairs;
+//!     an object of up to 8 string pairs, on a `SYMMETRIC_DEFAULT` key only
+//!     (as `CreateGrant`);
 //!   * `Name`: the grant name (`[a-zA-Z0-9:/_-]`, 1 to 256 characters);
 //!   * `GrantId`: a fixed grant id, 64 lower-case hex digits, unique
 //!     (default: random).
@@ -184,7 +185,7 @@ use super::crypto::{
 };
 use super::grants::{
     Constraints, GRANT_OPERATIONS, Grant, check_context_constraint, check_grant_id,
-    check_principal, operations_of,
+    check_principal, context_constraint_on, operations_of,
 };
 use super::ops::Ops;
 use super::principal::{Principal, is_account_id};
@@ -575,10 +576,11 @@ impl Seed {
                     .unwrap_or(now);
                 (at, k.window_days)
             });
-            let policy = k
-                .policy
-                .clone()
-                .unwrap_or_else(|| KeyPolicy::default_for(&account));
+            let policy = match &k.policy {
+                Some(p) => p.clone(),
+                None => KeyPolicy::default_for(&account)
+                    .map_err(|e| fail(format!("keys[{i}]"), &e.message()))?,
+            };
             store.authz.policies.insert(k.id.clone(), policy);
             let key = store.insert(Key {
                 id: k.id.clone(),
@@ -1102,6 +1104,12 @@ fn parse_grants(
                     let ctx = context(&at, v)?;
                     check_context_constraint(member, &ctx)
                         .map_err(|err| SeedError::at(&at, err.message()))?;
+                    if !keys[key].spec.is_symmetric() {
+                        return Err(SeedError::at(
+                            &at,
+                            context_constraint_on(keys[key].spec.as_str()),
+                        ));
+                    }
                     *slot = Some(ctx);
                 }
             }

@@ -300,7 +300,26 @@ pub(crate) struct Verifier<'a> {
     pub(crate) credentials: &'a HashMap<String, String>,
     pub(crate) region: &'a str,
     pub(crate) service: &'a str,
+    /// Headers (lower-case) a signature must cover, when the request has
+    /// them, besides `host` and `x-amz-date`: for KMS `x-amz-target`, which
+    /// names the operation, so a captured request cannot be replayed as
+    /// another operation on the same body. (A request without it names no
+    /// operation and is refused after authentication.)
+    pub(crate) must_sign: &'a [&'a str],
     pub(crate) now: SystemTime,
+}
+
+/// `x-amz-target` as `X-Amz-Target`, for messages.
+fn display_name(name: &str) -> String {
+    name.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 impl Verifier<'_> {
@@ -390,19 +409,34 @@ impl Verifier<'_> {
                 "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization.",
             ));
         }
+        if let Some(missing) = self
+            .must_sign
+            .iter()
+            .find(|n| headers.contains_key(**n) && !names.contains(n))
+        {
+            return Err(LocalKmsError::invalid_signature(format!(
+                "'{}' must be a 'SignedHeader' in the AWS Authorization.",
+                display_name(missing)
+            )));
+        }
 
         // Signing time within five minutes of the server clock.
-        if signed_at + MAX_SKEW < self.now {
+        // (Checked: an injected clock may stand at either end of time.)
+        if let Some(earliest) = self.now.checked_sub(MAX_SKEW)
+            && signed_at < earliest
+        {
             return Err(LocalKmsError::invalid_signature(format!(
                 "Signature expired: {amz_date} is now earlier than {} ({} - 5 min.)",
-                format_amz_date(self.now - MAX_SKEW),
+                format_amz_date(earliest),
                 format_amz_date(self.now)
             )));
         }
-        if signed_at > self.now + MAX_SKEW {
+        if let Some(latest) = self.now.checked_add(MAX_SKEW)
+            && signed_at > latest
+        {
             return Err(LocalKmsError::invalid_signature(format!(
                 "Signature not yet current: {amz_date} is still later than {} ({} + 5 min.)",
-                format_amz_date(self.now + MAX_SKEW),
+                format_amz_date(latest),
                 format_amz_date(self.now)
             )));
         }
@@ -511,6 +545,7 @@ mod tests {
             credentials: &c,
             region: "us-east-1",
             service: "service",
+            must_sign: &[],
             now: at("20150830T123900Z"),
         };
         assert_eq!(
@@ -569,6 +604,7 @@ mod tests {
             credentials: &c,
             region: "us-east-1",
             service: "iam",
+            must_sign: &[],
             now: at("20150830T123600Z"),
         };
         v.verify(&Method::GET, &uri, &h, b"").unwrap();
@@ -604,6 +640,7 @@ mod tests {
             credentials: &c,
             region: "us-east-1",
             service: "service",
+            must_sign: &[],
             now: at("20150830T124600Z"),
         };
         let e = v.verify(&Method::GET, &uri, &h, b"").unwrap_err();
@@ -633,6 +670,7 @@ mod tests {
             credentials: &c,
             region: "us-east-1",
             service: "service",
+            must_sign: &[],
             now: at("20150830T123600Z"),
         };
         let code = |h: &HeaderMap| v.verify(&Method::GET, &uri, h, b"").unwrap_err();
@@ -751,6 +789,7 @@ mod tests {
             credentials: c,
             region: "us-east-1",
             service: "service",
+            must_sign: &[],
             now: at("20150830T123600Z"),
         }
     }
@@ -777,6 +816,35 @@ mod tests {
             e.message,
             "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
         );
+    }
+
+    #[test]
+    fn required_headers_must_be_signed() {
+        let c = creds();
+        let v = Verifier {
+            must_sign: &["x-amz-target"],
+            ..vanilla_verifier(&c)
+        };
+        let uri: Uri = "/".parse().unwrap();
+        let base = headers(&[
+            ("host", "example.amazonaws.com"),
+            ("x-amz-date", "20150830T123600Z"),
+            ("x-amz-target", "TrentService.Decrypt"),
+        ]);
+        let ok = hand_signed(base.clone(), "host;x-amz-date;x-amz-target", &[]);
+        assert!(v.verify(&Method::GET, &uri, &ok, b"").is_ok());
+        // A correct signature that leaves the operation out is refused: the
+        // request could be replayed as any operation.
+        let unsigned_target = hand_signed(base, "host;x-amz-date", &[]);
+        let e = v
+            .verify(&Method::GET, &uri, &unsigned_target, b"")
+            .unwrap_err();
+        assert_eq!(e.code, "InvalidSignatureException");
+        assert_eq!(
+            e.message,
+            "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
+        );
+        assert_eq!(display_name("x-amz-content-sha256"), "X-Amz-Content-Sha256");
     }
 
     #[test]

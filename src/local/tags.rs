@@ -129,7 +129,11 @@ impl Ops<'_> {
         let tags = check_tags(&required(r.tags, "tags")?)?;
         let mut store = self.store();
         let key = store.resolve(&self.scope, &id, false)?;
-        self.authorize_in(&store, &key, &Access::new("kms:TagResource"))?;
+        self.authorize_in(
+            &store,
+            &key,
+            &Access::new("kms:TagResource").request_tags(&tags),
+        )?;
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }
@@ -146,7 +150,11 @@ impl Ops<'_> {
         }
         let mut store = self.store();
         let key = store.resolve(&self.scope, &id, false)?;
-        self.authorize_in(&store, &key, &Access::new("kms:UntagResource"))?;
+        self.authorize_in(
+            &store,
+            &key,
+            &Access::new("kms:UntagResource").condition("aws:tagkeys", keys.clone()),
+        )?;
         if key.state == KeyState::PendingDeletion {
             return Err(key.pending_deletion());
         }

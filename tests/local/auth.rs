@@ -191,6 +191,23 @@ async fn auth_cases(t: &Transport) {
         "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."
     );
 
+    // The operation must be signed too: a valid signature over a request
+    // without X-Amz-Target, which then gets one, could be replayed as any
+    // operation on the same body.
+    let mut req = signed(&url, "ListKeys", body, &Sig::default());
+    req.headers_mut().remove("x-amz-target");
+    sign_again(&mut req, body);
+    req.headers_mut().insert(
+        "x-amz-target",
+        HeaderValue::from_static("TrentService.ListKeys"),
+    );
+    let r = t.send(req).await;
+    check_headers(&r);
+    assert_eq!(
+        r.err(400, "InvalidSignatureException")["message"],
+        "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."
+    );
+
     // A signed header whose value is not UTF-8 is refused, not decoded lossily.
     let mut req = signed(&url, "ListKeys", body, &Sig::default());
     req.headers_mut()

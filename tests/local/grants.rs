@@ -842,3 +842,64 @@ async fn garbage_never_panics_in_the_policy_and_grant_operations() {
         }
     }
 }
+
+#[test]
+fn encryption_context_constraints_are_for_symmetric_encryption_keys_only() {
+    let kms = LocalKms::new();
+    let grantee = "arn:aws:iam::111122223333:role/app";
+    let grant = |key: &str, op: &str, constraints: Value| {
+        kms.invoke(
+            "CreateGrant",
+            json!({ "KeyId": key, "GranteePrincipal": grantee, "Operations": [op], "Constraints": constraints }),
+        )
+    };
+    let rsa = kms
+        .create_key(
+            tower_kms::KeySpec::Rsa2048,
+            tower_kms::KeyUsageType::EncryptDecrypt,
+        )
+        .unwrap();
+    let hmac = kms
+        .create_key(
+            tower_kms::KeySpec::Hmac256,
+            tower_kms::KeyUsageType::GenerateVerifyMac,
+        )
+        .unwrap();
+    for (key, op, spec, constraints) in [
+        (
+            &rsa,
+            "Decrypt",
+            "RSA_2048",
+            json!({ "EncryptionContextSubset": { "a": "b" } }),
+        ),
+        (
+            &hmac,
+            "GenerateMac",
+            "HMAC_256",
+            json!({ "EncryptionContextEquals": { "a": "b" } }),
+        ),
+    ] {
+        let e = grant(key, op, constraints).unwrap_err();
+        assert_eq!(e.code(), "ValidationException");
+        assert_eq!(
+            e.message(),
+            format!(
+                "Grant constraints EncryptionContextEquals and EncryptionContextSubset are supported only for symmetric encryption KMS keys (KeySpec SYMMETRIC_DEFAULT), not {spec}."
+            )
+        );
+        // Without constraints the grant is fine.
+        grant(key, op, json!({})).unwrap();
+    }
+    let sym = kms
+        .create_key(
+            tower_kms::KeySpec::SymmetricDefault,
+            tower_kms::KeyUsageType::EncryptDecrypt,
+        )
+        .unwrap();
+    grant(
+        &sym,
+        "Decrypt",
+        json!({ "EncryptionContextSubset": { "a": "b" } }),
+    )
+    .unwrap();
+}

@@ -799,3 +799,30 @@ fn typed_set_up_api() {
         );
     }
 }
+
+/// An injected clock at the end of time: a deletion date past it is an error
+/// that says so, not an overflow.
+#[test]
+fn schedule_key_deletion_with_a_clock_at_the_end_of_time() {
+    let end = UNIX_EPOCH + Duration::new(i64::MAX as u64, 999_999_999);
+    let kms = LocalKms::builder().clock(Arc::new(move || end)).build();
+    let key = kms
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let e = kms
+        .invoke(
+            "ScheduleKeyDeletion",
+            json!({ "KeyId": key, "PendingWindowInDays": 7 }),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "KMSInternalException");
+    assert_eq!(
+        e.message(),
+        "The clock is too close to its maximum for a deletion date."
+    );
+    // The key is untouched.
+    assert_eq!(
+        kms.invoke("DescribeKey", json!({ "KeyId": key })).unwrap()["KeyMetadata"]["KeyState"],
+        "Enabled"
+    );
+}

@@ -697,6 +697,53 @@ fn a_state_file_that_cannot_be_trusted_is_refused_whole() {
     );
 }
 
+/// `CreateAlias` is not a cross-account operation: an alias of one account
+/// for a key of another is `NotFoundException` for every caller, the
+/// set-up methods included, so no state file can hold one (the loader
+/// refuses such a file).
+#[test]
+fn an_alias_for_another_accounts_key_is_refused_and_the_file_still_opens() {
+    let dir = TempDir::new("foreign-alias");
+    let path = dir.join("kms.state");
+    let clock = TestClock::new();
+    let kms = open(&clock, &path);
+    let foreign = kms
+        .create_key_in(B, KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let e = kms.create_alias("alias/foreign", &foreign).unwrap_err();
+    assert_eq!(e.code(), "NotFoundException", "{e}");
+    assert_eq!(e.message(), format!("Key '{foreign}' does not exist"));
+    let root = principal("arn:aws:iam::111122223333:root");
+    let e = kms
+        .invoke_as(
+            &root,
+            "CreateAlias",
+            json!({ "AliasName": "alias/foreign", "TargetKeyId": foreign }),
+        )
+        .unwrap_err();
+    assert_eq!(e.code(), "NotFoundException", "{e}");
+    // The key's own account may name it.
+    kms.invoke_as(
+        &principal(&format!("arn:aws:iam::{B}:root")),
+        "CreateAlias",
+        json!({ "AliasName": "alias/foreign", "TargetKeyId": foreign }),
+    )
+    .unwrap();
+    let listed = kms.invoke("ListAliases", json!({})).unwrap();
+    assert_eq!(listed["Aliases"], json!([]), "{listed}");
+    drop(kms);
+
+    let kms = open(&clock, &path);
+    assert_eq!(kms.opened(), Opened::Loaded);
+    assert_eq!(
+        kms.describe_key(&format!("arn:aws:kms:us-east-1:{B}:alias/foreign"))
+            .unwrap()
+            .arn
+            .as_deref(),
+        Some(foreign.as_str())
+    );
+}
+
 /// Every key spec and key usage the local KMS makes (#13).
 const KINDS: [(&str, &str); 18] = [
     ("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
@@ -1265,6 +1312,16 @@ fn a_state_file_with_a_key_that_does_not_check_is_refused() {
             }),
             "its state is not readable: missing field `LastUpdatedDate`".to_string(),
         ),
+        // A next sequence number at its maximum leaves no number for a new
+        // key or grant: refused at load, not an overflow at the next create.
+        (
+            Box::new(|b| b["NextKeySequence"] = json!(u64::MAX)),
+            "NextKeySequence: is at its maximum".to_string(),
+        ),
+        (
+            Box::new(|b| b["NextGrantSequence"] = json!(u64::MAX)),
+            "NextGrantSequence: is at its maximum".to_string(),
+        ),
     ];
     let shown = path.display().to_string();
     for (edit, message) in cases {
@@ -1290,4 +1347,86 @@ fn a_state_file_with_a_key_that_does_not_check_is_refused() {
         .invoke("GetKeyLastUsage", json!({ "KeyId": hmac }))
         .unwrap();
     assert_eq!(last["KeyLastUsage"]["Operation"], "GenerateMac");
+}
+
+#[test]
+fn an_invalid_account_id_is_refused_when_the_kms_is_made() {
+    let dir = TempDir::new("bad-account");
+    let path = dir.join("kms.state");
+    for bad in ["1234", "44445555666a", "4444555566667", ""] {
+        // In memory or with a state file: an error naming the value, and no
+        // file is made.
+        for storage in [Storage::memory(), Storage::file(&path)] {
+            let e = LocalKms::builder()
+                .account_id(bad)
+                .open(storage)
+                .unwrap_err();
+            assert_eq!(e.kind(), StateErrorKind::Config, "{bad:?}: {e}");
+            assert_eq!(
+                e.to_string(),
+                format!("invalid local KMS account id {bad:?}: an account id is 12 digits")
+            );
+            assert_eq!(e.path(), None);
+        }
+        assert!(!path.exists());
+        // build() has no error to return: it panics with the same message.
+        let panicked =
+            std::panic::catch_unwind(|| LocalKms::builder().account_id(bad).build()).unwrap_err();
+        let message = panicked
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(
+            message,
+            format!("invalid local KMS account id {bad:?}: an account id is 12 digits")
+        );
+    }
+    let kms = LocalKms::builder()
+        .account_id(B)
+        .open(Storage::memory())
+        .unwrap();
+    assert_eq!(kms.account_id(), B);
+}
+
+/// A grant with encryption-context constraints on a key that takes no
+/// encryption context (which CreateGrant and seeds now refuse, but an older
+/// state file may hold) allows nothing: constraints fail closed.
+#[test]
+fn context_constraints_on_an_asymmetric_key_grant_fail_closed() {
+    let dir = TempDir::new("rsa-constraints");
+    let path = dir.join("kms.state");
+    let clock = TestClock::new();
+    let kms = open(&clock, &path);
+    let rsa = kms
+        .create_key(KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let blob = kms
+        .invoke(
+            "Encrypt",
+            json!({ "KeyId": rsa, "Plaintext": b64(b"hi"), "EncryptionAlgorithm": "RSAES_OAEP_SHA_256" }),
+        )
+        .unwrap()["CiphertextBlob"]
+        .clone();
+    let grant = kms
+        .invoke(
+            "CreateGrant",
+            json!({ "KeyId": rsa, "GranteePrincipal": APP_ROLE, "Operations": ["Decrypt"] }),
+        )
+        .unwrap();
+    let app = principal(APP_SESSION);
+    let decrypt = json!({
+        "KeyId": rsa, "CiphertextBlob": blob, "EncryptionAlgorithm": "RSAES_OAEP_SHA_256",
+        "GrantTokens": [grant["GrantToken"]],
+    });
+    kms.invoke_as(&app, "Decrypt", decrypt.clone()).unwrap();
+    drop(kms);
+
+    let good = std::fs::read(&path).unwrap();
+    let newline = good.iter().position(|b| *b == b'\n').unwrap();
+    let mut body: Value = serde_json::from_slice(&good[newline + 1..]).unwrap();
+    body["Grants"][0]["EncryptionContextSubset"] = json!({ "a": "b" });
+    write_private(&path, &state_file(body.to_string().as_bytes()));
+    let kms = open(&clock, &path);
+    let e = kms.invoke_as(&app, "Decrypt", decrypt).unwrap_err();
+    assert_eq!(e.code(), "AccessDeniedException", "{e:?}");
 }

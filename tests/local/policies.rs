@@ -187,6 +187,46 @@ async fn explicit_deny_wins() {
 }
 
 #[tokio::test]
+async fn not_principal_must_name_the_account_too() {
+    let w = world().await;
+    let everyone = allow(json!({ "AWS": "*" }), json!("kms:*"));
+    let deny_all_but = |listed: Value| json!({ "Effect": "Deny", "NotPrincipal": { "AWS": listed }, "Action": "kms:Encrypt", "Resource": "*" });
+    // Only bob's ARN: bob is still denied, through his account (IAM's rule).
+    let k = w.key_with_policy(&policy(&[everyone.clone(), deny_all_but(json!(BOB))]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "explicit-resource"));
+    // Bob and his account: bob is left out; carol is not.
+    let k = w.key_with_policy(&policy(&[everyone.clone(), deny_all_but(json!([BOB, A]))]));
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    let r = w.encrypt("carol", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(CAROL, "kms:Encrypt", &k, "explicit-resource"));
+    // A role session: its ARN, its role and its account.
+    let k = w.key_with_policy(&policy(&[
+        everyone.clone(),
+        deny_all_but(json!([SESSION, A])),
+    ]));
+    let r = w.encrypt("session", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(SESSION, "kms:Encrypt", &k, "explicit-resource"));
+    let k = w.key_with_policy(&policy(&[
+        everyone,
+        deny_all_but(json!([SESSION, ROLE, ROOT_A])),
+    ]));
+    w.encrypt("session", &k, json!({}), &[]).await.ok();
+    // Allow with NotPrincipal follows the same rule: naming bob alone does not
+    // leave him out, so he is allowed through his account.
+    let k = w.key_with_policy(&policy(&[
+        json!({ "Effect": "Allow", "NotPrincipal": { "AWS": BOB }, "Action": "kms:Encrypt", "Resource": "*" }),
+    ]));
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    let k = w.key_with_policy(&policy(&[
+        json!({ "Effect": "Allow", "NotPrincipal": { "AWS": [BOB, A] }, "Action": "kms:Encrypt", "Resource": "*" }),
+    ]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+    w.encrypt("session", &k, json!({}), &[]).await.ok();
+}
+
+#[tokio::test]
 async fn not_action_and_wildcards() {
     let w = world().await;
     let k = w.key_with_policy(&policy(&[
@@ -264,6 +304,29 @@ async fn condition_operators_on_the_encryption_context() {
             (json!({ "tenant": "A" }), false),
             (b.clone(), false),
             (none.clone(), false),
+        ],
+    )
+    .await;
+    // Case-insensitive for any letter, not only ASCII ones, whichever side
+    // has which case.
+    encrypt_under(
+        &w,
+        json!({ "StringEquals": { "kms:EncryptionContext:RÉGION": "eu" } }),
+        &[
+            (json!({ "RÉGION": "eu" }), true),
+            (json!({ "région": "eu" }), true),
+            (json!({ "RéGION": "eu" }), true),
+            (json!({ "région": "EU" }), false),
+            (json!({ "region": "eu" }), false),
+        ],
+    )
+    .await;
+    encrypt_under(
+        &w,
+        json!({ "StringEquals": { "kms:EncryptionContext:région": "eu" } }),
+        &[
+            (json!({ "RÉGION": "eu" }), true),
+            (json!({ "RÉGION": "us" }), false),
         ],
     )
     .await;
@@ -444,6 +507,147 @@ async fn condition_keys_of_the_caller_and_the_request() {
         )
         .await;
     assert_denied(&r, &denied(BOB, "kms:ReEncryptFrom", &k, "resource"));
+}
+
+#[tokio::test]
+async fn tag_alias_and_request_condition_keys() {
+    let w = Setup::new()
+        .principal("bob", BOB)
+        .identity(
+            BOB,
+            &identity(&[
+                json!({ "Effect": "Allow", "Action": "kms:*", "Resource": "*" }),
+                // New keys must be tagged with an owner.
+                json!({ "Effect": "Deny", "Action": "kms:CreateKey", "Resource": "*", "Condition": { "Null": { "aws:RequestTag/Owner": "true" } } }),
+            ]),
+        )
+        .build()
+        .await;
+    // aws:ResourceTag/<k>: the key's tags, the tag key case-insensitively.
+    let k = w.key_with_policy(&policy(&[
+        allow(json!({ "AWS": ADMIN }), json!("kms:*")),
+        allow_if(
+            json!({ "AWS": BOB }),
+            json!("kms:Encrypt"),
+            json!({ "StringEquals": { "aws:ResourceTag/team": "payments" } }),
+        ),
+        // aws:RequestTag/<k>: only Stage=dev may be set.
+        json!({ "Effect": "Deny", "Principal": "*", "Action": "kms:TagResource", "Resource": "*",
+                "Condition": { "StringNotEquals": { "aws:RequestTag/Stage": "dev" }, "Null": { "aws:RequestTag/Stage": "false" } } }),
+        // aws:TagKeys: the Team tag cannot be removed.
+        json!({ "Effect": "Deny", "Principal": "*", "Action": ["kms:UntagResource", "kms:TagResource"], "Resource": "*",
+                "Condition": { "ForAnyValue:StringEquals": { "aws:TagKeys": "Locked" } } }),
+    ]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+    let tag = |tags: Value| json!({ "KeyId": k, "Tags": tags });
+    w.call(
+        "admin",
+        "TagResource",
+        tag(json!([{ "TagKey": "Team", "TagValue": "payments" }])),
+    )
+    .await
+    .ok();
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    let r = w
+        .call(
+            "admin",
+            "TagResource",
+            tag(json!([{ "TagKey": "Stage", "TagValue": "prod" }])),
+        )
+        .await;
+    assert_denied(
+        &r,
+        &denied(ADMIN, "kms:TagResource", &k, "explicit-resource"),
+    );
+    w.call(
+        "admin",
+        "TagResource",
+        tag(json!([{ "TagKey": "Stage", "TagValue": "dev" }])),
+    )
+    .await
+    .ok();
+    let r = w
+        .call(
+            "admin",
+            "TagResource",
+            tag(json!([{ "TagKey": "Locked", "TagValue": "x" }])),
+        )
+        .await;
+    assert_denied(
+        &r,
+        &denied(ADMIN, "kms:TagResource", &k, "explicit-resource"),
+    );
+    let r = w
+        .call(
+            "admin",
+            "UntagResource",
+            json!({ "KeyId": k, "TagKeys": ["Stage", "Locked"] }),
+        )
+        .await;
+    assert_denied(
+        &r,
+        &denied(ADMIN, "kms:UntagResource", &k, "explicit-resource"),
+    );
+    w.call(
+        "admin",
+        "UntagResource",
+        json!({ "KeyId": k, "TagKeys": ["Team"] }),
+    )
+    .await
+    .ok();
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+
+    // kms:ResourceAliases: the aliases of the key.
+    let k = w.key_with_policy(&policy(&[
+        allow(json!({ "AWS": ADMIN }), json!("kms:*")),
+        allow_if(
+            json!({ "AWS": BOB }),
+            json!("kms:Encrypt"),
+            json!({ "ForAnyValue:StringLike": { "kms:ResourceAliases": "alias/payments-*" } }),
+        ),
+    ]));
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+    w.call(
+        "admin",
+        "CreateAlias",
+        json!({ "AliasName": "alias/payments-1", "TargetKeyId": k }),
+    )
+    .await
+    .ok();
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+
+    // aws:RequestTag/<k> in CreateKey (identity policies).
+    let r = w.call("bob", "CreateKey", json!({})).await;
+    assert_denied(&r, &denied(BOB, "kms:CreateKey", "*", "explicit-identity"));
+    let r = w
+        .call(
+            "bob",
+            "CreateKey",
+            json!({ "Tags": [{ "TagKey": "Team", "TagValue": "x" }] }),
+        )
+        .await;
+    assert_denied(&r, &denied(BOB, "kms:CreateKey", "*", "explicit-identity"));
+    w.call(
+        "bob",
+        "CreateKey",
+        json!({ "Tags": [{ "TagKey": "owner", "TagValue": "bob" }] }),
+    )
+    .await
+    .ok();
+
+    // The request's Region and the key's account; never via a service.
+    let k = w.key_with_policy(&policy(&[allow_if(
+        json!({ "AWS": BOB }),
+        json!("kms:Encrypt"),
+        json!({
+            "StringEquals": { "aws:RequestedRegion": "us-east-1", "aws:ResourceAccount": A },
+            "Bool": { "aws:ViaAWSService": "false", "aws:PrincipalIsAWSService": "false" },
+        }),
+    )]));
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
 }
 
 #[tokio::test]
@@ -947,6 +1151,98 @@ async fn malformed_policies_are_refused_and_not_stored() {
         .await
         .ok();
     assert_eq!(got["Policy"], text);
+}
+
+#[tokio::test]
+async fn unknown_condition_keys_are_refused_not_ignored() {
+    let w = world().await;
+    let k = w.key();
+    let before = w.kms.key_policy(&k).unwrap();
+    let with_deny = |condition: Value| {
+        policy(&[
+            allow(json!({ "AWS": ADMIN }), json!("kms:*")),
+            json!({ "Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*", "Condition": condition }),
+        ])
+    };
+    // Keys the local KMS has no value for: treated as absent, each of these
+    // Denies would silently not apply. Refused as unsupported instead, like
+    // an operator it does not evaluate, wherever a policy is given.
+    for (condition, key) in [
+        (
+            json!({ "Bool": { "aws:SecureTransport": "false" } }),
+            "aws:securetransport",
+        ),
+        (
+            json!({ "StringEquals": { "aws:PrincipalTag/Team": "payments" } }),
+            "aws:principaltag/team",
+        ),
+        (
+            json!({ "StringLike": { "kms:NoSuchKey": "*" } }),
+            "kms:nosuchkey",
+        ),
+    ] {
+        let doc = with_deny(condition);
+        let r = w
+            .call(
+                "admin",
+                "PutKeyPolicy",
+                json!({ "KeyId": k, "Policy": doc }),
+            )
+            .await;
+        let e = r.err(400, "UnsupportedOperationException");
+        let message = e["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!(
+                "uses the condition key \"{key}\", which the local KMS does not evaluate"
+            )),
+            "{message}"
+        );
+        w.call("admin", "CreateKey", json!({ "Policy": doc }))
+            .await
+            .err(400, "UnsupportedOperationException");
+        let statement = json!({ "Effect": "Deny", "Action": "kms:*", "Resource": "*", "Condition": { "Null": { key: "true" } } });
+        let e = tower_kms::local::IdentityPolicy::from_json(&identity(&[statement])).unwrap_err();
+        assert_eq!(e.code(), "UnsupportedOperationException");
+    }
+    // A key without a vendor prefix is malformed, as IAM says.
+    let r = w
+        .call(
+            "admin",
+            "PutKeyPolicy",
+            json!({ "KeyId": k, "Policy": with_deny(json!({ "StringEquals": { "team": "x" } })) }),
+        )
+        .await;
+    let e = r.err(400, "MalformedPolicyDocumentException");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("must be prefaced by a vendor"),
+        "{e}"
+    );
+    assert_eq!(w.kms.key_policy(&k).unwrap(), before);
+
+    // Keys that are truthfully absent here are accepted and absent: a Deny
+    // unless the call came through an AWS service denies every direct call.
+    let doc = with_deny(json!({ "Null": { "kms:ViaService": "true" } }));
+    w.call(
+        "admin",
+        "PutKeyPolicy",
+        json!({ "KeyId": k, "Policy": doc }),
+    )
+    .await
+    .ok();
+    let r = w.encrypt("admin", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(ADMIN, "kms:Encrypt", &k, "explicit-resource"));
+    let doc = with_deny(json!({ "StringEquals": { "aws:SourceVpce": "vpce-1" } }));
+    w.call(
+        "admin",
+        "PutKeyPolicy",
+        json!({ "KeyId": k, "Policy": doc }),
+    )
+    .await
+    .ok();
+    w.encrypt("admin", &k, json!({}), &[]).await.ok();
 }
 
 #[tokio::test]

@@ -369,6 +369,16 @@ fn every_mistake_names_its_entry() {
         (grant(json!({ "Name": "no spaces" })).to_string(), "grants[0].Name", "is 1 to 256 letters, digits"),
         (grant(json!({ "Constraints": { "EncryptionContextSubset": { "a": 1 } } })).to_string(), "grants[0].Constraints.EncryptionContextSubset.a", "must be a string"),
         (grant(json!({ "Constraints": { "SourceArn": "x" } })).to_string(), "grants[0].Constraints.SourceArn", "is not a member of grant constraints"),
+        (
+            json!({
+                "keys": [{ "KeyId": ORDERS, "KeySpec": "RSA_2048" }],
+                "grants": [{ "KeyId": ORDERS, "GranteePrincipal": "111122223333", "Operations": ["Decrypt"],
+                             "Constraints": { "EncryptionContextSubset": { "a": "b" } } }],
+            })
+            .to_string(),
+            "grants[0].Constraints.EncryptionContextSubset",
+            "Grant constraints EncryptionContextEquals and EncryptionContextSubset are supported only for symmetric encryption KMS keys (KeySpec SYMMETRIC_DEFAULT), not RSA_2048.",
+        ),
         (json!({ "principals": [{ "Arn": "bob", "AccessKeyId": "A", "SecretAccessKey": "s" }] }).to_string(), "principals[0].Arn", "\"bob\" is not a principal ARN"),
         (json!({ "principals": [{ "Arn": "arn:aws:iam::111122223333:user/a", "AccessKeyId": "A" }] }).to_string(), "principals[0].SecretAccessKey", "is required with AccessKeyId"),
         (json!({ "principals": [{ "Arn": "arn:aws:iam::111122223333:user/a", "AccessKeyId": "A/B", "SecretAccessKey": "s" }] }).to_string(), "principals[0].AccessKeyId", "is 1 to 128 letters, digits"),

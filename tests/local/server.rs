@@ -1,6 +1,6 @@
 //! The socket server: request log hook, hostile clients (slow heads, slow
-//! bodies, idle and piled-up connections), the connection cap, HTTP/1.1 only,
-//! and shutdown.
+//! bodies, idle and piled-up connections, clients that never read), the
+//! connection cap, HTTP/1.1 only, and shutdown.
 //!
 //! Timeouts under test are short and configured per test; every wait for
 //! something to happen is bounded by [`GENEROUS`], and lower bounds are
@@ -376,6 +376,67 @@ async fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
         server.stats().open_connections == 0
     })
     .await;
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_never_reads_is_closed_after_the_write_timeout() {
+    let write_timeout = Duration::from_secs(1);
+    let server = serve(
+        ServerConfig::new()
+            .response_write_timeout(write_timeout)
+            // Far away, so only the write deadline can close it.
+            .idle_timeout(Duration::from_secs(600))
+            .header_read_timeout(Duration::from_secs(600))
+            .body_read_timeout(Duration::from_secs(600)),
+    )
+    .await;
+    let addr = server.local_addr();
+
+    // A client that pipelines requests and never reads a response (a small
+    // receive buffer so the socket fills soon).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let hostile = socket.connect(addr).await.unwrap();
+    let connected_at = Instant::now();
+    let (rd, mut wr) = hostile.into_split();
+    let request = list_keys(addr);
+    let writer = tokio::spawn(async move {
+        let mut sent = 0u64;
+        while wr.write_all(&request).await.is_ok() {
+            sent += 1;
+        }
+        (sent, Instant::now())
+    });
+
+    // Meanwhile another client is served.
+    let mut normal = TcpStream::connect(addr).await.unwrap();
+    normal.write_all(&list_keys(addr)).await.unwrap();
+    let response = read_response(&mut normal).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    // The server stops reading once it cannot write, so the client's writes
+    // block; after the write deadline the server closes the connection and
+    // the writes fail.
+    let (sent, failed_at) = tokio::time::timeout(GENEROUS, writer)
+        .await
+        .expect("the connection is closed in time")
+        .unwrap();
+    assert!(sent > 0);
+    assert!(
+        failed_at.duration_since(connected_at) >= write_timeout,
+        "{:?}",
+        failed_at.duration_since(connected_at)
+    );
+    drop(rd);
+    eventually("only the normal connection left", || {
+        server.stats().open_connections == 1
+    })
+    .await;
+    // The normal client is still served on its connection.
+    normal.write_all(&list_keys(addr)).await.unwrap();
+    let response = read_response(&mut normal).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     server.shutdown().await;
 }
 

@@ -241,6 +241,17 @@ struct Cli {
 
     #[arg(
         long,
+        value_name = "MS",
+        value_parser = clap::value_parser!(u64),
+        allow_negative_numbers = true,
+        help_heading = LIMITS,
+        help = "close a connection whose client does not take its responses\n\
+                for this long (default 30000)"
+    )]
+    response_write_timeout_ms: Option<u64>,
+
+    #[arg(
+        long,
         value_name = "N",
         value_parser = clap::value_parser!(u64).range(1..=1_000_000),
         allow_negative_numbers = true,
@@ -300,6 +311,9 @@ where
     }
     if let Some(v) = cli.idle_timeout_ms {
         server = server.idle_timeout(ms(v));
+    }
+    if let Some(v) = cli.response_write_timeout_ms {
+        server = server.response_write_timeout(ms(v));
     }
     if let Some(v) = cli.max_connections {
         server = server.max_connections(usize::try_from(v).unwrap_or(usize::MAX));
@@ -464,6 +478,8 @@ mod tests {
             "2",
             "--idle-timeout-ms",
             "3",
+            "--response-write-timeout-ms",
+            "6",
             "--max-connections",
             "4",
             "--shutdown-grace-ms",
@@ -501,6 +517,7 @@ mod tests {
             .header_read_timeout(ms(1))
             .body_read_timeout(ms(2))
             .idle_timeout(ms(3))
+            .response_write_timeout(ms(6))
             .max_connections(4)
             .shutdown_grace(ms(5));
         assert_eq!(a.server, want);
@@ -576,6 +593,7 @@ mod tests {
             "--header-read-timeout-ms <MS>",
             "--body-read-timeout-ms <MS>",
             "--idle-timeout-ms <MS>",
+            "--response-write-timeout-ms <MS>",
             "--max-connections <N>",
             "--shutdown-grace-ms <MS>",
             "--write-records <N:PATH>",

@@ -15,6 +15,7 @@ use std::time::Duration;
 /// | [`header_read_timeout`](Self::header_read_timeout) | 30 s | first byte of a request to the end of its head |
 /// | [`body_read_timeout`](Self::body_read_timeout) | 60 s | end of the head to the end of the body |
 /// | [`idle_timeout`](Self::idle_timeout) | 120 s | a connection with no request: after accept or after a response |
+/// | [`response_write_timeout`](Self::response_write_timeout) | 30 s | response bytes the client does not take |
 /// | [`max_connections`](Self::max_connections) | 4096 | connections served at once |
 /// | [`shutdown_grace`](Self::shutdown_grace) | 10 s | [`shutdown`](crate::local::LocalKmsServer::shutdown) waiting for open requests |
 ///
@@ -33,6 +34,11 @@ use std::time::Duration;
 ///   ([`DEFAULT_POOL_IDLE_TIMEOUT`](crate::connector::DEFAULT_POOL_IDLE_TIMEOUT))
 ///   and Go's `net/http` transport. With them the client always closes
 ///   first, so a new request never races the server's close.
+/// * 30 s for the client to take a response it stopped reading: a KMS
+///   response is at most a few hundred KiB (a full `ListKeys` page), which
+///   any live client reads in far less, while a client that pipelines
+///   requests and never reads would otherwise hold its connection, and the
+///   task serving it, for ever.
 /// * 4096 connections is more than a parallel test suite opens and, at a few
 ///   tens of KiB per idle connection, a bounded amount of memory. At the cap
 ///   an idle connection is closed to make room (see
@@ -52,8 +58,16 @@ use std::time::Duration;
 ///   [`header_read_timeout`](Self::header_read_timeout);
 /// * **busy** — a request is in flight. Its body must arrive within
 ///   [`body_read_timeout`](Self::body_read_timeout), or the request is
-///   answered `408` and the connection closed. Processing and the response
-///   have no deadline of their own.
+///   answered `408` and the connection closed. Processing has no deadline
+///   of its own.
+///
+/// In every phase, once the socket refuses a response byte (the client does
+/// not read, and the kernel's buffers are full), everything the server has to
+/// write must be taken within
+/// [`response_write_timeout`](Self::response_write_timeout), counted from
+/// that first refusal (a total, so a client reading a byte at a time cannot
+/// stretch it); otherwise the connection is closed, dropping the unwritten
+/// responses.
 ///
 /// # HTTP/1.1 only
 ///
@@ -86,6 +100,7 @@ pub struct ServerConfig {
     pub(super) header_read_timeout: Duration,
     pub(super) body_read_timeout: Duration,
     pub(super) idle_timeout: Duration,
+    pub(super) response_write_timeout: Duration,
     pub(super) max_connections: usize,
     pub(super) shutdown_grace: Duration,
 }
@@ -96,6 +111,7 @@ impl Default for ServerConfig {
             header_read_timeout: Self::DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: Self::DEFAULT_BODY_READ_TIMEOUT,
             idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            response_write_timeout: Self::DEFAULT_RESPONSE_WRITE_TIMEOUT,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
         }
@@ -109,6 +125,8 @@ impl ServerConfig {
     pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
     /// Default [`idle_timeout`](Self::idle_timeout): 120 s.
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+    /// Default [`response_write_timeout`](Self::response_write_timeout): 30 s.
+    pub const DEFAULT_RESPONSE_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
     /// Default [`max_connections`](Self::max_connections): 4096.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
     /// Default [`shutdown_grace`](Self::shutdown_grace): 10 s.
@@ -149,6 +167,19 @@ impl ServerConfig {
         self
     }
 
+    /// How long response bytes may wait for a client that does not read
+    /// them, counted from the first write the socket refuses until all that
+    /// the server has buffered for the connection was written. Then the
+    /// connection is closed, with its unwritten responses.
+    ///
+    /// A client reading its responses normally never reaches this deadline:
+    /// the socket only refuses a write once the kernel's buffers on both
+    /// sides are full.
+    pub fn response_write_timeout(mut self, timeout: Duration) -> Self {
+        self.response_write_timeout = timeout;
+        self
+    }
+
     /// The most connections served at once (at least 1).
     ///
     /// When a new connection arrives at the cap, the connection that has been
@@ -186,17 +217,20 @@ mod tests {
         assert_eq!(d.header_read_timeout, Duration::from_secs(30));
         assert_eq!(d.body_read_timeout, Duration::from_secs(60));
         assert_eq!(d.idle_timeout, Duration::from_secs(120));
+        assert_eq!(d.response_write_timeout, Duration::from_secs(30));
         assert_eq!(d.max_connections, 4096);
         assert_eq!(d.shutdown_grace, Duration::from_secs(10));
         let c = ServerConfig::new()
             .header_read_timeout(Duration::from_millis(1))
             .body_read_timeout(Duration::from_millis(2))
             .idle_timeout(Duration::from_millis(3))
+            .response_write_timeout(Duration::from_millis(4))
             .max_connections(0)
             .shutdown_grace(Duration::MAX);
         assert_eq!(c.header_read_timeout, Duration::from_millis(1));
         assert_eq!(c.body_read_timeout, Duration::from_millis(2));
         assert_eq!(c.idle_timeout, Duration::from_millis(3));
+        assert_eq!(c.response_write_timeout, Duration::from_millis(4));
         assert_eq!(c.max_connections, 1);
         assert_eq!(c.shutdown_grace, Duration::MAX);
     }

@@ -1,6 +1,7 @@
 //! One connection: what it is doing (idle, reading a head, busy), the
-//! deadline of that phase, the body deadline, and the registry of open
-//! connections the accept loop uses for the cap and for shutdown.
+//! deadline of that phase, the body deadline, the write deadline (response
+//! bytes the client does not take), and the registry of open connections the
+//! accept loop uses for the cap and for shutdown.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +19,8 @@ use pin_project_lite::pin_project;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::{Instant, Sleep};
+
+use super::Limits;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -40,6 +43,10 @@ pub(super) enum Phase {
 struct PhaseState {
     phase: Phase,
     since: Instant,
+    /// Since when response bytes are waiting for the client to take them:
+    /// set when the socket first refuses a write, cleared once everything
+    /// buffered was written (the flush after it).
+    stalled_since: Option<Instant>,
     /// Bumped on every change, so the connection task knows to re-arm.
     generation: u64,
 }
@@ -85,6 +92,24 @@ impl Tracker {
         }
     }
 
+    /// The socket refused a write (its send buffer is full). The first
+    /// refusal since the last complete flush starts the write deadline.
+    fn on_write_blocked(&self) {
+        let mut s = lock(&self.state);
+        if s.stalled_since.is_none() {
+            s.stalled_since = Some(Instant::now());
+            s.generation = s.generation.wrapping_add(1);
+        }
+    }
+
+    /// Everything buffered was written and flushed.
+    fn on_flushed(&self) {
+        let mut s = lock(&self.state);
+        if s.stalled_since.take().is_some() {
+            s.generation = s.generation.wrapping_add(1);
+        }
+    }
+
     /// A request head was parsed and handed to the service.
     pub(super) fn on_request(&self) {
         self.set(Phase::Busy);
@@ -96,14 +121,23 @@ impl Tracker {
         self.changed.notify_one();
     }
 
-    /// The generation and the deadline of the current phase (`None`: no
-    /// deadline, a request is in flight or the deadline is out of range).
-    pub(super) fn deadline(&self, idle: Duration, header: Duration) -> (u64, Option<Instant>) {
+    /// The generation and the earliest deadline of the connection: the one
+    /// of the current phase and, while response bytes wait for the client,
+    /// the write deadline (`None`: no deadline, a request is in flight and
+    /// its response is not stuck, or the deadlines are out of range).
+    pub(super) fn deadline(&self, limits: &Limits) -> (u64, Option<Instant>) {
         let s = lock(&self.state);
-        let deadline = match s.phase {
-            Phase::Idle => s.since.checked_add(idle),
-            Phase::Head => s.since.checked_add(header),
+        let phase = match s.phase {
+            Phase::Idle => s.since.checked_add(limits.idle_timeout),
+            Phase::Head => s.since.checked_add(limits.header_read_timeout),
             Phase::Busy => None,
+        };
+        let write = s
+            .stalled_since
+            .and_then(|t| t.checked_add(limits.response_write_timeout));
+        let deadline = match (phase, write) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         (s.generation, deadline)
     }
@@ -147,6 +181,7 @@ impl Registry {
             state: Mutex::new(PhaseState {
                 phase: Phase::Idle,
                 since: Instant::now(),
+                stalled_since: None,
                 generation: 0,
             }),
             close_requested: AtomicBool::new(false),
@@ -228,7 +263,8 @@ impl Drop for Registration {
 }
 
 pin_project! {
-    /// A socket that tells its tracker when request bytes arrive.
+    /// A socket that tells its tracker when request bytes arrive, when the
+    /// client stops taking response bytes, and when it has taken them all.
     #[derive(Debug)]
     pub(super) struct Watched<T> {
         #[pin]
@@ -265,11 +301,23 @@ impl<T: AsyncWrite> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write(cx, buf)
+        let this = self.project();
+        let polled = this.inner.poll_write(cx, buf);
+        if polled.is_pending() {
+            this.tracker.on_write_blocked();
+        }
+        polled
     }
 
+    // hyper flushes the socket once its write buffer is empty: every
+    // response byte was taken.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().inner.poll_flush(cx)
+        let this = self.project();
+        let polled = this.inner.poll_flush(cx);
+        if matches!(polled, Poll::Ready(Ok(()))) {
+            this.tracker.on_flushed();
+        }
+        polled
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -281,7 +329,12 @@ impl<T: AsyncWrite> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().inner.poll_write_vectored(cx, bufs)
+        let this = self.project();
+        let polled = this.inner.poll_write_vectored(cx, bufs);
+        if polled.is_pending() {
+            this.tracker.on_write_blocked();
+        }
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -449,17 +502,50 @@ mod tests {
             b.on_request();
             assert!(registry.longest_idle().is_none());
             assert_eq!(registry.counts().busy, 2);
-            let (g0, d0) = a.deadline(Duration::from_secs(5), Duration::from_secs(2));
+            let limits = Limits {
+                idle_timeout: Duration::from_secs(5),
+                header_read_timeout: Duration::from_secs(2),
+                body_read_timeout: Duration::from_secs(2),
+                response_write_timeout: Duration::from_secs(3),
+            };
+            let (g0, d0) = a.deadline(&limits);
             assert_eq!(d0, None);
+            // A stuck response has a deadline even while busy; only the
+            // first refusal starts it, a complete flush ends it.
+            a.on_write_blocked();
+            let (gs, ds) = a.deadline(&limits);
+            assert_ne!(g0, gs);
+            assert_eq!(ds, Some(Instant::now() + Duration::from_secs(3)));
+            tokio::time::advance(Duration::from_secs(1)).await;
+            a.on_write_blocked();
+            assert_eq!(a.deadline(&limits), (gs, ds));
+            a.on_flushed();
+            let (gf, df) = a.deadline(&limits);
+            assert_ne!(gs, gf);
+            assert_eq!(df, None);
             a.on_response_done();
-            let (g1, d1) = a.deadline(Duration::from_secs(5), Duration::from_secs(2));
-            assert_ne!(g0, g1);
+            let (g1, d1) = a.deadline(&limits);
+            assert_ne!(gf, g1);
             assert_eq!(d1, Some(Instant::now() + Duration::from_secs(5)));
+            // Idle but stuck: the earlier of the two.
+            a.on_write_blocked();
+            assert_eq!(
+                a.deadline(&limits).1,
+                Some(Instant::now() + Duration::from_secs(3))
+            );
+            a.on_flushed();
             // Asked to close: no longer a candidate.
             a.request_close();
             assert!(registry.longest_idle().is_none());
             // Out-of-range deadlines are no deadline, not a panic.
-            assert_eq!(a.deadline(Duration::MAX, Duration::MAX).1, None);
+            let never = Limits {
+                idle_timeout: Duration::MAX,
+                header_read_timeout: Duration::MAX,
+                body_read_timeout: Duration::MAX,
+                response_write_timeout: Duration::MAX,
+            };
+            a.on_write_blocked();
+            assert_eq!(a.deadline(&never).1, None);
             drop(ra);
             assert_eq!(registry.len(), 1);
         });

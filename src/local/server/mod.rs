@@ -9,6 +9,13 @@
 //! task tracks its phase itself ([`conn::Tracker`]), and hyper's timer (on
 //! [`TokioTimer`]) is kept only as a backstop set to idle plus header time,
 //! the longest a head can take under these rules.
+//!
+//! hyper has no write timeout at all: a client that sends requests and never
+//! reads the responses leaves hyper waiting on a full socket, with a request
+//! in flight (so no idle deadline) forever. The connection's socket
+//! ([`conn::Watched`]) therefore notes the first write the kernel refuses and
+//! the flush that follows hyper's last buffered byte; between the two the
+//! [response write timeout](ServerConfig::response_write_timeout) runs.
 
 use std::fmt;
 use std::future::{Future, poll_fn};
@@ -213,6 +220,7 @@ struct Limits {
     header_read_timeout: Duration,
     body_read_timeout: Duration,
     idle_timeout: Duration,
+    response_write_timeout: Duration,
 }
 
 async fn accept_loop(
@@ -226,6 +234,7 @@ async fn accept_loop(
         header_read_timeout: config.header_read_timeout,
         body_read_timeout: config.body_read_timeout,
         idle_timeout: config.idle_timeout,
+        response_write_timeout: config.response_write_timeout,
     };
     let mut builder = http1::Builder::new();
     builder
@@ -366,8 +375,7 @@ async fn serve_connection(
         }
         // Every phase change happens inside `conn.poll` above (reads, the
         // service call, the response body drop), so this sees the new one.
-        let (generation, deadline) =
-            tracker.deadline(limits.idle_timeout, limits.header_read_timeout);
+        let (generation, deadline) = tracker.deadline(&limits);
         let Some(deadline) = deadline else {
             return Poll::Pending;
         };
@@ -376,7 +384,8 @@ async fn serve_connection(
             timer.as_mut().reset(deadline);
         }
         if timer.as_mut().poll(cx).is_ready() {
-            // Idle too long, or too slow with a request head: close.
+            // Idle too long, too slow with a request head, or not taking
+            // the responses: close.
             return Poll::Ready(());
         }
         Poll::Pending

@@ -130,9 +130,42 @@ pub(crate) fn read(path: &Path) -> Result<Option<Zeroizing<Vec<u8>>>, StateError
         ));
     }
     check_private(path, &meta)?;
-    fs::read(path)
-        .map(|b| Some(Zeroizing::new(b)))
-        .map_err(|e| StateError::io(path, "cannot be read", e))
+    read_examined(path, &meta).map(Some)
+}
+
+/// Opens and reads the file at `path` that was examined as `examined` (with
+/// `symlink_metadata`), refusing it when the file opened is another one: a
+/// file swapped for a symbolic link or another file between the two steps.
+/// (`O_NOFOLLOW` would close that window at `open`, but needs `libc`, which
+/// this crate does not depend on; comparing the opened file's device and
+/// inode with the examined one refuses the same swaps.)
+fn read_examined(path: &Path, examined: &fs::Metadata) -> Result<Zeroizing<Vec<u8>>, StateError> {
+    let mut file = File::open(path).map_err(|e| StateError::io(path, "cannot be read", e))?;
+    let opened = file
+        .metadata()
+        .map_err(|e| StateError::io(path, "cannot be examined", e))?;
+    if !same_file(examined, &opened) {
+        return Err(StateError::file(
+            StateErrorKind::Permissions,
+            path,
+            "was replaced while it was being opened (by a symbolic link or another file)".into(),
+        ));
+    }
+    let mut bytes = Zeroizing::new(Vec::new());
+    io::Read::read_to_end(&mut file, &mut bytes)
+        .map_err(|e| StateError::io(path, "cannot be read", e))?;
+    Ok(bytes)
+}
+
+#[cfg(unix)]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &fs::Metadata, b: &fs::Metadata) -> bool {
+    a.is_file() == b.is_file() && a.len() == b.len()
 }
 
 #[cfg(unix)]
@@ -359,6 +392,20 @@ mod tests {
         }
         let e = read(&dir).unwrap_err();
         assert!(e.to_string().contains("is not a regular file"), "{e}");
+        // The file opened must be the file examined: one swapped in between
+        // (here: examined another file) is refused.
+        let other = dir.join("other");
+        fs::write(&other, b"x").unwrap();
+        let examined = fs::symlink_metadata(&other).unwrap();
+        let e = read_examined(&path, &examined).unwrap_err();
+        assert_eq!(e.kind(), StateErrorKind::Permissions);
+        assert!(
+            e.to_string()
+                .contains("was replaced while it was being opened"),
+            "{e}"
+        );
+        let examined = fs::symlink_metadata(&path).unwrap();
+        assert_eq!(&read_examined(&path, &examined).unwrap()[..], b"two");
         // A directory that does not exist: an I/O error naming the file.
         let e = write_atomically(&dir.join("missing/kms.state"), b"x").unwrap_err();
         assert_eq!(e.kind(), StateErrorKind::Io);

@@ -644,7 +644,8 @@ fn load_grant(at: &str, doc: GrantDoc, keys: &HashMap<String, Key>) -> Result<Gr
 /// The store a body describes, after checking every field: ids, ARNs,
 /// dates, states, materials (each material id must match its material),
 /// private keys, policies, and that aliases and grants name keys of the
-/// state and sequence numbers are unique and below the next ones.
+/// state and sequence numbers are unique and below the next ones, which are
+/// below their maximum.
 pub(crate) fn decode(body: &[u8], scope: &Scope) -> Result<Loaded, Refusal> {
     let doc: StateDoc = serde_json::from_slice(body)
         .map_err(|e| Refusal::Invalid(format!("its state is not readable: {e}")))?;
@@ -657,6 +658,19 @@ pub(crate) fn decode(body: &[u8], scope: &Scope) -> Result<Loaded, Refusal> {
         .as_slice()
         .try_into()
         .map_err(|_| invalid("GrantTokenKey", "is not 32 bytes"))?;
+    // Each create takes the next number and adds one: at the maximum there
+    // is none left (and the addition would overflow).
+    for (field, next) in [
+        ("NextKeySequence", doc.next_key_sequence),
+        ("NextGrantSequence", doc.next_grant_sequence),
+    ] {
+        if next == u64::MAX {
+            return Err(invalid(
+                field,
+                "is at its maximum: no key or grant could be created",
+            ));
+        }
+    }
     let mut store = Store {
         next_seq: doc.next_key_sequence,
         ..Store::default()

@@ -32,7 +32,8 @@
 //! secrets. It is created readable and writable by its owner only (mode
 //! 0600 on Unix), and a state file that others may read or write is
 //! refused at start, as is a symbolic link (the file is replaced on every
-//! write, so it must be given by its own path).
+//! write, so it must be given by its own path) and a file replaced between
+//! its examination and its opening.
 //!
 //! # Format
 //!
@@ -126,6 +127,14 @@
 //! change stays in memory and is in the next successful write, and the
 //! requests that see it fail the same way until then. Such a change may be
 //! lost by a crash, but it was never acknowledged.
+//!
+//! A write that panics (a bug, not a disk error) cannot be retried safely:
+//! from then on every request that changed or saw an unsaved change is
+//! answered `KMSInternalException` naming the file and saying so, and
+//! [`LocalKms::flush`](super::LocalKms::flush) returns a [`StateError`] of
+//! kind [`StateErrorKind::Panicked`]; nothing waits for ever on the write
+//! that will not finish. Restart the local KMS: the file holds every change
+//! acknowledged before.
 //!
 //! [`LocalKms::flush`](super::LocalKms::flush) writes what is not on disk
 //! yet (nothing, normally); `kms-local` calls it when it stops.
@@ -238,6 +247,14 @@ pub enum StateErrorKind {
     ///
     /// [`source`]: std::error::Error::source
     Seed,
+    /// A write of the state file panicked earlier: the file no longer
+    /// follows the state in memory, so every later change is refused (the
+    /// file holds every change acknowledged before; restart the local KMS).
+    Panicked,
+    /// A setting of the [builder](crate::local::LocalKmsBuilder) is invalid,
+    /// such as an [account id](crate::local::LocalKmsBuilder::account_id)
+    /// that is not 12 digits.
+    Config,
 }
 
 impl StateError {
@@ -246,6 +263,16 @@ impl StateError {
             kind,
             path: Some(path.to_path_buf()),
             what: format!("state file {} {what}", path.display()),
+            source: None,
+        }
+    }
+
+    /// An invalid builder setting; `what` says which and why.
+    pub(crate) fn config(what: String) -> Self {
+        Self {
+            kind: StateErrorKind::Config,
+            path: None,
+            what,
             source: None,
         }
     }
@@ -319,6 +346,9 @@ struct Status {
     attempts: u64,
     /// The last write, if it failed: the version it tried and why.
     failure: Option<(u64, StateError)>,
+    /// Set for good when a write panicked: the error every later commit
+    /// returns.
+    broken: Option<StateError>,
 }
 
 /// The state file of a running local KMS: its path, its lock, and the
@@ -330,6 +360,37 @@ pub(crate) struct Persister {
     _lock: File,
     status: Mutex<Status>,
     done: Condvar,
+    /// Test hook: the next write panics.
+    #[cfg(test)]
+    pub(crate) panic_next_write: std::sync::atomic::AtomicBool,
+}
+
+/// Held while a write runs: if the write panics, its drop (during the
+/// unwinding) ends the write and marks the persister broken, so waiting and
+/// later commits get a clear error instead of waiting for ever on a write
+/// that will never finish, or carrying on with a memory the file no longer
+/// follows.
+struct WriteGuard<'a> {
+    persister: &'a Persister,
+    finished: bool,
+}
+
+impl Drop for WriteGuard<'_> {
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        let p = self.persister;
+        let mut status = p.status();
+        status.writing = false;
+        status.attempts += 1;
+        status.broken = Some(StateError::file(
+            StateErrorKind::Panicked,
+            &p.path,
+            "is no longer written: a write of it panicked, so it would not follow the state in memory; restart the local KMS (the file holds every change acknowledged before)".into(),
+        ));
+        p.done.notify_all();
+    }
 }
 
 impl fmt::Debug for Persister {
@@ -347,6 +408,8 @@ impl Persister {
             _lock: lock,
             status: Mutex::default(),
             done: Condvar::new(),
+            #[cfg(test)]
+            panic_next_write: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -383,6 +446,9 @@ impl Persister {
             if status.persisted >= version && status.persisted_lazy >= lazy {
                 return Ok(());
             }
+            if let Some(e) = &status.broken {
+                return Err(e.clone());
+            }
             if status.writing {
                 // Wait for the running write; it may cover `version`.
                 let attempt = status.attempts;
@@ -402,7 +468,20 @@ impl Persister {
             }
             status.writing = true;
             drop(status);
-            let (tried, tried_lazy, result) = self.write(inner);
+            let written = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut guard = WriteGuard {
+                    persister: self,
+                    finished: false,
+                };
+                let written = self.write(inner);
+                guard.finished = true;
+                written
+            }));
+            let Ok((tried, tried_lazy, result)) = written else {
+                // The guard marked the persister broken.
+                status = self.status();
+                continue;
+            };
             status = self.status();
             status.writing = false;
             status.attempts += 1;
@@ -422,6 +501,13 @@ impl Persister {
     /// One write of the whole state: the version and lazy changes written,
     /// and the outcome.
     fn write(&self, inner: &Inner) -> (u64, u64, Result<(), StateError>) {
+        #[cfg(test)]
+        if self
+            .panic_next_write
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            panic!("injected panic in a state file write");
+        }
         let snapshot = {
             let store = inner.store.lock().unwrap_or_else(PoisonError::into_inner);
             format::Snapshot::of(&store)
