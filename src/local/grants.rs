@@ -797,17 +797,27 @@ impl Ops<'_> {
     /// principals of the key's account or of the retiring principal's
     /// account whose identity policies allow `kms:RetireGrant`. An identity
     /// policy's `Deny` on `kms:RetireGrant` stops them all; key policies
-    /// play no part.
-    fn authorize_retire(&self, grant: &Grant) -> Result<(), LocalKmsError> {
+    /// play no part. Identity policies see the grant's key (its tags,
+    /// account, aliases, spec, ...) in their conditions, so `store` is the
+    /// locked store the grant was found in; a grant whose key is gone is
+    /// refused (fail closed) rather than evaluated without the key.
+    fn authorize_retire(
+        &self,
+        store: &super::store::Store,
+        grant: &Grant,
+    ) -> Result<(), LocalKmsError> {
         self.mark_authorized();
         let Some(p) = self.caller.principal() else {
             return Ok(());
         };
         let action = "kms:RetireGrant";
         let access = Access::new(action);
-        let identity = self.identity_of(p);
-        let values = |name: &str| self.condition_values(p, None, None, &access, name);
         let denied = |d| Err(access_denied(p, action, &grant.key_arn, d));
+        let Some(key) = store.keys.get(&grant.key_id) else {
+            return denied(Denial::NoIdentity);
+        };
+        let identity = self.identity_of(p);
+        let values = |name: &str| self.condition_values(p, Some(key), Some(store), &access, name);
         if identity.denies(action, &grant.key_arn, &values) {
             return denied(Denial::ExplicitIdentity);
         }
@@ -854,7 +864,7 @@ impl Ops<'_> {
                 &self.key_arn_of(&store, &key_id),
             ));
         };
-        self.authorize_retire(&grant)?;
+        self.authorize_retire(&store, &grant)?;
         if r.dry_run == Some(true) {
             return Err(LocalKmsError::dry_run());
         }

@@ -903,3 +903,56 @@ fn encryption_context_constraints_are_for_symmetric_encryption_keys_only() {
     )
     .unwrap();
 }
+
+/// An identity policy's `Deny kms:RetireGrant` conditioned on the grant's
+/// key (here its tags) applies to RetireGrant: the key's condition
+/// keys are not empty there (#12).
+#[tokio::test]
+async fn a_retire_deny_sees_the_keys_condition_keys() {
+    const ERIN: &str = "arn:aws:iam::111122223333:user/erin";
+    let w = setup()
+        .principal("erin", ERIN)
+        .identity(
+            ERIN,
+            &identity(&[
+                json!({ "Effect": "Allow", "Action": "kms:*", "Resource": "*" }),
+                json!({ "Effect": "Deny", "Action": "kms:RetireGrant", "Resource": "*",
+                        "Condition": { "StringEquals": { "aws:ResourceTag/env": "prod" } } }),
+            ]),
+        )
+        .delay(Duration::ZERO)
+        .build()
+        .await;
+    let retire = |k: &str, id: &str| json!({ "KeyId": k, "GrantId": id });
+    let body = |k: &str| {
+        let mut b = grant_to(k, BOB, &["Encrypt"]);
+        b["RetiringPrincipal"] = json!(ERIN);
+        b
+    };
+    // An untagged key: erin retires.
+    let k = w.key();
+    let (g, _) = w.grant(body(&k)).await;
+    w.call("erin", "RetireGrant", retire(&k, &g)).await.ok();
+    // Tagged env=prod: the Deny applies, by id and by token.
+    w.call(
+        "admin",
+        "TagResource",
+        json!({ "KeyId": k, "Tags": [{ "TagKey": "env", "TagValue": "prod" }] }),
+    )
+    .await
+    .ok();
+    let (g, token) = w.grant(body(&k)).await;
+    let no = denied(ERIN, "kms:RetireGrant", &k, "explicit-identity");
+    assert_denied(&w.call("erin", "RetireGrant", retire(&k, &g)).await, &no);
+    assert_denied(
+        &w.call("erin", "RetireGrant", json!({ "GrantToken": token }))
+            .await,
+        &no,
+    );
+    // The grant is still there.
+    let listed = w
+        .call("erin", "ListGrants", json!({ "KeyId": k, "GrantId": g }))
+        .await
+        .ok();
+    assert_eq!(listed["Grants"].as_array().unwrap().len(), 1);
+}
