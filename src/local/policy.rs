@@ -439,19 +439,47 @@ impl Principals {
     /// out only then, as IAM evaluates it: a `NotPrincipal` naming a user but
     /// not the user's account still applies to the user through its account
     /// (which is why IAM's documentation says to list the account too).
+    /// This is the `Deny` side; an `Allow` uses [`Self::allow_match`].
     fn lists_every_identity_of(&self, caller: &Principal) -> bool {
-        let lists_arn = |arn: &str| {
-            self.entries.iter().any(|e| {
-                matches!(e, PrincipalEntry::Any) || matches!(e, PrincipalEntry::Arn(a) if a == arn)
-            })
-        };
-        let lists_account = self.entries.iter().any(|e| {
+        self.lists_account_of(caller)
+            && (caller.is_root() || self.lists_arn(caller.arn()))
+            && caller.role_arn().is_none_or(|r| self.lists_arn(r))
+    }
+
+    /// Whether the list names `arn` (or everyone).
+    fn lists_arn(&self, arn: &str) -> bool {
+        self.entries.iter().any(|e| {
+            matches!(e, PrincipalEntry::Any) || matches!(e, PrincipalEntry::Arn(a) if a == arn)
+        })
+    }
+
+    /// Whether the list names `caller`'s account (or everyone).
+    fn lists_account_of(&self, caller: &Principal) -> bool {
+        self.entries.iter().any(|e| {
             matches!(e, PrincipalEntry::Any)
                 || matches!(e, PrincipalEntry::Account(a) if a == caller.account())
-        });
-        lists_account
-            && (caller.is_root() || lists_arn(caller.arn()))
-            && caller.role_arn().is_none_or(lists_arn)
+        })
+    }
+
+    /// How an `Allow` with this `NotPrincipal` list names `caller`: directly
+    /// when the caller itself is not listed (neither its ARN nor, for a role
+    /// session, its role; the root user is its account); through its account
+    /// (a delegation to its identity policies, as a `Principal` naming the
+    /// account) when only the account is left out; not at all otherwise. An
+    /// `Allow` never grants more than the identities it leaves out.
+    fn allow_match(&self, caller: &Principal) -> PrincipalMatch {
+        let lists_caller = if caller.is_root() {
+            self.lists_account_of(caller)
+        } else {
+            self.lists_arn(caller.arn()) || caller.role_arn().is_some_and(|r| self.lists_arn(r))
+        };
+        if !lists_caller {
+            PrincipalMatch::Direct
+        } else if !self.lists_account_of(caller) {
+            PrincipalMatch::Account
+        } else {
+            PrincipalMatch::None
+        }
     }
 }
 
@@ -463,10 +491,10 @@ impl Statement {
             return PrincipalMatch::Direct;
         };
         if p.negated {
-            return if p.lists_every_identity_of(caller) {
-                PrincipalMatch::None
-            } else {
-                PrincipalMatch::Direct
+            return match self.effect {
+                Effect::Allow => p.allow_match(caller),
+                Effect::Deny if p.lists_every_identity_of(caller) => PrincipalMatch::None,
+                Effect::Deny => PrincipalMatch::Direct,
             };
         }
         p.entries
@@ -1141,6 +1169,58 @@ mod tests {
                 "{listed:?}"
             );
         }
+        // An Allow leaves out what it lists: the caller itself listed but not
+        // its account is a delegation to the account, as a Principal naming
+        // the account (#12).
+        for (listed, user, session_match) in [
+            (
+                vec!["arn:aws:iam::111122223333:user/admin"],
+                PrincipalMatch::Account,
+                PrincipalMatch::Direct,
+            ),
+            (
+                vec![session],
+                PrincipalMatch::Direct,
+                PrincipalMatch::Account,
+            ),
+            (vec![role], PrincipalMatch::Direct, PrincipalMatch::Account),
+            (
+                vec![role, "111122223333"],
+                PrincipalMatch::Direct,
+                PrincipalMatch::None,
+            ),
+            (
+                vec!["arn:aws:iam::111122223333:user/admin", "111122223333"],
+                PrincipalMatch::None,
+                PrincipalMatch::Direct,
+            ),
+            (vec!["*"], PrincipalMatch::None, PrincipalMatch::None),
+        ] {
+            let doc = key_policy(
+                &serde_json::json!({"Effect":"Allow","NotPrincipal":{"AWS":listed},"Action":"kms:*","Resource":"*"})
+                    .to_string(),
+            )
+            .unwrap();
+            let s = &doc.statements[0];
+            assert_eq!(
+                s.principal_match(&p("arn:aws:iam::111122223333:user/admin")),
+                user,
+                "{listed:?}"
+            );
+            assert_eq!(s.principal_match(&p(session)), session_match, "{listed:?}");
+        }
+        let doc = key_policy(
+            r#"{"Effect":"Allow","NotPrincipal":{"AWS":"111122223333"},"Action":"kms:*","Resource":"*"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            doc.statements[0].principal_match(&p("arn:aws:iam::111122223333:root")),
+            PrincipalMatch::None
+        );
+        assert_eq!(
+            doc.statements[0].principal_match(&p("arn:aws:iam::444455556666:root")),
+            PrincipalMatch::Direct
+        );
         // "*" lists everyone.
         let all = key_policy(
             r#"{"Effect":"Deny","NotPrincipal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}"#,

@@ -226,6 +226,28 @@ async fn not_principal_must_name_the_account_too() {
     w.encrypt("session", &k, json!({}), &[]).await.ok();
 }
 
+/// An `Allow` with a `NotPrincipal` that lists the caller but not its
+/// account delegates to the account's identity policies, as a `Principal`
+/// naming the account; it does not allow the caller directly (#12).
+#[tokio::test]
+async fn an_allow_not_principal_listing_the_caller_only_delegates_to_its_account() {
+    let w = world().await;
+    let allow_all_but = |listed: Value| json!({ "Effect": "Allow", "NotPrincipal": { "AWS": listed }, "Action": "kms:Encrypt", "Resource": "*" });
+    // Carol's identity policies allow nothing: listed, she is not allowed.
+    let k = w.key_with_policy(&policy(&[allow_all_but(json!(CAROL))]));
+    let r = w.encrypt("carol", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(CAROL, "kms:Encrypt", &k, "identity"));
+    // Bob's allow kms:*: through his account, he is.
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    // Not listed, carol is allowed directly.
+    let k = w.key_with_policy(&policy(&[allow_all_but(json!(BOB))]));
+    w.encrypt("carol", &k, json!({}), &[]).await.ok();
+    // Carol and her account: not named at all.
+    let k = w.key_with_policy(&policy(&[allow_all_but(json!([CAROL, A]))]));
+    let r = w.encrypt("carol", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(CAROL, "kms:Encrypt", &k, "resource"));
+}
+
 #[tokio::test]
 async fn not_action_and_wildcards() {
     let w = world().await;
