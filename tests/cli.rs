@@ -1497,6 +1497,72 @@ fn signals_stop_the_run_after_the_whole_input_is_read() {
 }
 
 #[test]
+fn a_streak_under_way_when_the_run_is_stopped_is_left_to_the_next_run() {
+    // Six records, all failing alike (a wrong --source-key-id): fewer than the
+    // preflight tries and than --max-same-failures, so the run goes on and
+    // holds their failures back. A signal stops it while they are in flight.
+    let n = 6;
+    let mut k = kms();
+    let (go, rx) = tokio::sync::watch::channel(false);
+    let seen = Arc::new(AtomicUsize::new(0));
+    {
+        let seen = seen.clone();
+        k.front(Arc::new(move |r: &Seen| {
+            if r.operation == "ReEncrypt" && r.body.get("DryRun").is_none() {
+                seen.fetch_add(1, Ordering::Relaxed);
+                Act::PassWhen(rx.clone())
+            } else {
+                Act::Pass
+            }
+        }));
+    }
+    let other = k
+        .local
+        .create_key(KeySpec::SymmetricDefault, KeyUsageType::EncryptDecrypt)
+        .unwrap();
+    let dir = Dir::new("streak-stopped");
+    let (input, output) = (dir.file("in.jsonl"), dir.file("out.jsonl"));
+    std::fs::write(&input, k.records(n)).unwrap();
+    let dst = k.dst.clone();
+    let args = [
+        "--input",
+        &input,
+        "--output",
+        &output,
+        "--destination-key-id",
+        &dst,
+        "--source-key-id",
+        &other,
+        "--max-same-failures",
+        "20",
+    ];
+    let mut child = k.cmd(&args).spawn().unwrap();
+    let mut lines = Lines::of(&mut child);
+    wait_until(&mut child, "every record in flight", || {
+        seen.load(Ordering::Relaxed) == n
+    });
+    signal(&child, "INT");
+    lines.wait_for(&mut child, &["interrupted; finishing"]);
+    go.send_replace(true);
+    let status = exit_within(&mut child, 120);
+    let err = lines.all();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        records(&output).is_empty(),
+        "the streak's failures were written: {err}"
+    );
+    // The next run does them again (and, not stopped, writes them failed).
+    let o = k.run(&args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = records(&output);
+    assert_eq!(out.len(), n);
+    assert!(
+        out.iter().all(|r| r["code"] == "IncorrectKeyException"),
+        "{out:?}"
+    );
+}
+
+#[test]
 fn error_pages_and_codes_that_are_not_kms_answers_stop_the_run() {
     // 0: pass; 1: a proxy's 403 page from the 50th record on; 2: an endpoint
     // that does not know ReEncrypt (only the dry run passes).
@@ -1986,6 +2052,64 @@ fn preflight_stops_on_access_denied_or_an_unusable_destination_writing_nothing()
 }
 
 #[test]
+fn the_preflights_same_code_stop_spares_small_inputs_and_heeds_max_same_failures() {
+    // Every record is bad the same way, the dry run included.
+    let mut k = kms();
+    k.front(Arc::new(|r: &Seen| {
+        if r.operation == "ReEncrypt" {
+            Act::Respond(400, kms_error("InvalidCiphertextException"))
+        } else {
+            Act::Pass
+        }
+    }));
+    let dir = Dir::new("preflight-same");
+    let (input, dst) = (dir.file("in.jsonl"), k.dst.clone());
+    let run = |n: usize, output: &str, extra: &[&str]| {
+        std::fs::write(&input, k.records(n)).unwrap();
+        let a = [
+            "--input",
+            &input,
+            "--output",
+            output,
+            "--destination-key-id",
+            &dst,
+        ];
+        k.run(&[&a[..], extra].concat())
+    };
+    let failed = |output: &str| {
+        records(output)
+            .iter()
+            .filter(|r| r["code"] == "InvalidCiphertextException")
+            .count()
+    };
+    // Fewer records than the preflight tries: they are done, and failed.
+    let out = dir.file("three.jsonl");
+    let o = run(3, &out, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(failed(&out), 3);
+    // Enough records: the run stops before writing anything.
+    let out = dir.file("twelve.jsonl");
+    let o = run(12, &out, &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("each of the 8 records tried failed with InvalidCiphertextException"),
+        "{err}"
+    );
+    assert_eq!(line_count(&out), 0);
+    // A smaller --max-same-failures is the number that must fail alike.
+    let o = run(12, &out, &["--max-same-failures", "3"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("each of the 3 records tried failed"), "{err}");
+    assert_eq!(line_count(&out), 0);
+    // --max-same-failures 0: never, the preflight included.
+    let o = run(12, &out, &["--max-same-failures", "0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(failed(&out), 12);
+}
+
+#[test]
 fn an_unusable_destination_given_as_an_alias_stops_the_run() {
     // KMS names the key at fault by its ARN, never by the alias.
     let k = kms();
@@ -2170,7 +2294,7 @@ fn help_and_version_go_to_stdout_with_status_0() {
         "[env: KMS_REENCRYPT_CONCURRENCY] [default: 64]",
         "[env: KMS_REENCRYPT_THREADS] [default: 1]",
         "[env: KMS_REENCRYPT_RATE]",
-        "(0 = never) [default: 50]",
+        "(0 = never, also in the preflight) [default: 50]",
         "(default: AWS_RETRY_MODE, else\n",
         "AWS_MAX_ATTEMPTS or 3",
         "AWS_REGION, AWS_ENDPOINT_URL_KMS",

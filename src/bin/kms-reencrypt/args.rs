@@ -396,10 +396,10 @@ struct Cli {
         allow_negative_numbers = true,
         help_heading = THROUGHPUT,
         help = "stop the run (exit 2) when N records in a row\n\
-                fail with one error code: the configuration\n\
-                (source key, context) is wrong, not the records;\n\
-                those N are not written, the next run does them\n\
-                (0 = never)"
+                (as they finish) fail with one error code: the\n\
+                configuration (source key, context) is wrong, not\n\
+                the records; those N are not written, the next\n\
+                run does them (0 = never, also in the preflight)"
     )]
     max_same_failures: usize,
 }

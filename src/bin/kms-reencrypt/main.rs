@@ -273,8 +273,15 @@ async fn resolve_destination(
     else {
         return;
     };
-    let Ok(out) = client.clone().oneshot(request).await else {
-        return;
+    let out = match client.clone().oneshot(request).await {
+        Ok(out) => out,
+        Err(e) => {
+            // Denied or not found: still an answer of KMS.
+            if e.service_error().is_some() {
+                control.answered();
+            }
+            return;
+        }
     };
     control.answered();
     if let Some(meta) = out.key_metadata {
@@ -289,13 +296,18 @@ async fn resolve_destination(
 /// `DryRun` answers 200 with a ciphertext (discarded): both mean go on. The dry
 /// run is retried on transient errors like any call; when it fails for the
 /// record's own sake (a bad ciphertext), the next record is tried, up to
-/// [`PREFLIGHT_RECORDS`]. When every record tried (at least two) failed with
-/// the same error code, the run stops too: that is the configuration's doing
-/// (a destination key the errors name by an ARN it could not learn, a wrong
-/// `--source-key-id`, context or field), not each record's. Items read
-/// meanwhile are kept in `ahead`.
+/// [`PREFLIGHT_RECORDS`] (or `--max-same-failures`, if smaller, but at least
+/// two). When all of them failed with the same error code,
+/// the run stops too: that is the configuration's doing (a destination key the
+/// errors name by an ARN it could not learn, a wrong `--source-key-id`, context
+/// or field), not each record's. An input with fewer records than that goes
+/// on (the records are tried for real, and written failed), and so does every
+/// input with `--max-same-failures 0`; a smaller `--max-same-failures` is the
+/// number of records that must fail alike. Items read meanwhile are kept in
+/// `ahead`.
 async fn preflight(
     client: &KmsClient,
+    max_same_failures: usize,
     destination: &Destination,
     control: &Control,
     signals: &mut Signals,
@@ -306,7 +318,12 @@ async fn preflight(
     let mut last_failure = String::new();
     // The error code all the records tried failed with, if it is one.
     let mut same_code: Option<Option<String>> = None;
-    while tried < PREFLIGHT_RECORDS {
+    // How many records to try, and how many failing alike stop the run.
+    let most = match max_same_failures {
+        0 => PREFLIGHT_RECORDS,
+        n => PREFLIGHT_RECORDS.min(n.max(2)),
+    };
+    while tried < most {
         // The next record, reading ahead as needed.
         let request = loop {
             let found = ahead
@@ -384,7 +401,8 @@ async fn preflight(
             }
         }
     }
-    if tried >= 2
+    if max_same_failures != 0
+        && tried >= most
         && let Some(Some(code)) = same_code
     {
         return Preflight::Stop(format!(
@@ -436,7 +454,9 @@ fn same_failures(code: &str, count: usize, last: Option<&str>) -> String {
         "{count} records in a row failed with {code}{}: the same failure for every record \
          points at the configuration (--source-key-id, --context-mode, the encryption context, \
          the input's fields) rather than at the records, so they were not written as failed \
-         (--max-same-failures is {count}; 0 turns this off)",
+         (--max-same-failures is {count}; 0 turns this off). After fixing a key, its policy or \
+         grants, run again with the same arguments to do them; other arguments \
+         (--source-key-id, the context) need a new --output",
         last.map(|l| format!(" (the last: {l})"))
             .unwrap_or_default()
     )
@@ -592,6 +612,7 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     let mut ahead = VecDeque::new();
     match preflight(
         &client,
+        args.max_same_failures,
         &destination,
         &control,
         &mut signals,
@@ -876,11 +897,21 @@ async fn run(args: Arc<Args>) -> Result<u8, String> {
     {
         stop = Some(Stop::Fatal(fatal));
     }
-    // The failures of a streak short of --max-same-failures are theirs.
-    for record in breaker.take() {
-        if out_tx.send(record).await.is_err() {
-            break;
+    // The failures of a streak short of --max-same-failures are theirs when the
+    // run ended by itself; after a stop (a signal, a configuration error, ...)
+    // they are left to the next run, which does them again: the streak may be
+    // why the run was stopped.
+    let held = breaker.take();
+    if stop.is_none() {
+        for record in held {
+            if out_tx.send(record).await.is_err() {
+                break;
+            }
         }
+    } else {
+        control
+            .abandoned
+            .fetch_add(held.len() as u64, Ordering::Relaxed);
     }
     // Only the writer's last lines are left: a signal now exits at once.
     tokio::spawn(async move { exit_now(signals.recv().await) });

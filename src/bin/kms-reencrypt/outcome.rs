@@ -414,8 +414,13 @@ impl Control {
         self.answered.store(true, Ordering::Relaxed);
     }
 
-    /// What to do about a KMS error for a record.
+    /// What to do about a KMS error for a record. An error KMS itself
+    /// answered (any error code, final or not) counts as an answer: the
+    /// endpoint is right.
     pub(crate) fn classify(&self, e: &KmsError, destination: &Destination) -> Verdict {
+        if e.service_error().is_some() {
+            self.answered();
+        }
         classify(e, destination, self.answered.load(Ordering::Relaxed))
     }
 
@@ -463,10 +468,14 @@ pub(crate) const SAME_FAILURES: usize = 50;
 /// again. After that, failures are dropped too (the run is stopping; the next
 /// run does them). `limit` 0: never.
 ///
-/// "In a row" is in input order, not in the order records finish: a record
-/// started before the streak's first failure (an earlier input line, still in
-/// flight) neither ends the streak nor joins it, so the records in flight when
-/// a run starts failing cannot hide its start.
+/// "In a row" is counted as records finish, keyed by input line: a record of
+/// an earlier input line than the streak's first that finishes ok or with
+/// another code neither ends the streak nor joins it (so the records in
+/// flight when a run starts failing cannot hide its start), and one that
+/// fails with the streak's code joins it. A record still in flight or waiting
+/// to be tried again (throttling) does not break a streak: with many records
+/// in flight, failures that finish fast can trip the breaker while slower
+/// records between them would have succeeded.
 #[derive(Debug)]
 pub(crate) struct Breaker<T> {
     limit: usize,
@@ -659,6 +668,15 @@ mod tests {
             Verdict::Stop(_)
         ));
         control.answered();
+        assert_eq!(control.classify(&refused, &dest), Verdict::Retry);
+        // An error KMS answered is an answer too; an error page is not.
+        let control = Control::default();
+        control.classify(&page(502, "<html>Bad Gateway</html>"), &dest);
+        assert!(matches!(
+            control.classify(&refused, &dest),
+            Verdict::Stop(_)
+        ));
+        control.classify(&service("InvalidCiphertextException", 400, ""), &dest);
         assert_eq!(control.classify(&refused, &dest), Verdict::Retry);
         for last in [
             service("InvalidCiphertextException", 400, ""),
