@@ -365,14 +365,24 @@ pub(crate) fn evaluate_key_policy(
     }
 }
 
-/// The value of tag `k` (lower-cased): a tag key after `aws:ResourceTag/` or
-/// `aws:RequestTag/` matches case-insensitively, as the condition key it is
-/// part of.
-fn tag_value<'t>(tags: impl IntoIterator<Item = (&'t String, &'t String)>, k: &str) -> Vec<String> {
-    tags.into_iter()
-        .find(|(tk, _)| policy::fold_condition_key(tk) == k)
-        .map(|(_, v)| vec![v.clone()])
-        .unwrap_or_default()
+/// The value of `k` (lower-cased) among `pairs` (tags, an encryption
+/// context): the name after `aws:ResourceTag/`, `aws:RequestTag/` or
+/// `kms:EncryptionContext:` matches case-insensitively, as the condition key
+/// it is part of. Two names that fold to `k` make the value
+/// [`Ambiguous`](policy::Ambiguous): the request must not pick the value a
+/// condition sees.
+fn folded_value<'t>(
+    pairs: impl IntoIterator<Item = (&'t String, &'t String)>,
+    k: &str,
+) -> Result<Vec<String>, policy::Ambiguous> {
+    let mut found = pairs
+        .into_iter()
+        .filter(|(name, _)| policy::fold_condition_key(name) == k);
+    match (found.next(), found.next()) {
+        (None, _) => Ok(Vec::new()),
+        (Some((_, v)), None) => Ok(vec![v.clone()]),
+        (Some(_), Some(_)) => Err(policy::Ambiguous),
+    }
 }
 
 impl Ops<'_> {
@@ -400,7 +410,7 @@ impl Ops<'_> {
         store: Option<&Store>,
         access: &Access<'_>,
         name: &str,
-    ) -> Vec<String> {
+    ) -> Result<Vec<String>, policy::Ambiguous> {
         // The keys KMS still evaluates under their former names.
         let name = match name {
             "kms:customermasterkeyspec" => "kms:keyspec",
@@ -408,19 +418,21 @@ impl Ops<'_> {
             other => other,
         };
         if let Some((_, v)) = access.conditions.iter().find(|(k, _)| *k == name) {
-            return v.clone();
+            return Ok(v.clone());
         }
         let ctx = access.context;
         if let Some(k) = name.strip_prefix("aws:resourcetag/") {
-            return key.map(|key| tag_value(&key.tags, k)).unwrap_or_default();
+            return key.map_or(Ok(Vec::new()), |key| folded_value(&key.tags, k));
         }
         if let Some(k) = name.strip_prefix("aws:requesttag/") {
-            return access
-                .request_tags
-                .map(|t| tag_value(t.iter().map(|(k, v)| (k, v)), k))
-                .unwrap_or_default();
+            return access.request_tags.map_or(Ok(Vec::new()), |t| {
+                folded_value(t.iter().map(|(k, v)| (k, v)), k)
+            });
         }
-        match name {
+        if let (Some(k), Some(c)) = (name.strip_prefix("kms:encryptioncontext:"), ctx) {
+            return folded_value(c, k);
+        }
+        Ok(match name {
             "aws:requestedregion" => vec![self.scope.region.clone()],
             "aws:viaawsservice" | "aws:principalisawsservice" => vec!["false".to_string()],
             "aws:resourceaccount" => key
@@ -457,16 +469,8 @@ impl Ops<'_> {
                 .unwrap_or_default(),
             "kms:keyorigin" => key.map(|_| vec!["AWS_KMS".to_string()]).unwrap_or_default(),
             "kms:multiregion" => key.map(|_| vec!["false".to_string()]).unwrap_or_default(),
-            other => match (other.strip_prefix("kms:encryptioncontext:"), ctx) {
-                // The context key after the prefix matches case-insensitively.
-                (Some(k), Some(c)) => c
-                    .iter()
-                    .find(|(ck, _)| policy::fold_condition_key(ck) == k)
-                    .map(|(_, v)| vec![v.clone()])
-                    .unwrap_or_default(),
-                _ => Vec::new(),
-            },
-        }
+            _ => Vec::new(),
+        })
     }
 
     /// Authorizes `access` on `key` (see the module documentation),
@@ -835,7 +839,7 @@ mod tests {
 
     #[test]
     fn decision_table() {
-        let none = |_: &str| Vec::new();
+        let none = |_: &str| Ok(Vec::new());
         let default = KeyPolicy::default_for("111122223333").unwrap().doc;
         let user = p("arn:aws:iam::111122223333:user/u");
         let root = p("arn:aws:iam::111122223333:root");

@@ -365,8 +365,16 @@ pub(crate) fn fold_condition_key(name: &str) -> String {
 }
 
 /// The request's values of a condition key (lower-cased name); empty when
-/// the key is absent.
-pub(crate) type ConditionValues<'a> = &'a dyn Fn(&str) -> Vec<String>;
+/// the key is absent, [`Ambiguous`] when the request gives it more than one
+/// candidate value (two encryption context keys, or tag keys, that differ
+/// only in case).
+pub(crate) type ConditionValues<'a> = &'a dyn Fn(&str) -> Result<Vec<String>, Ambiguous>;
+
+/// A condition key whose value the request does not determine: several of
+/// the request's names fold to it. A condition on it fails closed: it holds
+/// in a `Deny` statement and not in an `Allow` statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ambiguous;
 
 /// KMS's refusal of `ForAllValues` with `kms:EncryptionContext:<k>`.
 pub(crate) const OVERLY_PERMISSIVE_EC: &str = "OverlyPermissiveCondition:EncryptionContext: Using the ForAllValues set operator with a single-valued condition key matches requests without the specified encryption context or with an unspecified encryption context. To fix, remove ForAllValues.";
@@ -376,8 +384,13 @@ pub(crate) const INVALID_PRINCIPALS: &str =
     "Policy contains a statement with one or more invalid principals.";
 
 impl Condition {
-    fn holds(&self, ctx: ConditionValues<'_>) -> bool {
-        let values = ctx(&self.key);
+    /// Whether the condition holds for the request, in a statement of
+    /// `effect` (which decides an [`Ambiguous`] key: failing closed, the
+    /// condition holds for a `Deny` and not for an `Allow`).
+    fn holds(&self, effect: Effect, ctx: ConditionValues<'_>) -> bool {
+        let Ok(values) = ctx(&self.key) else {
+            return effect == Effect::Deny;
+        };
         if self.operator == Operator::Null {
             let absent = values.is_empty();
             return self
@@ -509,7 +522,7 @@ impl Statement {
     pub(crate) fn applies(&self, action: &str, resource: &str, ctx: ConditionValues<'_>) -> bool {
         self.actions.matches(action, true)
             && self.resources.matches(resource, false)
-            && self.conditions.iter().all(|c| c.holds(ctx))
+            && self.conditions.iter().all(|c| c.holds(self.effect, ctx))
     }
 }
 
@@ -891,13 +904,13 @@ mod tests {
 
     fn ctx(
         pairs: &'static [(&'static str, &'static [&'static str])],
-    ) -> impl Fn(&str) -> Vec<String> {
+    ) -> impl Fn(&str) -> Result<Vec<String>, Ambiguous> {
         move |k: &str| {
-            pairs
+            Ok(pairs
                 .iter()
                 .find(|(name, _)| *name == k)
                 .map(|(_, v)| v.iter().map(|s| s.to_string()).collect())
-                .unwrap_or_default()
+                .unwrap_or_default())
         }
     }
 
@@ -1058,17 +1071,34 @@ mod tests {
         for (op, key, values, when_present, when_absent) in cases {
             let c = cond(op, key, values.clone());
             assert_eq!(
-                c.holds(&present),
+                c.holds(Effect::Allow, &present),
                 *when_present,
                 "{op} {key} {values} present"
             );
-            assert_eq!(c.holds(&absent), *when_absent, "{op} {key} {values} absent");
+            assert_eq!(
+                c.holds(Effect::Allow, &absent),
+                *when_absent,
+                "{op} {key} {values} absent"
+            );
         }
         let b = ctx(&[("flag", &["false"])]);
-        assert!(cond("Bool", "flag", serde_json::json!(false)).holds(&b));
-        assert!(cond("Bool", "flag", serde_json::json!("FALSE")).holds(&b));
-        assert!(!cond("Bool", "flag", serde_json::json!("true")).holds(&b));
-        assert!(!cond("Bool", "flag", serde_json::json!("true")).holds(&absent));
+        assert!(cond("Bool", "flag", serde_json::json!(false)).holds(Effect::Allow, &b));
+        assert!(cond("Bool", "flag", serde_json::json!("FALSE")).holds(Effect::Allow, &b));
+        assert!(!cond("Bool", "flag", serde_json::json!("true")).holds(Effect::Allow, &b));
+        assert!(!cond("Bool", "flag", serde_json::json!("true")).holds(Effect::Allow, &absent));
+        // An ambiguous key fails closed: a Deny's condition holds, an
+        // Allow's does not, whatever the operator (#12).
+        let ambiguous = |_: &str| Err(Ambiguous);
+        for op in [
+            "StringEquals",
+            "StringNotEquals",
+            "StringLikeIfExists",
+            "Null",
+        ] {
+            let c = cond(op, "kms:encryptioncontext:k", serde_json::json!("true"));
+            assert!(c.holds(Effect::Deny, &ambiguous), "{op}");
+            assert!(!c.holds(Effect::Allow, &ambiguous), "{op}");
+        }
         // Condition key names are case-insensitive.
         assert_eq!(
             cond("Bool", "KMS:Flag", serde_json::json!(1)).key,
@@ -1247,7 +1277,7 @@ mod tests {
                {"Effect":"Allow","Principal":"*","NotAction":"kms:Decrypt","Resource":"arn:aws:kms:*:111122223333:key/*"}]"#,
         )
         .unwrap();
-        let none = |_: &str| Vec::new();
+        let none = |_: &str| Ok(Vec::new());
         let key = "arn:aws:kms:us-east-1:111122223333:key/k";
         let (a, b) = (&doc.statements[0], &doc.statements[1]);
         assert!(a.applies("kms:ReEncryptFrom", key, &none));
@@ -1333,7 +1363,7 @@ mod tests {
         #[test]
         fn any_document_parses_or_is_refused(doc in json_value(), text in "\\PC{0,64}") {
             let caller = Principal::from_arn("arn:aws:iam::111122223333:user/u").unwrap();
-            let none = |_: &str| vec!["x".to_string()];
+            let none = |_: &str| Ok(vec!["x".to_string()]);
             for input in [doc.to_string(), text] {
                 for kind in [PolicyKind::Key, PolicyKind::Identity] {
                     match parse(&input, kind) {

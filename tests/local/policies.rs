@@ -311,6 +311,65 @@ async fn encrypt_under(w: &World, condition: Value, cases: &[(Value, bool)]) {
     }
 }
 
+/// Two encryption context keys that differ only in case (which KMS allows)
+/// make `kms:EncryptionContext:<k>` ambiguous: the request must not pick the
+/// value a condition sees. An Allow's condition does not hold, a Deny's
+/// does (#12).
+#[tokio::test]
+async fn an_encryption_context_key_twice_in_different_cases_fails_closed() {
+    let w = world().await;
+    // Allow: neither order of the two keys satisfies it.
+    encrypt_under(
+        &w,
+        json!({ "StringEquals": { "kms:EncryptionContext:tenant": "a" } }),
+        &[
+            (json!({ "Tenant": "a", "tenant": "b" }), false),
+            (json!({ "Tenant": "b", "tenant": "a" }), false),
+            (json!({ "TENANT": "a", "Tenant": "a" }), false),
+            (json!({ "Tenant": "a", "other": "b" }), true),
+        ],
+    )
+    .await;
+    encrypt_under(
+        &w,
+        json!({ "StringNotEquals": { "kms:EncryptionContext:tenant": "secret" } }),
+        &[
+            (json!({ "Tenant": "x", "tenant": "secret" }), false),
+            (json!({ "Tenant": "x" }), true),
+        ],
+    )
+    .await;
+    encrypt_under(
+        &w,
+        json!({ "Null": { "kms:EncryptionContext:tenant": "false" } }),
+        &[(json!({ "Tenant": "x", "tenant": "y" }), false)],
+    )
+    .await;
+    // Deny: applies, whichever value the request puts first.
+    let k = w.key_with_policy(&policy(&[
+        allow(json!({ "AWS": BOB }), json!("kms:Encrypt")),
+        json!({ "Effect": "Deny", "Principal": "*", "Action": "kms:Encrypt", "Resource": "*",
+                "Condition": { "StringEquals": { "kms:EncryptionContext:tenant": "secret" } } }),
+    ]));
+    for ctx in [
+        json!({ "Tenant": "x", "tenant": "secret" }),
+        json!({ "Tenant": "secret", "tenant": "x" }),
+    ] {
+        let r = w.encrypt("bob", &k, ctx, &[]).await;
+        assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "explicit-resource"));
+    }
+    w.encrypt("bob", &k, json!({ "Tenant": "x", "other": "secret" }), &[])
+        .await
+        .ok();
+    // A condition on another key, or on the context's keys, is not affected.
+    encrypt_under(
+        &w,
+        json!({ "StringEquals": { "kms:EncryptionContext:app": "web" } }),
+        &[(json!({ "Tenant": "a", "tenant": "b", "app": "web" }), true)],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn condition_operators_on_the_encryption_context() {
     let w = world().await;
