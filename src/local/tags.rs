@@ -8,10 +8,6 @@
 //!   digits, white space and `_ . : / = + - @`; a key may not start with
 //!   `aws:` in any case (reserved for AWS), and one request may not name a
 //!   tag key twice: `TagException` for these.
-//! * Tag keys are unique ignoring case (Unicode lower case), as the condition
-//!   keys `aws:ResourceTag/<key>` and `aws:RequestTag/<key>` compare them:
-//!   `Env` beside `env`, in one request or beside a key's tag, is a
-//!   `TagException` (the same key replaces its value).
 //! * A key holds at most 50 tags (`LimitExceededException`). Tagging an
 //!   existing tag key replaces its value; untagging a key that is not there
 //!   does nothing, as in KMS.
@@ -32,7 +28,6 @@ use serde_json::{Value, json};
 use super::authz::Access;
 use super::error::LocalKmsError;
 use super::ops::{Ops, length_between, page_bounds, paged, required};
-use super::policy::fold_condition_key;
 use super::store::KeyState;
 
 /// Tags a key may hold.
@@ -103,40 +98,17 @@ pub(crate) fn check_tags(tags: &[TagEntry]) -> Result<Vec<(String, String)>, Loc
                 "Tag key {key:?} appears more than once in the request."
             )));
         }
-        if let Some((k, _)) = out.iter().find(|(k, _)| same_but_case(k, &key)) {
-            return Err(case_collision(k, &key));
-        }
         out.push((key, value));
     }
     Ok(out)
 }
 
-/// Whether two tag keys are different but the same once lower-cased (as
-/// `aws:ResourceTag/<key>` and `aws:RequestTag/<key>` compare them).
-fn same_but_case(a: &str, b: &str) -> bool {
-    a != b && fold_condition_key(a) == fold_condition_key(b)
-}
-
-/// The refusal of tag key `new` beside `existing`, which differs only in
-/// case: a condition on the tag would not know which value to see.
-fn case_collision(existing: &str, new: &str) -> LocalKmsError {
-    tag_exception(format!(
-        "Tag key {new:?} differs from tag key {existing:?} only in case; tag keys must be unique ignoring case."
-    ))
-}
-
-/// `existing` with `tags` added or replaced; `TagException` for a tag key
-/// that differs from an existing one only in case (the same key replaces
-/// its value), `LimitExceededException` past [`MAX_TAGS`].
+/// `existing` with `tags` added or replaced; `LimitExceededException` past
+/// [`MAX_TAGS`].
 pub(crate) fn merge(
     existing: &BTreeMap<String, String>,
     tags: Vec<(String, String)>,
 ) -> Result<BTreeMap<String, String>, LocalKmsError> {
-    for (key, _) in &tags {
-        if let Some(k) = existing.keys().find(|k| same_but_case(k, key)) {
-            return Err(case_collision(k, key));
-        }
-    }
     let mut all = existing.clone();
     all.extend(tags);
     if all.len() > MAX_TAGS {
@@ -266,9 +238,6 @@ mod tests {
             (vec![tag("a*b", "v")], "TagException"),
             (vec![tag("k", "v;")], "TagException"),
             (vec![tag("k", "1"), tag("k", "2")], "TagException"),
-            // Keys that differ only in case (Unicode lower case) (#12).
-            (vec![tag("Env", "prod"), tag("env", "dev")], "TagException"),
-            (vec![tag("RÉGION", "a"), tag("région", "b")], "TagException"),
             (
                 vec![TagEntry {
                     tag_key: Some("k".into()),
@@ -296,10 +265,6 @@ mod tests {
         .unwrap();
         assert_eq!(merged.len(), 2);
         assert_eq!(merged["a"], "2");
-        // Beside an existing key that differs only in case: refused (#12).
-        let err = merge(&existing, vec![("A".into(), "2".into())]).unwrap_err();
-        assert_eq!(err.code(), "TagException");
-        assert!(err.message().contains("only in case"), "{err:?}");
         let fifty: Vec<(String, String)> =
             (0..50).map(|i| (format!("k{i}"), String::new())).collect();
         assert_eq!(merge(&BTreeMap::new(), fifty.clone()).unwrap().len(), 50);

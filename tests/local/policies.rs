@@ -630,6 +630,26 @@ async fn tag_alias_and_request_condition_keys() {
     .await
     .ok();
     w.encrypt("bob", &k, json!({}), &[]).await.ok();
+    // Tag keys are case-sensitive, as in KMS: `team` beside `Team` is a second
+    // tag. A condition on aws:ResourceTag/team then cannot tell which value it
+    // sees, and fails closed: the Allow no longer holds.
+    w.call(
+        "admin",
+        "TagResource",
+        tag(json!([{ "TagKey": "team", "TagValue": "payments" }])),
+    )
+    .await
+    .ok();
+    let r = w.encrypt("bob", &k, json!({}), &[]).await;
+    assert_denied(&r, &denied(BOB, "kms:Encrypt", &k, "resource"));
+    w.call(
+        "admin",
+        "UntagResource",
+        json!({ "KeyId": k, "TagKeys": ["team"] }),
+    )
+    .await
+    .ok();
+    w.encrypt("bob", &k, json!({}), &[]).await.ok();
     let r = w
         .call(
             "admin",
