@@ -250,12 +250,14 @@ async fn slow_header_client_is_cut_off_while_others_are_served() {
         let mut sent = 0;
         for b in &request {
             tick.tick().await;
+            // Before the write: the server's timer starts when it reads it.
+            let at = Instant::now();
             if wr.write_all(std::slice::from_ref(b)).await.is_err() {
                 break;
             }
             sent += 1;
             if let Some(tx) = first.take() {
-                let _ = tx.send(Instant::now());
+                let _ = tx.send(at);
             }
         }
         sent
@@ -295,10 +297,12 @@ async fn slow_body_gets_408_and_the_connection_closes() {
     let body = br#"{"Limit": 10}"#;
     let stream = TcpStream::connect(addr).await.unwrap();
     let (mut rd, mut wr) = stream.into_split();
+    // Taken before the head is sent: the server's deadline starts once it has
+    // read the head, which a busy machine may do before this task runs on.
+    let head_sent_at = Instant::now();
     wr.write_all(head(addr, "ListKeys", body).as_bytes())
         .await
         .unwrap();
-    let head_sent_at = Instant::now();
     // One byte every 400 ms: each gap is well under the timeout, so only a
     // deadline for the whole body (13 bytes, about 5 s) can fire.
     let trickle = tokio::spawn(async move {
@@ -355,14 +359,16 @@ async fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let addr = server.local_addr();
 
     // A keep-alive connection after one request.
+    // Each instant is taken before what starts the server's timer, never
+    // after: a busy machine may run the server between the two.
     let mut used = TcpStream::connect(addr).await.unwrap();
-    used.write_all(&list_keys(addr)).await.unwrap();
     let request_sent_at = Instant::now();
+    used.write_all(&list_keys(addr)).await.unwrap();
     let response = read_response(&mut used).await;
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     // A connection that never sends anything.
-    let mut silent = TcpStream::connect(addr).await.unwrap();
     let connected_at = Instant::now();
+    let mut silent = TcpStream::connect(addr).await.unwrap();
 
     assert!(closed(&mut used).await.is_empty());
     let used_for = request_sent_at.elapsed();
