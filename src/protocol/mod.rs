@@ -60,14 +60,24 @@ pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 /// Encodes `op` as an awsJson1.1 request for path `/` (the endpoint layer sets the
 /// full URI), after validating it.
 pub fn encode_request<Op: KmsOperation>(op: &Op) -> Result<Request<Bytes>, KmsError> {
+    let ext = op.extensions().filter(|e| !e.is_empty()).cloned();
+    encode(op, ext)
+}
+
+/// [`encode_request`] with the operation's extensions given (moved out of an
+/// operation the caller owns, rather than copied).
+fn encode<Op: KmsOperation>(
+    op: &Op,
+    ext: Option<http::Extensions>,
+) -> Result<Request<Bytes>, KmsError> {
     op.validate()?;
     let body = op.to_json();
     // Checked at compile time: an operation with an invalid target does not build.
     let target = const { HeaderValue::from_static(Op::TARGET) };
     let mut req = Request::new(Bytes::from(body));
     *req.method_mut() = Method::POST;
-    if let Some(ext) = op.extensions().filter(|e| !e.is_empty()) {
-        *req.extensions_mut() = ext.clone();
+    if let Some(ext) = ext {
+        *req.extensions_mut() = ext;
     }
     if req.extensions().get::<Attempt>().is_none() {
         req.extensions_mut().insert(Attempt(1));
@@ -163,8 +173,11 @@ where
             .map_err(|e| KmsError::from_box(e.into()))
     }
 
-    fn call(&mut self, op: Op) -> Self::Future {
-        match encode_request(&op) {
+    fn call(&mut self, mut op: Op) -> Self::Future {
+        // This attempt's operation is dropped once encoded: its extensions move
+        // to the request instead of being copied.
+        let ext = op.extensions_mut().map(std::mem::take);
+        match encode(&op, ext) {
             Ok(req) => ResponseFuture::calling(self.inner.call(req), self.body_limit),
             Err(e) => ResponseFuture::failed(e),
         }
